@@ -1,0 +1,123 @@
+// Scaling rules as abc-parameterizations (Yang & Hu, Tensor Programs IV; THEORY.md §1.2).
+// A rule is a constexpr table of exponents per layer kind (input, hidden, readout) plus the
+// learning-rate exponent c. Layer ℓ of kind k computes with W_eff = N^{-a_k} w, draws
+// w ~ N(0, σ² N^{-2 b_k}) and trains with raw learning rate η γ0² N^{-c}; the readout further
+// divides by γ0 and the input layer by √D. The verdict (stable / feature learning / kernel /
+// trivial / unstable) is a constexpr function of the table and the number of hidden layers.
+//   using my_rule = specdyn::dsl::scaling_rule<"my_mup", specdyn::dsl::exponents{
+//       .a_input = 0, .a_hidden = {1, 2}, .a_readout = 1, .c = -1}>;
+//   static_assert(specdyn::dsl::classify(my_rule::table, 2) == specdyn::dsl::verdict::feature_learning);
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <string_view>
+
+#include "specdyn/dsl/rational.hpp"
+
+namespace specdyn::dsl {
+
+/// Exponents of one abc-parameterization. Structural, so it can be a template argument.
+struct exponents {
+  rational a_input{0}, a_hidden{0}, a_readout{0};
+  rational b_input{0}, b_hidden{0}, b_readout{0};
+  rational c{0};
+  friend constexpr bool operator==(const exponents&, const exponents&) = default;
+};
+
+/// String literal usable as a template argument (the rule's name travels with its type).
+template <std::size_t Size>
+struct fixed_string {
+  char text[Size]{};
+  constexpr fixed_string(const char (&s)[Size]) { std::copy_n(s, Size, text); }
+  [[nodiscard]] constexpr std::string_view view() const { return {text, Size - 1}; }
+};
+
+enum class verdict { unstable, trivial, kernel, feature_learning };
+
+constexpr std::string_view to_string(verdict v) {
+  switch (v) {
+    case verdict::unstable: return "unstable";
+    case verdict::trivial: return "trivial";
+    case verdict::kernel: return "kernel";
+    case verdict::feature_learning: return "feature_learning";
+  }
+  return "?";
+}
+
+/// TP4's r exponent for a network with `hidden_layers` = L dense layers (THEORY.md §1.2):
+/// r = min(a_{L+1}+b_{L+1}, 2a_{L+1}+c) + c − 1 + min_{ℓ=1..L}[2a_ℓ + 𝟙(ℓ=1)].
+constexpr rational r_exponent(const exponents& e, std::size_t hidden_layers) {
+  rational inner = rational{2} * e.a_input + rational{1};
+  if (hidden_layers >= 2) inner = min(inner, rational{2} * e.a_hidden);
+  return min(e.a_readout + e.b_readout, rational{2} * e.a_readout + e.c) + e.c - rational{1} + inner;
+}
+
+/// TP4 Theorems 3.3 and 3.4. Stability needs Θ(1) pre-activations at initialisation
+/// (a_1+b_1 = 0, a_ℓ+b_ℓ = 1/2, a_{L+1}+b_{L+1} ≥ 1/2), features that do not blow up (r ≥ 0)
+/// and logits that do not blow up (2a_{L+1}+c ≥ 1, a_{L+1}+b_{L+1}+r ≥ 1). THEORY.md's summary
+/// leaves out the logit conditions; without them SP at c = 0 with one hidden layer would pass.
+/// Among stable rules: feature learning iff r = 0; kernel iff r > 0 and the function still moves,
+/// through the features (a_{L+1}+b_{L+1}+r = 1) or the readout's own update (2a_{L+1}+c = 1);
+/// otherwise trivial. (The readout clause is TP4's; without it two-layer SP at c = 1 would be
+/// called trivial although its readout update moves f by O(1).)
+constexpr verdict classify(const exponents& e, std::size_t hidden_layers) {
+  const rational half{1, 2};
+  const rational r = r_exponent(e, hidden_layers);
+  const bool init_ok = e.a_input + e.b_input == rational{0} &&
+                       (hidden_layers < 2 || e.a_hidden + e.b_hidden == half) &&
+                       e.a_readout + e.b_readout >= half;
+  const bool stable = init_ok && r >= rational{0} && rational{2} * e.a_readout + e.c >= rational{1} &&
+                      e.a_readout + e.b_readout + r >= rational{1};
+  if (!stable) return verdict::unstable;
+  if (r == rational{0}) return verdict::feature_learning;
+  if (e.a_readout + e.b_readout + r == rational{1} || rational{2} * e.a_readout + e.c == rational{1})
+    return verdict::kernel;
+  return verdict::trivial;
+}
+
+/// A scaling rule is a type carrying its name and exponent table.
+template <fixed_string Name, exponents Table>
+struct scaling_rule {
+  static constexpr std::string_view name = Name.view();
+  static constexpr exponents table = Table;
+  template <std::size_t HiddenLayers>
+  static constexpr verdict verdict_for = classify(Table, HiddenLayers);
+};
+
+template <class T>
+concept scaling_rule_type = requires {
+  { T::name } -> std::convertible_to<std::string_view>;
+  { T::table } -> std::convertible_to<exponents>;
+};
+
+namespace rules {
+inline constexpr rational half{1, 2};
+/// μP in THEORY.md §1.1 form: readout 1/(γ0 N), raw learning rate η γ0² N.
+inline constexpr exponents mup_table{.a_input = 0, .a_hidden = half, .a_readout = 1, .c = -1};
+/// μP as tabulated in TP4 (related to mup_table by the abc symmetry with θ = −1/2).
+inline constexpr exponents mup_tp4_table{.a_input = -half, .a_hidden = 0, .a_readout = half,
+                                          .b_input = half, .b_hidden = half, .b_readout = half, .c = 0};
+/// NTK parameterization: readout 1/(γ0 √N), raw learning rate η γ0².
+inline constexpr exponents ntk_table{.a_input = 0, .a_hidden = half, .a_readout = half, .c = 0};
+/// Standard parameterization with a width-independent learning rate (unstable as N → ∞).
+inline constexpr exponents sp_table{.b_hidden = half, .b_readout = half, .c = 0};
+/// Standard parameterization with learning rate η/N (kernel regime).
+inline constexpr exponents sp_lr_table{.b_hidden = half, .b_readout = half, .c = 1};
+}  // namespace rules
+
+using mup_t = scaling_rule<"mup", rules::mup_table>;
+using mup_tp4_t = scaling_rule<"mup_tp4", rules::mup_tp4_table>;
+/// Mean-field parameterization: the same exponents as μP (§1.1 form), kept as its own name.
+using mean_field_t = scaling_rule<"mf", rules::mup_table>;
+using ntk_t = scaling_rule<"ntk", rules::ntk_table>;
+using sp_t = scaling_rule<"sp", rules::sp_table>;
+using sp_lr_t = scaling_rule<"sp_lr", rules::sp_lr_table>;
+
+inline constexpr mup_t mup{};
+inline constexpr mup_tp4_t mup_tp4{};
+inline constexpr mean_field_t mean_field{};
+inline constexpr ntk_t ntk{};
+inline constexpr sp_t sp{};
+inline constexpr sp_lr_t sp_lr{};
+}  // namespace specdyn::dsl

@@ -1,0 +1,72 @@
+// A training step allocates nothing: every buffer is sized when the model and trainer are built.
+// This file replaces the global operator new for the whole test binary and counts calls while
+// a flag is set.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"  // malloc/free pairs behind operator new/delete
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include <catch2/catch.hpp>
+
+#include "support.hpp"
+
+namespace {
+std::atomic<bool> counting{false};
+std::atomic<long> allocations{0};
+}  // namespace
+
+void* operator new(std::size_t n) {
+  if (counting) ++allocations;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) { return operator new(n); }
+void* operator new(std::size_t n, std::align_val_t a) {
+  if (counting) ++allocations;
+  if (void* p = std::aligned_alloc(std::size_t(a), (n + std::size_t(a) - 1) / std::size_t(a) * std::size_t(a))) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n, std::align_val_t a) { return operator new(n, a); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+
+using namespace specdyn;
+
+template <class Decl>
+long allocations_in_steps(Decl decl, std::size_t batch, ad::loss_kind kind, bool centre) {
+  const std::size_t D = 16, N = 64, C = kind == ad::loss_kind::mse ? 1 : 3, P = 32;
+  auto net = bind(decl, dsl::mup, {.D = D, .N = N, .C = C}, {.gamma0 = 1, .sigma = 1, .eta = 0.2, .seed = 1});
+  auto data = make_task({.kind = task_kind::linear_teacher}, D, C, P, 8, 3);
+  if (kind == ad::loss_kind::cross_entropy) data.y = testing::one_hot_labels(C, P, 4);
+  trainer tr(net, data, {.steps = 10, .batch = batch, .centre = centre, .loss = kind, .seed = 2});
+  tr.step();  // the first step may touch lazily initialised library state (OpenBLAS buffers)
+  allocations = 0;
+  counting = true;
+  for (int k = 0; k < 5; ++k) tr.step();
+  tr.evaluate_train();
+  tr.evaluate_test();
+  counting = false;
+  return allocations;
+}
+
+TEST_CASE("a GD or SGD step allocates nothing", "[ad][alloc]") {
+  using namespace dsl;
+  const auto mlp = network(input, dense | dsl::tanh, dense | relu, readout);
+  const auto lin = network(input, dense | linear, dense | linear, readout);
+  const auto custom = network(input, dense | softplus, readout);
+  // Positive control: the counter does see allocations.
+  counting = true;
+  { auto* v = new std::vector<double>(10); delete v; }
+  counting = false;
+  REQUIRE(allocations > 0);
+  CHECK(allocations_in_steps(mlp, 0, ad::loss_kind::mse, false) == 0);
+  CHECK(allocations_in_steps(mlp, 8, ad::loss_kind::mse, true) == 0);
+  CHECK(allocations_in_steps(lin, 0, ad::loss_kind::mse, true) == 0);
+  CHECK(allocations_in_steps(custom, 4, ad::loss_kind::cross_entropy, false) == 0);
+}

@@ -1,0 +1,65 @@
+// Shared helpers for the tests: small data sets, loss and gradient of a bound model.
+#pragma once
+
+#include <array>
+#include <cmath>
+
+#include "specdyn/ad/loss.hpp"
+#include "specdyn/train/model.hpp"
+#include "specdyn/train/tasks.hpp"
+#include "specdyn/train/trainer.hpp"
+
+namespace specdyn::testing {
+
+inline double rel_err(const matrix& a, const matrix& b) {
+  double num = 0, den = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    num += (a.data()[i] - b.data()[i]) * (a.data()[i] - b.data()[i]);
+    den += b.data()[i] * b.data()[i];
+  }
+  return std::sqrt(num / den);
+}
+
+inline rule_info rule_by_name(const std::string& name, std::size_t hidden_layers) {
+  using namespace dsl;
+  const exponents t = name == "mup" ? rules::mup_table
+                      : name == "mup_tp4" ? rules::mup_tp4_table
+                      : name == "mf" ? rules::mup_table
+                      : name == "ntk" ? rules::ntk_table
+                      : name == "sp" ? rules::sp_table
+                                     : rules::sp_lr_table;
+  return {name, t, classify(t, hidden_layers)};
+}
+
+/// ℒ(θ) on the whole data set (optionally centred on f0).
+template <class Decl>
+double loss_of(const model<Decl>& net, const dataset& data, ad::loss_kind kind, const matrix* f0 = nullptr) {
+  auto ws = net.make_workspace(data.samples());
+  net.forward(data.x, ws);
+  return kind == ad::loss_kind::mse ? ad::mse::value(ws.out, f0, data.y) : ad::cross_entropy::value(ws.out, f0, data.y);
+}
+
+/// ∇ℒ with respect to every raw weight matrix, by the generated reverse pass.
+template <class Decl>
+std::array<matrix, Decl::hidden_layers + 1> gradient_of(const model<Decl>& net, const dataset& data,
+                                                        ad::loss_kind kind, const matrix* f0 = nullptr) {
+  constexpr std::size_t L = Decl::hidden_layers;
+  auto ws = net.make_workspace(data.samples());
+  net.forward(data.x, ws);
+  if (kind == ad::loss_kind::mse) ad::mse::adjoint(ws.out, f0, data.y, ws.adj_out);
+  else ad::cross_entropy::adjoint(ws.out, f0, data.y, ws.adj_out);
+  std::array<matrix, L + 1> grad;
+  for (std::size_t i = 0; i <= L; ++i) grad[i] = xt::zeros_like(net.params().w[i]);
+  net.reverse(data.x, ws, ad::gradient_sink<L>{&grad});
+  return grad;
+}
+
+/// One-hot labels [C, P] drawn at random (for cross-entropy checks).
+inline matrix one_hot_labels(std::size_t c, std::size_t p, std::uint64_t seed) {
+  rng gen(seed, rng::stream::data, 99);
+  matrix y = xt::zeros<double>({c, p});
+  for (std::size_t mu = 0; mu < p; ++mu) y(gen.below(c), mu) = 1.0;
+  return y;
+}
+
+}  // namespace specdyn::testing
