@@ -7,7 +7,9 @@
 #include <cstddef>
 #include <string>
 
-#include <cblas.h>
+// xtensor-blas declares the CBLAS interface itself (xflens/cxxblas/drivers/cblas.h) and its
+// declarations clash with OpenBLAS's cblas.h, so the CBLAS prototypes come from there.
+#include <xtensor-blas/xblas.hpp>
 #include <xtensor/xtensor.hpp>
 
 extern "C" {

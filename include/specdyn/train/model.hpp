@@ -66,6 +66,7 @@ class model {
       params_.w[i] = matrix({rows, cols});
       rng gen(h.seed, rng::stream::weights, i);
       const double std_dev = h.sigma * pw(b);
+      init_std_[i] = std_dev;
       for (auto& x : params_.w[i]) x = std_dev * gen.normal();
     }
   }
@@ -79,6 +80,16 @@ class model {
   [[nodiscard]] const std::array<double, L + 1>& learning_rates() const { return lr_; }
   /// Effective weight W_eff^i = scale_i w^i, so that pre_i = W_eff^i · input_i.
   [[nodiscard]] double scale(std::size_t i) const { return params_.scale[i]; }
+  /// Standard deviation of the raw initial entries of w^i (σ N^{-b_i}).
+  [[nodiscard]] double init_std(std::size_t i) const { return init_std_[i]; }
+  /// Standard deviation of the entries of W_eff^i at initialisation.
+  [[nodiscard]] double effective_std(std::size_t i) const { return params_.scale[i] * init_std_[i]; }
+  /// The richness γ0_eff of the μP-form network with the same forward pass: the readout of
+  /// THEORY.md §1.1 has entries σ/(γ0 N), so γ0_eff = σ/(N · std(W_eff^L)). μP and MF give γ0,
+  /// NTK gives γ0/√N.
+  [[nodiscard]] double effective_gamma0() const {
+    return hyper_.sigma / (double(shape_.N) * effective_std(L));
+  }
 
   [[nodiscard]] workspace_type make_workspace(std::size_t cols) const { return {shape_.N, shape_.C, cols}; }
   void forward(const matrix& x, workspace_type& ws) const { ad::forward(params_, x, ws); }
@@ -98,6 +109,7 @@ class model {
   hyper hyper_;
   ad::parameters<L> params_;
   std::array<double, L + 1> lr_{};
+  std::array<double, L + 1> init_std_{};
 };
 
 template <dsl::scaling_rule_type Rule, class Decl>

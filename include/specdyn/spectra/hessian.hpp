@@ -1,0 +1,110 @@
+// Loss-Hessian top eigenvalue from exact Hessian-vector products (forward-over-reverse through
+// the generated passes, ad/chain.hpp) and Lanczos (Spectra). The Hessian is preconditioned by the
+// per-layer learning rates, Λ^{1/2} H Λ^{1/2} with Λ_i = lr_i/η, so that GD on the quadratic
+// model is stable iff η·λ_max < 2 — the same units as the NTK ratio (η/P)λ_max(K)
+// (THEORY.md §6). For MSE at a zero-residual point H = Gauss–Newton and λ_max = λ_max(K)/P.
+//   specdyn::spectra::hessian h(net, x, y, f0, ad::loss_kind::mse);
+//   double top = h.top_eigenvalue();
+#pragma once
+
+#include <cmath>
+#include <vector>
+
+#include <Eigen/Core>
+#include <Spectra/SymEigsSolver.h>
+
+#include "specdyn/ad/loss.hpp"
+#include "specdyn/errors.hpp"
+#include "specdyn/train/model.hpp"
+
+namespace specdyn::spectra {
+
+/// Largest algebraic eigenvalue of a symmetric operator given by apply(x, y): y = A x, by
+/// implicitly restarted Lanczos; throws solver_error when it does not converge.
+template <class Apply>
+double lanczos_top(std::size_t dim, Apply&& apply, double tol = 1e-10, std::size_t ncv = 20) {
+  struct op_t {
+    using Scalar = double;
+    std::size_t n;
+    std::remove_reference_t<Apply>* f;
+    [[nodiscard]] Eigen::Index rows() const { return Eigen::Index(n); }
+    [[nodiscard]] Eigen::Index cols() const { return Eigen::Index(n); }
+    void perform_op(const double* x, double* y) const { (*f)(x, y); }
+  } op{dim, &apply};
+  require(dim >= 2, "operator dimension", dim, "needs at least 2");
+  Spectra::SymEigsSolver<op_t> eigs(op, 1, Eigen::Index(std::min(ncv, dim)));
+  eigs.init();
+  eigs.compute(Spectra::SortRule::LargestAlge, 500, tol);
+  if (eigs.info() != Spectra::CompInfo::Successful)
+    throw solver_error("Lanczos for the top eigenvalue did not converge (tol " + std::to_string(tol) + ", " +
+                       std::to_string(eigs.num_iterations()) + " restarts, " + std::to_string(eigs.num_operations()) +
+                       " products)");
+  return eigs.eigenvalues()[0];
+}
+
+template <class Decl>
+class hessian {
+ public:
+  static constexpr std::size_t L = Decl::hidden_layers;
+  using weights = std::array<matrix, L + 1>;
+
+  /// Evaluates the network and its gradient fields at the current weights, once.
+  hessian(const model<Decl>& net, const matrix& x, const matrix& y, const matrix* f0, ad::loss_kind kind)
+      : net_(net), x_(x), y_(y), f0_(f0), kind_(kind), ws_(net.make_workspace(x.shape(1))),
+        tw_(net.sizes().N, net.sizes().C, x.shape(1)) {
+    net.forward(x, ws_);
+    if (kind == ad::loss_kind::mse) ad::mse::adjoint(ws_.out, f0, y, ws_.adj_out);
+    else ad::cross_entropy::adjoint(ws_.out, f0, y, ws_.adj_out);
+    net.reverse(x, ws_, ad::no_sink{});
+    for (std::size_t i = 0; i <= L; ++i) {
+      v_[i] = xt::zeros_like(net.params().w[i]);
+      hv_[i] = xt::zeros_like(net.params().w[i]);
+      dim_ += v_[i].size();
+      precond_[i] = std::sqrt(net.learning_rates()[i] / net.hyper_params().eta);
+    }
+  }
+
+  [[nodiscard]] std::size_t dim() const { return dim_; }
+
+  /// hv = H v, the Hessian of ℒ with respect to the raw weights.
+  void hvp(const weights& v, weights& hv) {
+    ad::forward_tangent(net_.params(), v, x_, ws_, tw_);
+    if (kind_ == ad::loss_kind::mse) ad::mse::adjoint_tangent(ws_.out, f0_, tw_.out_dot, tw_.adj_out_dot);
+    else ad::cross_entropy::adjoint_tangent(ws_.out, f0_, tw_.out_dot, tw_.adj_out_dot);
+    ad::reverse_tangent(net_.params(), v, x_, ws_, tw_, hv);
+  }
+
+  /// y = Λ^{1/2} H Λ^{1/2} x on flattened weights.
+  void apply_preconditioned(const double* x, double* y) {
+    std::size_t off = 0;
+    for (std::size_t i = 0; i <= L; ++i) {
+      for (std::size_t k = 0; k < v_[i].size(); ++k) v_[i].data()[k] = precond_[i] * x[off + k];
+      off += v_[i].size();
+    }
+    hvp(v_, hv_);
+    off = 0;
+    for (std::size_t i = 0; i <= L; ++i) {
+      for (std::size_t k = 0; k < hv_[i].size(); ++k) y[off + k] = precond_[i] * hv_[i].data()[k];
+      off += hv_[i].size();
+    }
+  }
+
+  /// λ_max(Λ^{1/2} H Λ^{1/2}); GD at learning rate η is locally stable iff η·λ_max < 2.
+  double top_eigenvalue(double tol = 1e-8) {
+    return lanczos_top(dim_, [this](const double* x, double* y) { apply_preconditioned(x, y); }, tol);
+  }
+
+ private:
+  const model<Decl>& net_;
+  const matrix& x_;
+  const matrix& y_;
+  const matrix* f0_;
+  ad::loss_kind kind_;
+  ad::workspace<Decl> ws_;
+  ad::tangent_workspace<Decl> tw_;
+  weights v_, hv_;
+  std::array<double, L + 1> precond_{};
+  std::size_t dim_ = 0;
+};
+
+}  // namespace specdyn::spectra

@@ -1,0 +1,141 @@
+// Random-matrix oracles (THEORY.md §4.1–4.2) against the spectra module: quarter circle and
+// Marchenko–Pastur edges and densities at N = 1000, the MP Stieltjes transform, and BBP outliers
+// for rectangular, square and Wigner spikes at n = 1000.
+#include <catch2/catch.hpp>
+
+#include <numeric>
+
+#include "specdyn/spectra/bulk.hpp"
+#include "specdyn/spectra/singular.hpp"
+#include "specdyn/train/rng.hpp"
+
+using namespace specdyn;
+using namespace specdyn::spectra;
+
+namespace {
+matrix gaussian(std::size_t n, std::size_t m, double std_dev, std::uint64_t seed) {
+  rng gen(seed, rng::stream::data, n * 7 + m);
+  matrix a({n, m});
+  for (auto& v : a) v = std_dev * gen.normal();
+  return a;
+}
+std::vector<double> unit_vector(std::size_t n, std::uint64_t seed) {
+  rng gen(seed, rng::stream::teacher, n);
+  std::vector<double> u(n);
+  double s = 0;
+  for (auto& v : u) { v = gen.normal(); s += v * v; }
+  for (auto& v : u) v /= std::sqrt(s);
+  return u;
+}
+// Edge fluctuations are Tracy–Widom on the scale edge·n^{-2/3} (≈0.01 relative at n = 1000);
+// 5 of those covers |TW₁| well beyond its 1e-4 tails plus the O(n^{-2/3}) finite-size bias.
+double edge_tolerance(double edge, std::size_t n) { return 5 * edge * std::pow(double(n), -2.0 / 3.0); }
+// Outliers fluctuate like n^{-1/2} with Gaussian law; the variance prefactor is at most 2 in these
+// normalisations (GOE: uᵀWu has variance 2/n). Four standard deviations of a mean over `seeds` draws.
+double outlier_tolerance(std::size_t n, std::size_t seeds) { return 4.0 * std::sqrt(2.0 / double(n * seeds)); }
+}  // namespace
+
+TEST_CASE("square Gaussian matrices: quarter circle and its edge", "[spectra][bulk]") {
+  const std::size_t n = 1000;
+  const double sigma = 1.3;
+  const auto s = all_singular(gaussian(n, n, sigma / std::sqrt(double(n)), 1)).values;
+  const auto [lo, hi] = bulk_edges(sigma / std::sqrt(double(n)), n, n);
+  CHECK(lo == 0.0);
+  CHECK(hi == Approx(2 * sigma));
+  CHECK(std::abs(s.front() - hi) < edge_tolerance(hi, n));
+  // Empirical CDF vs the quarter-circle CDF (eigenvalue rigidity: deviations O(log n / n)).
+  double worst = 0, cdf = 0;
+  const std::size_t grid = 2000;
+  std::vector<double> asc(s.rbegin(), s.rend());
+  for (std::size_t k = 1; k <= grid; ++k) {
+    const double x = 2 * sigma * double(k) / double(grid);
+    cdf += quarter_circle_density(x - sigma / double(grid), sigma) * 2 * sigma / double(grid);  // midpoint rule
+    const double emp = double(std::upper_bound(asc.begin(), asc.end(), x) - asc.begin()) / double(n);
+    worst = std::max(worst, std::abs(emp - cdf));
+  }
+  CHECK(cdf == Approx(1.0).epsilon(1e-4));
+  CHECK(worst < 0.01);
+}
+
+TEST_CASE("rectangular input layer: Marchenko–Pastur edges σ(1 ± √ν)", "[spectra][bulk]") {
+  const double sigma = 0.8;
+  for (auto [n, d] : {std::pair<std::size_t, std::size_t>{1000, 2000}, {2000, 1000}}) {
+    const double nu = double(n) / double(d);
+    const auto s = all_singular(gaussian(n, d, sigma / std::sqrt(double(d)), 2)).values;  // W⁰/√D
+    const auto [lo, hi] = bulk_edges(sigma / std::sqrt(double(d)), n, d);
+    CHECK(hi == Approx(sigma * (1 + std::sqrt(nu))));
+    CHECK(lo == Approx(sigma * std::abs(1 - std::sqrt(nu))));
+    const std::size_t small = std::min(n, d);
+    INFO("N = " << n << " D = " << d);
+    CHECK(std::abs(s.front() - hi) < edge_tolerance(hi, small));
+    CHECK(std::abs(s[small - 1] - lo) < edge_tolerance(hi, small));
+  }
+}
+
+TEST_CASE("MP Stieltjes transform: solves its quadratic and gives the density", "[spectra][bulk]") {
+  for (double c : {0.25, 0.5, 1.0}) {
+    for (double x : {0.3, 0.7, 1.0, 1.6, 2.5}) {
+      const std::complex<double> z{x, 1e-3};
+      const auto m = mp_stieltjes(z, c);
+      CHECK(std::abs(c * z * m * m + (z - 1.0 + c) * m + 1.0) < 1e-12);
+      CHECK(m.imag() > 0);
+      if (x > mp_edges(c).lower + 0.05 && x < mp_edges(c).upper - 0.05)
+        CHECK(mp_density(x, c) == Approx(mp_density_closed(x, c)).epsilon(1e-6));
+    }
+    // Far from the support m(z) ≈ −1/z.
+    CHECK(std::abs(mp_stieltjes({1e6, 1e-3}, c) * 1e6 + 1.0) < 1e-5);
+  }
+}
+
+TEST_CASE("rectangular BBP: an independent spike's singular value", "[spectra][bbp]") {
+  const std::size_t n = 1000, m = 2000, seeds = 4;
+  const double sigma = 1.0, c = double(n) / double(m);
+  for (double theta : {0.5, 1.5, 2.5}) {
+    double mean = 0;
+    for (std::size_t s = 0; s < seeds; ++s) {
+      matrix x = gaussian(n, m, sigma / std::sqrt(double(m)), 10 + s);
+      const auto u = unit_vector(n, 20 + s), v = unit_vector(m, 30 + s);
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < m; ++j) x(i, j) += theta * u[i] * v[j];
+      mean += top_singular(x, 1).values[0] / double(seeds);
+    }
+    const double predicted = bbp_rectangular(theta, sigma, c);
+    INFO("θ = " << theta << " measured " << mean << " predicted " << predicted);
+    // Below the threshold c^{1/4} the top value sticks to the edge (TW scale), above it is an outlier.
+    CHECK(std::abs(mean - predicted) <
+          (theta / sigma > std::pow(c, 0.25) ? outlier_tolerance(n, seeds) : edge_tolerance(predicted, n)));
+  }
+}
+
+TEST_CASE("square BBP: s → σ(θ̃ + 1/θ̃)", "[spectra][bbp]") {
+  const std::size_t n = 1000, seeds = 4;
+  const double sigma = 0.7, theta = 2.0 * sigma;
+  double mean = 0;
+  for (std::size_t s = 0; s < seeds; ++s) {
+    matrix x = gaussian(n, n, sigma / std::sqrt(double(n)), 40 + s);
+    const auto u = unit_vector(n, 50 + s), v = unit_vector(n, 60 + s);
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < n; ++j) x(i, j) += theta * u[i] * v[j];
+    mean += top_singular(x, 1).values[0] / double(seeds);
+  }
+  CHECK(bbp_rectangular(theta, sigma, 1.0) == Approx(sigma * (2.0 + 0.5)));
+  CHECK(std::abs(mean - sigma * (2.0 + 0.5)) < sigma * outlier_tolerance(n, seeds));
+}
+
+TEST_CASE("spiked Wigner: λ → θ + 1/θ", "[spectra][bbp]") {
+  const std::size_t n = 1000, seeds = 4;
+  for (double theta : {0.6, 1.5, 3.0}) {
+    double mean = 0;
+    for (std::size_t s = 0; s < seeds; ++s) {
+      const matrix g = gaussian(n, n, 1.0, 70 + s);
+      matrix w({n, n});
+      const auto u = unit_vector(n, 80 + s);
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < n; ++j) w(i, j) = (g(i, j) + g(j, i)) / std::sqrt(2.0 * double(n)) + theta * u[i] * u[j];
+      auto ev = xt::linalg::eigvalsh(w);
+      mean += xt::amax(ev)() / double(seeds);
+    }
+    INFO("θ = " << theta << " measured " << mean);
+    CHECK(std::abs(mean - bbp_wigner(theta)) < (theta > 1 ? outlier_tolerance(n, seeds) : edge_tolerance(2.0, n)));
+  }
+}

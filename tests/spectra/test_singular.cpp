@@ -1,0 +1,46 @@
+// Krylov top-k singular values and vectors against LAPACK's full SVD.
+#include <catch2/catch.hpp>
+
+#include "specdyn/spectra/singular.hpp"
+#include "specdyn/train/rng.hpp"
+
+using namespace specdyn;
+using namespace specdyn::spectra;
+
+namespace {
+// Lanczos converges σ² to 1e-13 relative; LAPACK's σ are backward stable to ~1e-15·σ_max.
+constexpr double krylov_tolerance = 1e-10;
+}
+
+TEST_CASE("Krylov top-k equals LAPACK", "[spectra][krylov]") {
+  for (auto [n, m] : {std::pair<std::size_t, std::size_t>{300, 300}, {200, 500}, {500, 120}}) {
+    rng gen(3, rng::stream::data, n + m);
+    matrix a({n, m});
+    for (auto& v : a) v = gen.normal() / std::sqrt(double(m));
+    for (std::size_t i = 0; i < 3; ++i)  // a few outliers, as after training
+      for (std::size_t j = 0; j < m; ++j) a(i, j) += (3.0 - double(i)) * (j % 2 ? 1.0 : -1.0) / std::sqrt(double(m));
+    const auto full = all_singular(a);
+    const auto top = top_singular(a, 16, true);
+    REQUIRE(top.values.size() == 16);
+    for (std::size_t k = 0; k < 16; ++k) CHECK(std::abs(top.values[k] - full.values[k]) < krylov_tolerance * full.values[0]);
+    // vectors: M v = σ u and |u| = 1
+    for (std::size_t k = 0; k < 16; ++k) {
+      double res = 0, nu = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        double mv = 0;
+        for (std::size_t j = 0; j < m; ++j) mv += a(i, j) * top.right(j, k);
+        res += (mv - top.values[k] * top.left(i, k)) * (mv - top.values[k] * top.left(i, k));
+        nu += top.left(i, k) * top.left(i, k);
+      }
+      CHECK(std::sqrt(res) < 1e-8 * full.values[0]);
+      CHECK(nu == Approx(1.0).epsilon(1e-10));
+    }
+  }
+}
+
+TEST_CASE("stable rank and the automatic choice", "[spectra][krylov]") {
+  matrix eye = xt::eye<double>(50);
+  CHECK(stable_rank(eye, 1.0) == Approx(50.0));
+  CHECK(singular_values_auto(eye, 4).method == "lapack");
+  CHECK_THROWS_AS(top_singular(eye, 50), usage_error);
+}
