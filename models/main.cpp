@@ -1,2 +1,204 @@
+// The specdyn command line: list the built-in models, train one with spectra/NTK/sharpness
+// tracking into a run record, plot records, and run the demo. Exit codes: 0 success, 2 bad
+// input (one line naming the flag, nothing written), 3 training diverged (record kept),
+// 130 interrupted (record kept), 1 any other failure.
 #include <cstdio>
-int main() { std::puts("specdyn: command line coming"); }
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "registry.hpp"
+
+using namespace specdyn;
+namespace fs = std::filesystem;
+
+namespace {
+
+int exit_code(const run_result& r) {
+  if (r.status == "completed") return 0;
+  if (r.status == "diverged") return 3;
+  if (r.status == "interrupted") return 130;
+  return 1;
+}
+
+void add_train_flags(CLI::App* cmd, run_config& c) {
+  cmd->add_option("--model", c.model, "Built-in model (see `specdyn list`)")->required();
+  cmd->add_option("--param", c.param, "Scaling rule: mup, mup_tp4, ntk, mf, sp, sp_lr")->capture_default_str();
+  cmd->add_option("--width", c.width, "Width N of the hidden layers")->capture_default_str();
+  cmd->add_option("--dim", c.dim, "Input dimension D")->capture_default_str();
+  cmd->add_option("--samples", c.samples, "Training samples P")->capture_default_str();
+  cmd->add_option("--outputs", c.outputs, "Outputs C")->capture_default_str();
+  cmd->add_option("--test-samples", c.test_samples, "Held-out points for teacher tasks")->capture_default_str();
+  cmd->add_option("--gamma0", c.gamma0, "Output scale γ0 (richness)")->capture_default_str();
+  cmd->add_option("--sigma", c.sigma, "Initial weight standard deviation σ")->capture_default_str();
+  cmd->add_option("--lr", c.lr, "Learning rate η in function-space units")->capture_default_str();
+  cmd->add_option("--steps", c.steps, "Training steps T")->capture_default_str();
+  cmd->add_option("--batch", c.batch, "Mini-batch size (0 = full-batch GD)")->capture_default_str();
+  cmd->add_option("--seed", c.seed, "Seed of weights, data and batches")->capture_default_str();
+  cmd->add_option("--task", c.task, "single-index, linear, random or npy")->capture_default_str();
+  cmd->add_option("--teacher", c.teacher, "Single-index link φ*: linear, tanh, relu, he2")->capture_default_str();
+  cmd->add_option("--noise", c.noise, "Label noise std for teacher tasks")->capture_default_str();
+  cmd->add_option("--x", c.x_npy, "Inputs [P, D] as .npy (with --task npy)");
+  cmd->add_option("--y", c.y_npy, "Targets [P] or [P, C] as .npy (with --task npy)");
+  cmd->add_option("--loss", c.loss, "mse or xent (softmax cross-entropy, C > 1)")->capture_default_str();
+  cmd->add_flag("--centre,!--no-centre", c.centre, "Train the centred network f − f(θ0) (default on)");
+  cmd->add_option("--spectra-every", c.spectra_every, "Steps between spectra snapshots")->capture_default_str();
+  cmd->add_option("--top-k", c.top_k, "Top singular values/vectors tracked per layer")->capture_default_str();
+  cmd->add_option("--spectra-method", c.spectra_method, "auto, full (LAPACK) or krylov (top-k)")->capture_default_str();
+  cmd->add_option("--ntk-every", c.ntk_every, "Steps between NTK measurements (-1: with spectra, 0: never)")->capture_default_str();
+  cmd->add_option("--hessian-every", c.hessian_every, "Steps between Hessian top eigenvalues (-1: with spectra, 0: never)")->capture_default_str();
+  cmd->add_option("--eval-every", c.eval_every, "Steps between test-loss and output records")->capture_default_str();
+  cmd->add_option("--out", c.out, "Directory for the record, or a .json path")->capture_default_str();
+  cmd->add_flag("--quiet", c.quiet, "No progress bar");
+}
+
+run_result train_one(const run_config& c) {
+  const auto& entry = models::find_model(c.model);
+  c.validate();
+  return entry.train(c);
+}
+
+void report(const run_result& r, bool quiet) {
+  if (r.status == "completed") {
+    if (!quiet) std::printf("wrote %s (final training loss %.4g)\n", r.record.c_str(), r.final_train_loss);
+  } else {
+    std::fprintf(stderr, "specdyn train: %s; record with everything up to then kept in %s\n", r.message.c_str(), r.record.c_str());
+  }
+}
+
+std::string python() {
+  if (const char* p = std::getenv("SPECDYN_PYTHON")) return p;
+  return fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+}
+
+std::string shell_quote(const std::string& s) {
+  std::string q = "'";
+  for (char ch : s) q += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return q + "'";
+}
+
+int plot(const std::vector<std::string>& records, const std::string& out) {
+  for (const auto& r : records) {
+    if (!fs::exists(r)) throw usage_error("RECORD = " + r + ": no such file");
+    std::ifstream in(r);
+    const auto j = io::json::parse(in, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("schema"))
+      throw usage_error("RECORD = " + r + ": not a specdyn run record (not JSON, or no \"schema\" key)");
+  }
+  std::string cmd = python() + " " + shell_quote(std::string(SPECDYN_SOURCE_DIR) + "/scripts/plot.py") + " --out " + shell_quote(out);
+  for (const auto& r : records) cmd += " " + shell_quote(r);
+  const int rc = std::system(cmd.c_str());
+  if (rc != 0) {
+    std::fprintf(stderr, "specdyn plot: the plotting script failed (is python3-matplotlib installed? run scripts/setup.sh)\n");
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"specdyn: spectral dynamics of wide networks, finite width and infinite-width theory"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string(specdyn::version) + " (" + specdyn::git_revision + ")");
+
+  auto* list = app.add_subcommand("list", "List the built-in models and scaling rules");
+
+  run_config cfg;
+  auto* train = app.add_subcommand("train", "Train a declared model at finite width and record spectra, NTK and sharpness");
+  add_train_flags(train, cfg);
+
+  std::vector<std::string> records;
+  std::string plot_out = "plots";
+  auto* plot_cmd = app.add_subcommand("plot", "Plot one or more run records (several records share figures)");
+  plot_cmd->add_option("RECORD", records, "Run record(s) written by specdyn train")->required();
+  plot_cmd->add_option("--out", plot_out, "Directory for the PNG files")->capture_default_str();
+
+  std::string demo_out = "runs/demo";
+  bool demo_quiet = false;
+  auto* demo = app.add_subcommand("demo", "mlp3_tanh on a single-index task, μP vs NTK at N = 256 and 1024, records and plots");
+  demo->add_option("--out", demo_out, "Output directory")->capture_default_str();
+  demo->add_flag("--quiet", demo_quiet, "No progress bars");
+
+  std::string cmd_name = "specdyn";
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string sub;
+    for (const auto* s : app.get_subcommands()) sub = " " + s->get_name();
+    std::fprintf(stderr, "specdyn%s: %s; see specdyn%s --help\n", sub.c_str(), e.what(), sub.c_str());
+    return 2;
+  }
+
+  try {
+    if (*list) {
+      std::printf("%-18s %-7s %s\n", "model", "layers", "declaration");
+      for (const auto& e : models::registry()) std::printf("%-18s %-7zu %s\n", e.name.c_str(), e.hidden_layers, e.declaration.c_str());
+      std::printf("\nscaling rules (verdict for 2 hidden layers):\n");
+      for (const char* r : {"mup", "mup_tp4", "mf", "ntk", "sp", "sp_lr"}) {
+        const auto info = rule_from_name(r, 2);
+        std::printf("  %-8s %s\n", r, std::string(dsl::to_string(info.verdict)).c_str());
+      }
+      return 0;
+    }
+    if (*train) {
+      cmd_name = "specdyn train";
+      std::string line;
+      for (int i = 0; i < argc; ++i) line += (i ? " " : "") + std::string(argv[i]);
+      cfg.command_line = line;
+      const auto r = train_one(cfg);
+      report(r, cfg.quiet);
+      return exit_code(r);
+    }
+    if (*plot_cmd) {
+      cmd_name = "specdyn plot";
+      return plot(records, plot_out);
+    }
+    if (*demo) {
+      cmd_name = "specdyn demo";
+      const auto t0 = std::chrono::steady_clock::now();
+      std::vector<std::string> made;
+      for (const char* param : {"mup", "ntk"})
+        for (std::size_t n : {256, 1024}) {
+          run_config c;
+          c.model = "mlp3_tanh";
+          c.param = param;
+          c.width = n;
+          c.dim = 64;
+          c.samples = 64;
+          c.gamma0 = 1.0;
+          c.lr = 1.0;
+          c.steps = 200;
+          c.spectra_every = 10;
+          c.hessian_every = 50;
+          c.ntk_every = 5;
+          c.out = demo_out;
+          c.quiet = demo_quiet;
+          c.command_line = "specdyn demo";
+          const auto r = train_one(c);
+          report(r, false);
+          made.push_back(r.record);
+        }
+      const int rc = plot(made, demo_out);
+      std::printf("demo finished in %.0f s; plots in %s\n",
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), demo_out.c_str());
+      return rc;
+    }
+  } catch (const usage_error& e) {
+    std::fprintf(stderr, "%s: %s\n", cmd_name.c_str(), e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: error: %s\n", cmd_name.c_str(), e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -34,7 +34,11 @@ double lanczos_top(std::size_t dim, Apply&& apply, double tol = 1e-10, std::size
   require(dim >= 2, "operator dimension", dim, "needs at least 2");
   Spectra::SymEigsSolver<op_t> eigs(op, 1, Eigen::Index(std::min(ncv, dim)));
   eigs.init();
-  eigs.compute(Spectra::SortRule::LargestAlge, 500, tol);
+  try {
+    eigs.compute(Spectra::SortRule::LargestAlge, 500, tol);
+  } catch (const std::exception& e) {
+    throw solver_error(std::string("Lanczos for the top eigenvalue failed: ") + e.what());
+  }
   if (eigs.info() != Spectra::CompInfo::Successful)
     throw solver_error("Lanczos for the top eigenvalue did not converge (tol " + std::to_string(tol) + ", " +
                        std::to_string(eigs.num_iterations()) + " restarts, " + std::to_string(eigs.num_operations()) +

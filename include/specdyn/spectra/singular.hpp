@@ -68,11 +68,29 @@ struct gram_op {
 inline singular_result top_singular(const matrix& m, std::size_t k, bool vectors = false, double tol = 1e-13) {
   const std::size_t n = m.shape(0), p = m.shape(1), small = std::min(n, p);
   require(k >= 1 && k < small, "top-k", k, "must be between 1 and min(rows, cols) - 1 = " + std::to_string(small - 1));
+  double frob = 0;
+  for (double v : m) frob += v * v;
+  if (frob == 0) {  // Lanczos cannot start from a zero operator; the answer is known
+    singular_result r;
+    r.method = "krylov";
+    r.values.assign(k, 0.0);
+    if (vectors) {
+      r.left = xt::zeros<double>({n, k});
+      r.right = xt::zeros<double>({p, k});
+      for (std::size_t j = 0; j < k; ++j) { r.left(j, j) = 1; r.right(j, j) = 1; }
+    }
+    return r;
+  }
   detail::gram_op op{&m, n <= p, {}};
   const Eigen::Index ncv = Eigen::Index(std::min(small, std::max(2 * k + 1, k + 20)));
   Spectra::SymEigsSolver<detail::gram_op> eigs(op, Eigen::Index(k), ncv);
   eigs.init();
-  const Eigen::Index converged = eigs.compute(Spectra::SortRule::LargestAlge, 1000, tol);
+  Eigen::Index converged = 0;
+  try {
+    converged = eigs.compute(Spectra::SortRule::LargestAlge, 1000, tol);
+  } catch (const std::exception& e) {
+    throw solver_error(std::string("Krylov top-k singular values failed: ") + e.what());
+  }
   if (eigs.info() != Spectra::CompInfo::Successful)
     throw solver_error("Krylov top-" + std::to_string(k) + " singular values did not converge (" +
                        std::to_string(converged) + " of " + std::to_string(k) + " converged, tol " + std::to_string(tol) + ")");

@@ -1,0 +1,313 @@
+// One finite-width experiment from a declaration: build the task, bind the network under a rule,
+// train, and measure along the way (loss, outputs, NTK and its edge-of-stability ratio, Hessian
+// sharpness, weight spectra), then write one run record. This is what `specdyn train` runs; it is
+// equally usable from C++:
+//   specdyn::run_config cfg; cfg.model = "mlp3_tanh"; cfg.width = 1024; cfg.out = "runs/";
+//   cfg.validate();
+//   auto result = specdyn::run_experiment(specdyn::models::mlp3_tanh, cfg);
+#pragma once
+
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "specdyn/io/progress.hpp"
+#include "specdyn/io/record.hpp"
+#include "specdyn/spectra/hessian.hpp"
+#include "specdyn/spectra/ntk.hpp"
+#include "specdyn/spectra/tracker.hpp"
+#include "specdyn/train/tasks.hpp"
+#include "specdyn/train/trainer.hpp"
+
+namespace specdyn {
+
+/// Every knob of a finite-width run (the `specdyn train` flags).
+struct run_config {
+  std::string model;
+  std::string param = "mup";  // mup | mup_tp4 | ntk | mf | sp | sp_lr
+  std::size_t width = 256, dim = 64, samples = 64, outputs = 1, test_samples = 256;
+  double gamma0 = 1.0, sigma = 1.0, lr = 0.5;
+  std::size_t steps = 100, batch = 0;
+  std::uint64_t seed = 0;
+  std::string task = "single-index";  // single-index | linear | random | npy
+  std::string teacher = "tanh";
+  double noise = 0.0;
+  std::string x_npy, y_npy;
+  std::string loss = "mse";           // mse | xent
+  bool centre = true;
+  std::size_t spectra_every = 10, top_k = 16;
+  std::string spectra_method = "auto";
+  long ntk_every = -1;                // -1: same as spectra_every; 0: never
+  long hessian_every = -1;            // -1: same as spectra_every; 0: never
+  std::size_t eval_every = 1;         // test loss and outputs f
+  std::string out = "runs";
+  bool quiet = false;
+  std::string command_line;
+
+  /// Checks every value; throws usage_error("--flag = value: what is allowed") on the first bad one.
+  void validate() const {
+    static const std::vector<std::string> params{"mup", "mup_tp4", "ntk", "mf", "sp", "sp_lr"};
+    if (std::find(params.begin(), params.end(), param) == params.end())
+      throw usage_error("--param = " + param + ": use mup, mup_tp4, ntk, mf, sp or sp_lr");
+    require(width >= 1, "--width", width, "must be a positive integer");
+    require(dim >= 1, "--dim", dim, "must be a positive integer");
+    require(samples >= 1 || task == "npy", "--samples", samples, "must be a positive integer");
+    require(outputs >= 1, "--outputs", outputs, "must be a positive integer");
+    require(gamma0 > 0 && std::isfinite(gamma0), "--gamma0", gamma0, "must be a positive number");
+    require(sigma > 0 && std::isfinite(sigma), "--sigma", sigma, "must be a positive number");
+    require(lr > 0 && std::isfinite(lr), "--lr", lr, "must be a positive number");
+    require(batch <= samples || task == "npy", "--batch", batch, "must be at most --samples (" + std::to_string(samples) + "); 0 means full batch");
+    if (task != "single-index" && task != "linear" && task != "random" && task != "npy")
+      throw usage_error("--task = " + task + ": use single-index, linear, random or npy");
+    if (task == "single-index") teacher_link(teacher, 0.0);
+    require(noise >= 0 && std::isfinite(noise), "--noise", noise, "must be a non-negative number");
+    if (task == "npy" && (x_npy.empty() || y_npy.empty())) throw usage_error("--task = npy: give both --x FILE.npy and --y FILE.npy");
+    if (task != "npy" && (!x_npy.empty() || !y_npy.empty())) throw usage_error("--x/--y = given: they need --task npy");
+    if (loss != "mse" && loss != "xent") throw usage_error("--loss = " + loss + ": use mse or xent");
+    if (loss == "xent" && outputs < 2) throw usage_error("--loss = xent: needs --outputs 2 or more (softmax over outputs)");
+    if (loss == "xent" && task != "random" && task != "npy")
+      throw usage_error("--loss = xent: use --task random (one-hot labels) or --task npy with one-hot y");
+    require(spectra_every >= 1, "--spectra-every", spectra_every, "must be at least 1");
+    require(top_k >= 1, "--top-k", top_k, "must be at least 1");
+    spectra::parse_method(spectra_method);
+    require(ntk_every >= -1, "--ntk-every", ntk_every, "must be 0 (never) or a positive integer");
+    require(hessian_every >= -1, "--hessian-every", hessian_every, "must be 0 (never) or a positive integer");
+    require(eval_every >= 1, "--eval-every", eval_every, "must be at least 1");
+    if (out.empty()) throw usage_error("--out = '': give a directory or a .json path");
+  }
+
+  /// The record's path: `out` itself when it ends in .json, else a file named after the run in `out`.
+  [[nodiscard]] std::filesystem::path record_path() const {
+    std::filesystem::path p(out);
+    if (p.extension() == ".json") return p;
+    return p / (model + "_" + param + "_N" + std::to_string(width) + "_lr" + compact(lr) + "_g" + compact(gamma0) +
+                "_s" + std::to_string(seed) + ".json");
+  }
+
+  [[nodiscard]] io::json to_json() const {
+    return {{"model", model}, {"param", param}, {"width", width}, {"dim", dim}, {"samples", samples},
+            {"outputs", outputs}, {"test_samples", test_samples}, {"gamma0", gamma0}, {"sigma", sigma}, {"lr", lr},
+            {"steps", steps}, {"batch", batch}, {"seed", seed}, {"task", task}, {"teacher", teacher}, {"noise", noise},
+            {"x", x_npy}, {"y", y_npy}, {"loss", loss}, {"centre", centre}, {"spectra_every", spectra_every},
+            {"top_k", top_k}, {"spectra_method", spectra_method}, {"ntk_every", ntk_every},
+            {"hessian_every", hessian_every}, {"eval_every", eval_every}, {"out", out}, {"command_line", command_line}};
+  }
+
+ private:
+  static std::string compact(double v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%g", v);
+    return b;
+  }
+};
+
+inline rule_info rule_from_name(const std::string& name, std::size_t hidden_layers) {
+  using namespace dsl;
+  const exponents t = name == "mup" || name == "mf" ? rules::mup_table
+                      : name == "mup_tp4"          ? rules::mup_tp4_table
+                      : name == "ntk"              ? rules::ntk_table
+                      : name == "sp"               ? rules::sp_table
+                      : name == "sp_lr"            ? rules::sp_lr_table
+                                                   : throw usage_error("--param = " + name + ": use mup, mup_tp4, ntk, mf, sp or sp_lr");
+  return {name, t, classify(t, hidden_layers)};
+}
+
+inline io::json rule_json(const rule_info& r) {
+  const auto& e = r.table;
+  return {{"name", r.name},
+          {"a", {e.a_input.str(), e.a_hidden.str(), e.a_readout.str()}},
+          {"b", {e.b_input.str(), e.b_hidden.str(), e.b_readout.str()}},
+          {"c", e.c.str()},
+          {"verdict", std::string(dsl::to_string(r.verdict))}};
+}
+
+/// Builds the data set of a config (synthetic task or .npy files); usage_error on bad files.
+inline task_data make_data(const run_config& cfg) {
+  if (cfg.task == "npy") {
+    const auto x = io::load_npy(cfg.x_npy), y = io::load_npy(cfg.y_npy);
+    if (x.shape.size() != 2) throw usage_error("--x = " + cfg.x_npy + ": must be a 2-D array [samples, dim]");
+    const std::size_t p = x.shape[0], d = x.shape[1];
+    const std::size_t c = y.shape.size() == 1 ? 1 : y.shape[1];
+    if (d != cfg.dim) throw usage_error("--x = " + cfg.x_npy + ": has dim " + std::to_string(d) + " but --dim is " + std::to_string(cfg.dim));
+    if (y.shape[0] != p) throw usage_error("--y = " + cfg.y_npy + ": has " + std::to_string(y.shape[0]) + " rows but --x has " + std::to_string(p) + " samples");
+    if (c != cfg.outputs) throw usage_error("--y = " + cfg.y_npy + ": has " + std::to_string(c) + " outputs but --outputs is " + std::to_string(cfg.outputs));
+    task_data data;
+    data.x = matrix({d, p});
+    data.y = matrix({c, p});
+    for (std::size_t mu = 0; mu < p; ++mu) {
+      for (std::size_t i = 0; i < d; ++i) data.x(i, mu) = x.data[mu * d + i];
+      for (std::size_t a = 0; a < c; ++a) data.y(a, mu) = y.data[mu * c + a];
+    }
+    return data;
+  }
+  task_spec spec;
+  spec.kind = cfg.task == "single-index" ? task_kind::single_index : cfg.task == "linear" ? task_kind::linear_teacher : task_kind::random_labels;
+  spec.teacher = cfg.teacher;
+  spec.label_noise = cfg.noise;
+  auto data = make_task(spec, cfg.dim, cfg.outputs, cfg.samples, cfg.test_samples, cfg.seed);
+  if (cfg.loss == "xent") {  // one-hot classes for cross-entropy
+    rng gen(cfg.seed, rng::stream::data, 77);
+    data.y.fill(0.0);
+    for (std::size_t mu = 0; mu < data.y.shape(1); ++mu) data.y(gen.below(cfg.outputs), mu) = 1.0;
+  }
+  return data;
+}
+
+struct interrupted_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+namespace detail {
+inline std::atomic<bool> stop_requested{false};
+inline void on_sigint(int) { stop_requested = true; }
+}  // namespace detail
+
+struct run_result {
+  std::filesystem::path record;
+  std::string status;  // completed | diverged | interrupted | failed
+  std::string message;
+  double final_train_loss = 0;
+};
+
+/// Runs one experiment and writes its record. Throws usage_error before writing anything when
+/// the configuration or data is bad; divergence and Ctrl-C end the run with the record kept.
+template <class Decl>
+run_result run_experiment(Decl decl, const run_config& cfg) {
+  constexpr std::size_t L = Decl::hidden_layers;
+  cfg.validate();
+  const auto data = make_data(cfg);
+  const rule_info rule = rule_from_name(cfg.param, L);
+  auto net = bind(decl, rule, {.D = cfg.dim, .N = cfg.width, .C = cfg.outputs},
+                  {.gamma0 = cfg.gamma0, .sigma = cfg.sigma, .eta = cfg.lr, .seed = cfg.seed});
+  const ad::loss_kind kind = cfg.loss == "mse" ? ad::loss_kind::mse : ad::loss_kind::cross_entropy;
+  trainer<Decl> tr(net, data, {.steps = cfg.steps, .batch = cfg.batch, .centre = cfg.centre, .loss = kind, .seed = cfg.seed});
+
+  const auto path = cfg.record_path();
+  std::error_code ec;
+  if (!path.parent_path().empty()) std::filesystem::create_directories(path.parent_path(), ec);
+  if (ec) throw usage_error("--out = " + cfg.out + ": cannot create directory (" + ec.message() + ")");
+
+  const std::size_t p = data.samples(), c = cfg.outputs;
+  const std::size_t ntk_every = cfg.ntk_every < 0 ? cfg.spectra_every : std::size_t(cfg.ntk_every);
+  const std::size_t hess_every = cfg.hessian_every < 0 ? cfg.spectra_every : std::size_t(cfg.hessian_every);
+  const bool ntk_ok = c * p <= 4096;  // the NTK is [CP, CP]
+
+  // Spectra trackers for the input layer and every hidden N×N weight (the readout has rank ≤ C).
+  std::vector<spectra::tracker> trackers;
+  spectra::tracker_options topt{.top_k = cfg.top_k, .how = spectra::parse_method(cfg.spectra_method)};
+  for (std::size_t i = 0; i < L; ++i) {
+    const matrix m0 = net.scale(i) * net.params().w[i];
+    trackers.emplace_back(model<Decl>::layer_name(i), m0, net.effective_std(i), topt,
+                          i == 0 && data.teacher.size() > 0 ? &data.teacher : nullptr);
+  }
+
+  std::vector<double> test_loss(cfg.steps + 1, std::nan("")), f_values;
+  std::vector<std::size_t> f_steps, ntk_steps, hess_steps;
+  std::vector<double> ntk_top, hess_top;
+  std::string status = "completed", message;
+  matrix f_now;
+  io::progress bar(cfg.model + " " + cfg.param + " N=" + std::to_string(cfg.width), cfg.steps, cfg.quiet);
+  detail::stop_requested = false;
+  auto old_handler = std::signal(SIGINT, detail::on_sigint);
+  const auto t_start = std::chrono::steady_clock::now();
+
+  try {
+    tr.run([&](std::size_t t, trainer<Decl>& self) {
+      if (detail::stop_requested) throw interrupted_error("interrupted by the user at step " + std::to_string(t));
+      bar.update(t, self.train_loss().back());
+      if (t % cfg.eval_every == 0 || t == cfg.steps) {
+        test_loss[t] = self.evaluate_test();
+        self.train_outputs(f_now);
+        f_steps.push_back(t);
+        f_values.insert(f_values.end(), f_now.begin(), f_now.end());
+      }
+      if (ntk_ok && ntk_every > 0 && (t % ntk_every == 0 || t == cfg.steps)) {
+        ntk_steps.push_back(t);
+        ntk_top.push_back(spectra::empirical_ntk(self.net(), data.x, self.train_fields()).top_eigenvalue);
+      }
+      if (hess_every > 0 && (t % hess_every == 0 || t == cfg.steps)) {
+        spectra::hessian<Decl> h(self.net(), data.x, data.y, self.initial_outputs(), kind);
+        hess_steps.push_back(t);
+        hess_top.push_back(h.top_eigenvalue());
+      }
+      if (t % cfg.spectra_every == 0 || t == cfg.steps)
+        for (std::size_t i = 0; i < L; ++i) trackers[i].snapshot(t, matrix(self.net().scale(i) * self.net().params().w[i]));
+    });
+  } catch (const divergence_error& e) {
+    status = "diverged";
+    message = e.what();
+  } catch (const interrupted_error& e) {
+    status = "interrupted";
+    message = e.what();
+  } catch (const solver_error& e) {
+    status = "failed";
+    message = e.what();
+  }
+  std::signal(SIGINT, old_handler);
+  bar.finish();
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+
+  // ---- the record ----
+  io::record rec(path);
+  auto& j = rec.json_root();
+  j["schema"] = "specdyn.run/1";
+  j["kind"] = "finite_width";
+  j["config"] = cfg.to_json();
+  j["config"]["declaration"] = Decl::describe();
+  j["config"]["hidden_layers"] = L;
+  j["config"]["rule"] = rule_json(rule);
+  j["config"]["gamma0_eff"] = net.effective_gamma0();
+  j["config"]["learning_rates_raw"] = std::vector<double>(net.learning_rates().begin(), net.learning_rates().end());
+  j["machine"] = io::machine_facts();
+  j["status"] = status;
+  if (!message.empty()) j["message"] = message;
+  j["wall_seconds"] = wall;
+  const auto& losses = tr.train_loss();
+  std::vector<std::size_t> steps(losses.size());
+  std::iota(steps.begin(), steps.end(), std::size_t{0});
+  j["steps"] = steps;
+  j["train_loss"] = io::numbers(losses);
+  test_loss.resize(losses.size());
+  j["test_loss"] = io::numbers(test_loss);
+  j["f"] = {{"steps", f_steps}, {"shape_per_step", {c, p}}};
+  rec.put_array(j["f"], "values", f_values, {f_steps.size(), c, p});
+  j["ntk"] = {{"steps", ntk_steps}, {"top_eigenvalue", io::numbers(ntk_top)}};
+  std::vector<double> ratio;
+  for (double k : ntk_top) ratio.push_back(cfg.lr / double(p) * k);
+  j["ntk"]["eos_ratio"] = io::numbers(ratio);
+  if (!ntk_ok) j["ntk"]["skipped"] = "C·P > 4096: the NTK matrix would be too large";
+  std::vector<double> eta_h;
+  for (double h : hess_top) eta_h.push_back(cfg.lr * h);
+  j["sharpness"] = {{"steps", hess_steps}, {"hessian_top", io::numbers(hess_top)}, {"eta_times_hessian_top", io::numbers(eta_h)},
+                    {"units", "top eigenvalue of Λ^{1/2} H Λ^{1/2}, Λ_i = lr_i/η: GD is stable iff η·hessian_top < 2"}};
+  j["spectra"] = io::json::object();
+  for (const auto& trk : trackers) {
+    auto& s = j["spectra"][trk.name()];
+    rec.set_prefix("spectra." + trk.name());
+    s["shape"] = {trk.rows(), trk.cols()};
+    s["method"] = trk.method_used();
+    s["steps"] = trk.steps();
+    rec.put_rows(s, "singular_values", trk.singular_values());
+    s["bulk_edge"] = trk.bulk().upper;
+    s["bulk_edge_lower"] = trk.bulk().lower;
+    s["outlier_margin"] = trk.margin();
+    rec.put_rows(s, "outliers", trk.outliers());
+    s["delta_op"] = io::numbers(trk.delta_op());
+    s["stable_rank"] = io::numbers(trk.stable_ranks());
+    rec.put_rows(s, "overlap_initial", trk.overlap_initial());
+    if (trk.has_task()) rec.put_rows(s, "overlap_task", trk.overlap_task());
+    if (trk.full()) {
+      std::vector<double> edges;
+      for (std::size_t b = 0; b <= topt.histogram_bins; ++b) edges.push_back(trk.histogram_upper() * double(b) / double(topt.histogram_bins));
+      s["histogram"] = {{"edges", edges}, {"above_range", io::numbers(trk.above_histogram())}};
+      rec.put_rows(s["histogram"], "counts", trk.histograms());
+    }
+  }
+  rec.set_prefix("");
+  rec.write();
+  return {path, status, message, losses.empty() ? std::nan("") : losses.back()};
+}
+
+}  // namespace specdyn

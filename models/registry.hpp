@@ -1,0 +1,33 @@
+// The registry of built-in architectures: name, declaration, and the commands instantiated for
+// it. Each model's commands are compiled in their own translation unit (generated from
+// models/instance.cpp.in), so adding a model is one header plus one name in models/CMakeLists.txt.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "specdyn/train/experiment.hpp"
+
+namespace specdyn::models {
+
+struct model_entry {
+  std::string name;
+  std::string declaration;
+  std::size_t hidden_layers;
+  std::function<run_result(const run_config&)> train;
+};
+
+const std::vector<model_entry>& registry();
+
+/// The entry for `name`, or usage_error listing the known names.
+inline const model_entry& find_model(const std::string& name) {
+  std::string known;
+  for (const auto& e : registry()) {
+    if (e.name == name) return e;
+    known += (known.empty() ? "" : ", ") + e.name;
+  }
+  throw usage_error("--model = " + name + ": unknown model; built-in models are " + known + " (see specdyn list)");
+}
+
+}  // namespace specdyn::models
