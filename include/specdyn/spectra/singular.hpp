@@ -65,7 +65,7 @@ struct gram_op {
 /// Top k singular values (and vectors) by implicitly restarted Lanczos on the smaller Gram matrix.
 /// Converges to `tol` relative accuracy in σ²; throws solver_error (with the count converged)
 /// if Lanczos does not converge.
-inline singular_result top_singular(const matrix& m, std::size_t k, bool vectors = false, double tol = 1e-13) {
+inline singular_result top_singular(const matrix& m, std::size_t k, bool vectors = false, double tol = 1e-11) {
   const std::size_t n = m.shape(0), p = m.shape(1), small = std::min(n, p);
   require(k >= 1 && k < small, "top-k", k, "must be between 1 and min(rows, cols) - 1 = " + std::to_string(small - 1));
   double frob = 0;
