@@ -103,17 +103,6 @@ struct run_config {
   }
 };
 
-inline rule_info rule_from_name(const std::string& name, std::size_t hidden_layers) {
-  using namespace dsl;
-  const exponents t = name == "mup" || name == "mf" ? rules::mup_table
-                      : name == "mup_tp4"          ? rules::mup_tp4_table
-                      : name == "ntk"              ? rules::ntk_table
-                      : name == "sp"               ? rules::sp_table
-                      : name == "sp_lr"            ? rules::sp_lr_table
-                                                   : throw usage_error("--param = " + name + ": use mup, mup_tp4, ntk, mf, sp or sp_lr");
-  return {name, t, classify(t, hidden_layers)};
-}
-
 inline io::json rule_json(const rule_info& r) {
   const auto& e = r.table;
   return {{"name", r.name},

@@ -1,0 +1,410 @@
+// The DMFT of a declared network (THEORY.md §3.1, re-derived in docs/dmft.md), solved by a
+// population of S single-site "particles" per layer. For layer ℓ with sources u^ℓ (forward, from
+// the weight below) and r^ℓ (backward, from the weight above):
+//   h^ℓ(t) = u^ℓ(t) + Σ_{s<t} [Rφ^{ℓ−1}(t,s) + (ηγ0κ_{ℓ−1}/P) Φ^{ℓ−1}(t,s)∘Δ(s)] g^ℓ(s)
+//   z^ℓ(t) = r^ℓ(t) + Σ_{s≤t} Rg^{ℓ+1}(t,s) φ(h^ℓ(s)) + Σ_{s<t} (ηγ0κ_ℓ/P) G^{ℓ+1}(t,s)∘Δ(s) φ(h^ℓ(s))
+//   g^ℓ = φ'(h^ℓ) z^ℓ,   f(t) = γ0⁻¹ ⟨z^L(t) φ(h^L(t))⟩ (exact in η; centred on t = 0)
+// Every coupling reaches into the past except Rg(t, t), which is known once the backward sweep
+// reaches the layer at time t, so one causal march in time solves the closure ("march"). The
+// classic scheme re-simulates whole trajectories with the previous iterate's kernels until they
+// stop changing ("alternating"); with the same innovations both reach the same fixed point.
+// Innovations are Gaussian (Monte Carlo, error O(S^{-1/2}), reported across replicas) or an exact
+// orthonormal design (±√(S/2) on one coordinate per particle pair), which makes the solver exact
+// for linear activations: the deterministic deep-linear closure.
+#pragma once
+
+#include <array>
+#include <cmath>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "specdyn/dmft/closure.hpp"
+#include "specdyn/dmft/sources.hpp"
+#include "specdyn/train/rng.hpp"
+
+namespace specdyn::dmft {
+
+enum class innovations { gaussian, design };
+enum class scheme { march, alternating };
+
+struct solver_options {
+  std::size_t particles = 4000;
+  std::size_t replicas = 4;  // independent Monte Carlo replicas (error bars); 1 for a design
+  std::uint64_t seed = 0;
+  innovations kind = innovations::gaussian;
+  scheme how = scheme::march;
+  std::size_t max_iterations = 500;  // alternating only
+  double damping = 1.0;              // alternating only: new = (1−β) old + β update
+  double tolerance = 1e-12;          // alternating only: stop when the relative change is below
+  bool keep_two_time = false;        // keep Φ(t,s), G(t,s) for records
+};
+
+/// The training problem the theory is solved for: full-batch GD on P_train points (test points
+/// ride along with Δ = 0), σ the initial weight std, η the learning rate, T steps.
+struct problem {
+  matrix x;                  // [D, P_all]  (train columns first)
+  matrix y;                  // [C, P_all]
+  std::size_t p_train = 0;
+  double sigma = 1.0, eta = 0.5;
+  std::size_t steps = 10;
+  effective_rule rule;
+  [[nodiscard]] std::size_t p_all() const { return x.shape(1); }
+  [[nodiscard]] std::size_t outputs() const { return y.shape(0); }
+};
+
+/// Kernels and responses of every layer at every (t, s); Δ(t).
+struct kernel_store {
+  // [layer][t][s]: phi (s ≤ t) [P, P], g (s ≤ t) [B, B], r_phi (s < t) [P, B], r_g (s ≤ t) [B, P]
+  std::vector<std::vector<std::vector<matrix>>> phi, g, r_phi, r_g;
+  std::vector<matrix> delta;  // [C, P_all]
+  std::vector<matrix> f;      // centred outputs [C, P_all]
+  void resize(std::size_t layers, std::size_t steps) {
+    for (auto* k : {&phi, &g, &r_phi, &r_g}) {
+      k->assign(layers, std::vector<std::vector<matrix>>(steps + 1));
+      for (auto& l : *k)
+        for (std::size_t t = 0; t <= steps; ++t) l[t].resize(t + 1);
+    }
+    delta.assign(steps + 1, matrix());
+    f.assign(steps + 1, matrix());
+  }
+};
+
+/// One solve's outputs (per time t = 0..T).
+struct solution {
+  std::vector<matrix> f;                   // centred outputs [C, P_all]
+  std::vector<double> train_loss, test_loss;
+  std::vector<std::vector<matrix>> phi_tt; // [ℓ−1][t] Φ^ℓ(t,t) [P_all, P_all]
+  std::vector<std::vector<matrix>> g_tt;   // [ℓ−1][t] G^ℓ(t,t) [C·P_all, C·P_all]
+  std::vector<matrix> ntk;                 // [t] K(t) on the training points [C·P, C·P]
+  std::vector<double> ntk_top, eos_ratio;
+  std::vector<double> residuals;           // alternating: relative change per iteration
+  std::size_t iterations = 1;
+  double min_conditional_eigenvalue = INFINITY;  // most negative: a non-PSD covariance
+  kernel_store kernels;                    // full two-time kernels when keep_two_time
+};
+
+namespace detail {
+
+/// Innovations for one layer: Gaussian, or the orthonormal design (a global coordinate index per
+/// (source, time, component), two particles ±√(S/2) each).
+class innovation_stream {
+ public:
+  innovation_stream(innovations kind, std::size_t particles, std::uint64_t seed, std::size_t layer)
+      : kind_(kind), s_(particles), seed_(seed), layer_(layer) {}
+  matrix next(std::size_t dim, std::size_t stream_id) {
+    matrix xi = xt::zeros<double>({s_, dim});
+    if (kind_ == innovations::gaussian) {
+      rng gen(seed_, rng::stream::particles, layer_ * 1000003 + stream_id);
+      for (auto& v : xi) v = gen.normal();
+    } else {
+      const double a = std::sqrt(double(s_) / 2.0);
+      for (std::size_t j = 0; j < dim; ++j, ++next_index_) {
+        if (2 * next_index_ + 1 >= s_) throw solver_error("orthonormal design needs more particles than " + std::to_string(s_));
+        xi(2 * next_index_, j) = a;
+        xi(2 * next_index_ + 1, j) = -a;
+      }
+    }
+    return xi;
+  }
+  void reset() { next_index_ = 0; }
+
+ private:
+  innovations kind_;
+  std::size_t s_;
+  std::uint64_t seed_;
+  std::size_t layer_, next_index_ = 0;
+};
+
+inline double norm2(const matrix& m) {
+  double s = 0;
+  for (double v : m) s += v * v;
+  return s;
+}
+
+}  // namespace detail
+
+/// Particles needed by the orthonormal design for L layers, P samples, C outputs, T steps.
+inline std::size_t design_particles(std::size_t layers, std::size_t p, std::size_t c, std::size_t steps) {
+  const std::size_t b = c * p, t = steps + 1;
+  std::size_t d = 0;
+  for (std::size_t l = 0; l < layers; ++l) {
+    const std::size_t du = l == 0 ? p : p * t;
+    const std::size_t dr = l + 1 == layers ? c : b * t;
+    d = std::max(d, du + dr);
+  }
+  return 2 * d;
+}
+
+template <class Decl>
+class particle_solver {
+ public:
+  static constexpr std::size_t L = Decl::hidden_layers;
+
+  particle_solver(const problem& pr, solver_options opt) : pr_(pr), opt_(opt) {
+    require(!pr.rule.lazy, "gamma0_eff", 0, "the lazy limit is solved by dmft::lazy_solve, not by particles");
+    require(pr.p_train >= 1 && pr.p_train <= pr.p_all(), "training samples", pr.p_train, "must be in 1..P");
+    p_ = pr.p_all();
+    c_ = pr.outputs();
+    b_ = c_ * p_;
+    kx_ = matrix({p_, p_});
+    blas::gemm(true, false, 1.0 / double(pr.x.shape(0)), pr.x, pr.x, 0.0, kx_);  // K^x = xᵀx/D
+  }
+
+  /// One solve with `seed`; throws solver_error with residuals if the alternating scheme fails.
+  solution solve(std::uint64_t seed) {
+    const std::size_t T = pr_.steps;
+    solution out;
+    kernel_store store;
+    store.resize(L, T);
+    if (opt_.how == scheme::march) {
+      sweep(seed, store, store, out);
+    } else {
+      kernel_store next;
+      next.resize(L, T);
+      initialise_lazy(store);
+      double change = INFINITY;
+      std::size_t it = 0;
+      for (; it < opt_.max_iterations && change > opt_.tolerance; ++it) {
+        sweep(seed, store, next, out);
+        change = damp_into(store, next);
+        out.residuals.push_back(change);
+      }
+      out.iterations = it;
+      if (change > opt_.tolerance)
+        throw solver_error("alternating DMFT iteration did not converge in " + std::to_string(it) +
+                           " iterations: relative change " + std::to_string(change) + " > tolerance " +
+                           std::to_string(opt_.tolerance) + " (residuals of the last iterations: " + last_residuals(out.residuals) + ")");
+    }
+    summarise(store, out);
+    if (opt_.keep_two_time) out.kernels = store;
+    return out;
+  }
+
+ private:
+  static std::string last_residuals(const std::vector<double>& r) {
+    std::string s;
+    for (std::size_t i = r.size() > 5 ? r.size() - 5 : 0; i < r.size(); ++i) s += (s.empty() ? "" : ", ") + std::to_string(r[i]);
+    return s;
+  }
+
+  double coef(std::size_t weight) const {
+    return pr_.eta * pr_.rule.gamma0_eff * pr_.rule.kappa[weight] / double(pr_.p_train);
+  }
+
+  /// One causal pass over t = 0..T. Reads couplings from `rd`, writes kernels/responses to `wr`
+  /// (the same object for the march).
+  void sweep(std::uint64_t seed, const kernel_store& rd, kernel_store& wr, solution& out) {
+    const std::size_t T = pr_.steps, S = opt_.particles;
+    const double s2 = pr_.sigma * pr_.sigma, inv_s = 1.0 / double(S);
+    const bool centre = opt_.kind == innovations::gaussian;
+    std::vector<gaussian_source> src_u(L), src_r(L);
+    std::vector<detail::innovation_stream> stream;
+    for (std::size_t l = 0; l < L; ++l) {
+      src_u[l] = gaussian_source(p_, S, l == 0);
+      src_r[l] = gaussian_source(l + 1 == L ? c_ : b_, S, l + 1 == L);
+      stream.emplace_back(opt_.kind, S, seed, l);
+    }
+    // particle histories per layer: φ(h(s)) [S, P] and g(s) [S, B]
+    std::vector<std::vector<matrix>> phi(L, std::vector<matrix>(T + 1)), g(L, std::vector<matrix>(T + 1));
+    std::vector<matrix> dphi(L);
+    matrix w;  // readout z^L = w [S, C]
+    matrix f0;
+
+    for (std::size_t t = 0; t <= T; ++t) {
+      // ---------------- forward: h^ℓ(t), ℓ = 1..L ----------------
+      ad::static_for<L>([&](auto li) {
+        constexpr std::size_t l = li;
+        using Act = typename Decl::template activation<l>;
+        matrix h;
+        if (l == 0) {
+          if (t == 0) {
+            out.min_conditional_eigenvalue = std::min(out.min_conditional_eigenvalue, src_u[0].extend({s2 * kx_}));
+            src_u[0].sample(0, stream[0].next(p_, 0));
+          }
+          h = src_u[0].constant_value();
+        } else {
+          std::vector<matrix> cov(t + 1);
+          for (std::size_t s = 0; s <= t; ++s) cov[s] = s2 * rd.phi[l - 1][t][s];
+          out.min_conditional_eigenvalue = std::min(out.min_conditional_eigenvalue, src_u[l].extend(cov));
+          h = src_u[l].sample(t, stream[l].next(p_, 2 * t));
+        }
+        // + Σ_{s<t} g(s) M(t,s)ᵀ,  M(t,s)[μ, cP+α] = Rφ^{ℓ−1}(t,s)[μ, cP+α] + coef Φ^{ℓ−1}(t,s)[μ,α] Δ^c_α(s)
+        matrix m({p_, b_});
+        for (std::size_t s = 0; s < t; ++s) {
+          const matrix& phi_prev = l == 0 ? kx_ : rd.phi[l - 1][t][s];
+          const double k = coef(l);
+          for (std::size_t mu = 0; mu < p_; ++mu)
+            for (std::size_t c = 0; c < c_; ++c)
+              for (std::size_t a = 0; a < p_; ++a)
+                m(mu, c * p_ + a) = (l == 0 ? 0.0 : rd.r_phi[l - 1][t][s](mu, c * p_ + a)) + k * phi_prev(mu, a) * rd.delta[s](c, a);
+          blas::gemm(false, true, 1.0, g[l][s], m, 1.0, h);
+        }
+        phi[l][t] = matrix({S, p_});
+        dphi[l] = matrix({S, p_});
+        for (std::size_t i = 0; i < h.size(); ++i) {
+          phi[l][t].data()[i] = Act::phi(h.data()[i]);
+          dphi[l].data()[i] = Act::dphi(h.data()[i]);
+        }
+        for (std::size_t s = 0; s <= t; ++s) {
+          wr.phi[l][t][s] = matrix({p_, p_});
+          blas::gemm(true, false, inv_s, phi[l][t], phi[l][s], 0.0, wr.phi[l][t][s]);  // Φ(t,s) = ⟨φ(t)φ(s)ᵀ⟩
+        }
+        if (l + 1 < L && t > 0) {  // Rφ^ℓ(t, s<t) = σ² ⟨∂φ(h(t))/∂r(s)⟩
+          auto r = src_r[l].stein(phi[l][t], t - 1, centre);
+          for (std::size_t s = 0; s < t; ++s) wr.r_phi[l][t][s] = s2 * r[s];
+        }
+      });
+
+      // ---------------- output: f(t) = γ0⁻¹⟨z^L(t) φ(h^L(t))⟩, Δ(t) ----------------
+      {
+        constexpr std::size_t l = L - 1;
+        if (t == 0) {
+          out.min_conditional_eigenvalue = std::min(out.min_conditional_eigenvalue, src_r[l].extend({s2 * xt::eye<double>(c_)}));
+          w = src_r[l].sample(0, stream[l].next(c_, 1));
+        } else {
+          // w(t) = w(t−1) + coef_L φ(t−1) Δ(t−1)ᵀ   (readout update, exact)
+          blas::gemm(false, true, coef(L), phi[l][t - 1], rd.delta[t - 1], 1.0, w);
+        }
+        matrix f({c_, p_});
+        blas::gemm(true, false, inv_s / pr_.rule.gamma0_eff, w, phi[l][t], 0.0, f);
+        if (t == 0) f0 = f;
+        wr.f[t] = f - f0;
+        wr.delta[t] = xt::zeros<double>({c_, p_});
+        for (std::size_t c = 0; c < c_; ++c)
+          for (std::size_t mu = 0; mu < pr_.p_train; ++mu) wr.delta[t](c, mu) = pr_.y(c, mu) - wr.f[t](c, mu);
+      }
+
+      // ---------------- backward: z^ℓ(t), g^ℓ(t), ℓ = L..1 ----------------
+      ad::static_for_reverse<L>([&](auto li) {
+        constexpr std::size_t l = li;
+        matrix z({S, b_});
+        if (l + 1 == L) {
+          for (std::size_t i = 0; i < S; ++i)
+            for (std::size_t c = 0; c < c_; ++c)
+              for (std::size_t mu = 0; mu < p_; ++mu) z(i, c * p_ + mu) = w(i, c);
+        } else {
+          std::vector<matrix> cov(t + 1);
+          for (std::size_t s = 0; s <= t; ++s) cov[s] = s2 * rd.g[l + 1][t][s];
+          out.min_conditional_eigenvalue = std::min(out.min_conditional_eigenvalue, src_r[l].extend(cov));
+          z = src_r[l].sample(t, stream[l].next(b_, 2 * t + 1));
+          // + Σ_{s≤t} φ(s) Q(t,s)ᵀ, Q(t,s)[cP+μ, α] = Rg^{ℓ+1}(t,s) + coef Σ_c' G^{ℓ+1}(t,s)[cP+μ, c'P+α] Δ^{c'}_α(s)
+          matrix q({b_, p_});
+          const double k = coef(l + 1);
+          for (std::size_t s = 0; s <= t; ++s) {
+            const matrix& gn = rd.g[l + 1][t][s];
+            for (std::size_t bi = 0; bi < b_; ++bi)
+              for (std::size_t a = 0; a < p_; ++a) {
+                double v = rd.r_g[l + 1][t][s](bi, a);
+                if (s < t)
+                  for (std::size_t cp = 0; cp < c_; ++cp) v += k * gn(bi, cp * p_ + a) * rd.delta[s](cp, a);
+                q(bi, a) = v;
+              }
+            blas::gemm(false, true, 1.0, phi[l][s], q, 1.0, z);
+          }
+        }
+        g[l][t] = matrix({S, b_});
+        for (std::size_t i = 0; i < S; ++i)
+          for (std::size_t c = 0; c < c_; ++c)
+            for (std::size_t mu = 0; mu < p_; ++mu) g[l][t](i, c * p_ + mu) = dphi[l](i, mu) * z(i, c * p_ + mu);
+        for (std::size_t s = 0; s <= t; ++s) {
+          wr.g[l][t][s] = matrix({b_, b_});
+          blas::gemm(true, false, inv_s, g[l][t], g[l][s], 0.0, wr.g[l][t][s]);  // G(t,s) = ⟨g(t)g(s)ᵀ⟩
+        }
+        if (l > 0) {  // Rg^ℓ(t, s≤t) = σ² ⟨∂g(t)/∂u(s)⟩
+          auto r = src_u[l].stein(g[l][t], t, centre);
+          for (std::size_t s = 0; s <= t; ++s) wr.r_g[l][t][s] = s2 * r[s];
+        }
+      });
+    }
+  }
+
+  /// Alternating scheme: start from the lazy (γ0 → 0) trajectory: zero responses, Δ(t) = y.
+  void initialise_lazy(kernel_store& st) const {
+    const std::size_t T = pr_.steps;
+    for (std::size_t t = 0; t <= T; ++t) {
+      st.delta[t] = xt::zeros<double>({c_, p_});
+      for (std::size_t c = 0; c < c_; ++c)
+        for (std::size_t mu = 0; mu < pr_.p_train; ++mu) st.delta[t](c, mu) = pr_.y(c, mu);
+      st.f[t] = xt::zeros<double>({c_, p_});
+      for (std::size_t l = 0; l < L; ++l)
+        for (std::size_t s = 0; s <= t; ++s) {
+          st.phi[l][t][s] = xt::eye<double>(p_);
+          st.g[l][t][s] = xt::eye<double>(b_);
+          st.r_g[l][t][s] = xt::zeros<double>({b_, p_});
+          if (s < t) st.r_phi[l][t][s] = xt::zeros<double>({p_, b_});
+        }
+    }
+  }
+
+  /// old ← (1−β) old + β new; returns the relative change max over Δ and kernels.
+  double damp_into(kernel_store& old, const kernel_store& nw) const {
+    const double beta = opt_.damping;
+    double change = 0;
+    auto mix = [&](matrix& o, const matrix& n) {
+      if (n.size() == 0) return;
+      if (o.size() != n.size()) o = xt::zeros_like(n);
+      const double d = std::sqrt(detail::norm2(matrix(n - o))), sc = std::sqrt(detail::norm2(n)) + 1e-300;
+      change = std::max(change, d / sc);
+      o = (1 - beta) * o + beta * n;
+    };
+    for (std::size_t t = 0; t <= pr_.steps; ++t) {
+      mix(old.delta[t], nw.delta[t]);
+      old.f[t] = nw.f[t];
+      for (std::size_t l = 0; l < L; ++l)
+        for (std::size_t s = 0; s <= t; ++s) {
+          mix(old.phi[l][t][s], nw.phi[l][t][s]);
+          mix(old.g[l][t][s], nw.g[l][t][s]);
+          if (l > 0) mix(old.r_g[l][t][s], nw.r_g[l][t][s]);
+          if (s < t && l + 1 < L) mix(old.r_phi[l][t][s], nw.r_phi[l][t][s]);
+        }
+    }
+    return change;
+  }
+
+  void summarise(const kernel_store& st, solution& out) const {
+    const std::size_t T = pr_.steps, pt = pr_.p_train, ptest = p_ - pt;
+    out.f = st.f;
+    out.phi_tt.assign(L, {});
+    out.g_tt.assign(L, {});
+    for (std::size_t t = 0; t <= T; ++t) {
+      double tr = 0, te = 0;
+      for (std::size_t c = 0; c < c_; ++c) {
+        for (std::size_t mu = 0; mu < pt; ++mu) tr += st.delta[t](c, mu) * st.delta[t](c, mu);
+        for (std::size_t mu = pt; mu < p_; ++mu) {
+          const double d = pr_.y(c, mu) - st.f[t](c, mu);
+          te += d * d;
+        }
+      }
+      out.train_loss.push_back(tr / (2.0 * double(pt)));
+      out.test_loss.push_back(ptest ? te / (2.0 * double(ptest)) : std::nan(""));
+      for (std::size_t l = 0; l < L; ++l) {
+        out.phi_tt[l].push_back(st.phi[l][t][t]);
+        out.g_tt[l].push_back(st.g[l][t][t]);
+      }
+      // K(t)[cμ, c'ν] = Σ_i κ_i G^{i+1}(t,t)[cμ, c'ν] Φ^i(t,t)[μ, ν]  (Φ^0 = K^x, G^{L+1} = δ_cc')
+      matrix k = xt::zeros<double>({c_ * pt, c_ * pt});
+      for (std::size_t i = 0; i <= L; ++i) {
+        const matrix& ph = i == 0 ? kx_ : st.phi[i - 1][t][t];
+        for (std::size_t c = 0; c < c_; ++c)
+          for (std::size_t cp = 0; cp < c_; ++cp)
+            for (std::size_t mu = 0; mu < pt; ++mu)
+              for (std::size_t nu = 0; nu < pt; ++nu) {
+                const double gk = i == L ? (c == cp ? 1.0 : 0.0) : st.g[i][t][t](c * p_ + mu, cp * p_ + nu);
+                k(c * pt + mu, cp * pt + nu) += pr_.rule.kappa[i] * gk * ph(mu, nu);
+              }
+      }
+      auto ev = xt::linalg::eigvalsh(k);
+      out.ntk_top.push_back(xt::amax(ev)());
+      out.eos_ratio.push_back(pr_.eta / double(pt) * out.ntk_top.back());
+      out.ntk.push_back(std::move(k));
+    }
+  }
+
+  const problem& pr_;
+  solver_options opt_;
+  std::size_t p_ = 0, c_ = 1, b_ = 1;
+  matrix kx_;
+};
+
+}  // namespace specdyn::dmft
