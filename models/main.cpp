@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include <CLI/CLI.hpp>
 
@@ -24,10 +25,10 @@ int exit_code(const run_result& r) {
   return 1;
 }
 
-void add_train_flags(CLI::App* cmd, run_config& c) {
+void add_train_flags(CLI::App* cmd, run_config& c, bool with_width = true) {
   cmd->add_option("--model", c.model, "Built-in model (see `specdyn list`)")->required();
   cmd->add_option("--param", c.param, "Scaling rule: mup, mup_tp4, ntk, mf, sp, sp_lr")->capture_default_str();
-  cmd->add_option("--width", c.width, "Width N of the hidden layers")->capture_default_str();
+  if (with_width) cmd->add_option("--width", c.width, "Width N of the hidden layers")->capture_default_str();
   cmd->add_option("--dim", c.dim, "Input dimension D")->capture_default_str();
   cmd->add_option("--samples", c.samples, "Training samples P")->capture_default_str();
   cmd->add_option("--outputs", c.outputs, "Outputs C")->capture_default_str();
@@ -53,6 +54,17 @@ void add_train_flags(CLI::App* cmd, run_config& c) {
   cmd->add_option("--eval-every", c.eval_every, "Steps between test-loss and output records")->capture_default_str();
   cmd->add_option("--out", c.out, "Directory for the record, or a .json path")->capture_default_str();
   cmd->add_flag("--quiet", c.quiet, "No progress bar");
+}
+
+void add_theory_flags(CLI::App* cmd, dmft::theory_options& t, std::size_t& width) {
+  cmd->add_option("--solver", t.solver, "auto (exact for linear nets, else particles), exact, particles")->capture_default_str();
+  cmd->add_option("--particles", t.particles, "Particles per replica (Monte Carlo error ~ S^{-1/2})")->capture_default_str();
+  cmd->add_option("--replicas", t.replicas, "Independent replicas for error bars")->capture_default_str();
+  cmd->add_option("--scheme", t.scheme, "march (one causal pass) or alternating (classic fixed-point iteration)")->capture_default_str();
+  cmd->add_option("--damping", t.damping, "Alternating scheme: mixing of new kernels")->capture_default_str();
+  cmd->add_option("--max-iterations", t.max_iterations, "Alternating scheme: iteration limit")->capture_default_str();
+  cmd->add_flag("--two-time", t.two_time, "Also write the two-time kernels Φ(t,s), G(t,s) to .npy");
+  cmd->add_option("--width", width, "Evaluate the rule's effective theory at this width (NTK: γ0/√N); default N = ∞");
 }
 
 run_result train_one(const run_config& c) {
@@ -117,6 +129,36 @@ int main(int argc, char** argv) {
   plot_cmd->add_option("RECORD", records, "Run record(s) written by specdyn train")->required();
   plot_cmd->add_option("--out", plot_out, "Directory for the PNG files")->capture_default_str();
 
+  run_config th_cfg;
+  th_cfg.test_samples = 16;
+  dmft::theory_options th_opt;
+  std::size_t th_width = 0;
+  auto* theory = app.add_subcommand("theory", "Solve the infinite-width DMFT of a declared model for the same task and write a record");
+  add_train_flags(theory, th_cfg, false);
+  add_theory_flags(theory, th_opt, th_width);
+
+  run_config cmp_cfg;
+  cmp_cfg.test_samples = 16;
+  dmft::theory_options cmp_th;
+  dmft::compare_options cmp_opt;
+  std::string cmp_widths = "256,512,1024,2048";
+  std::size_t cmp_theory_width = 0;
+  auto* compare = app.add_subcommand("compare", "Theory vs finite width: error per width and its fitted exponent");
+  add_train_flags(compare, cmp_cfg, false);
+  add_theory_flags(compare, cmp_th, cmp_theory_width);
+  compare->add_option("--widths", cmp_widths, "Comma-separated finite widths")->capture_default_str();
+  compare->add_option("--seeds", cmp_opt.seeds, "Finite-width seeds per width")->capture_default_str();
+
+  std::string eq_model, eq_param = "mup", eq_out;
+  double eq_gamma0 = 1.0;
+  std::size_t eq_width = 0;
+  auto* equations = app.add_subcommand("equations", "Print the DMFT closure of a model under a rule (Markdown + LaTeX)");
+  equations->add_option("--model", eq_model, "Built-in model")->required();
+  equations->add_option("--param", eq_param, "Scaling rule")->capture_default_str();
+  equations->add_option("--gamma0", eq_gamma0, "γ0")->capture_default_str();
+  equations->add_option("--width", eq_width, "Effective theory at this width (NTK)");
+  equations->add_option("--out", eq_out, "Write to this file instead of stdout");
+
   std::string demo_out = "runs/demo";
   bool demo_quiet = false;
   auto* demo = app.add_subcommand("demo", "mlp3_tanh on a single-index task, μP vs NTK at N = 256 and 1024, records and plots");
@@ -158,6 +200,43 @@ int main(int argc, char** argv) {
       const auto r = train_one(cfg);
       report(r, cfg.quiet);
       return exit_code(r);
+    }
+    if (*theory) {
+      cmd_name = "specdyn theory";
+      if (th_width) th_opt.width = th_width;
+      th_cfg.command_line = "specdyn theory";
+      const auto& entry = models::find_model(th_cfg.model);
+      const auto r = entry.theory(th_cfg, th_opt);
+      if (!th_cfg.quiet)
+        std::printf("wrote %s (%s; final training loss %.4g ± %.2g)\n", r.record.c_str(), r.sol.solver.c_str(),
+                    r.sol.mean.train_loss.back(), r.sol.train_loss_se.back());
+      return 0;
+    }
+    if (*compare) {
+      cmd_name = "specdyn compare";
+      if (cmp_theory_width) cmp_th.width = cmp_theory_width;
+      cmp_opt.widths.clear();
+      std::stringstream ss(cmp_widths);
+      std::string tok;
+      while (std::getline(ss, tok, ',')) {
+        char* end = nullptr;
+        const long v = std::strtol(tok.c_str(), &end, 10);
+        if (tok.empty() || *end != '\0' || v < 1) throw usage_error("--widths = " + cmp_widths + ": use positive integers separated by commas, e.g. 256,512,1024");
+        cmp_opt.widths.push_back(std::size_t(v));
+      }
+      const auto& entry = models::find_model(cmp_cfg.model);
+      const auto r = entry.compare(cmp_cfg, cmp_th, cmp_opt);
+      std::printf("wrote %s and %s\n", r.record.c_str(), r.theory_record.c_str());
+      return 0;
+    }
+    if (*equations) {
+      cmd_name = "specdyn equations";
+      const auto& entry = models::find_model(eq_model);
+      require(eq_gamma0 > 0 && std::isfinite(eq_gamma0), "--gamma0", eq_gamma0, "must be a positive number");
+      const std::string text = entry.equations(eq_param, eq_gamma0, eq_width ? std::optional<std::size_t>(eq_width) : std::nullopt);
+      if (eq_out.empty()) std::fputs(text.c_str(), stdout);
+      else io::write_atomic(eq_out, text);
+      return 0;
     }
     if (*plot_cmd) {
       cmd_name = "specdyn plot";

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "specdyn/dmft/compare.hpp"
+#include "specdyn/dmft/printer.hpp"
 #include "specdyn/train/experiment.hpp"
 
 namespace specdyn::models {
@@ -16,6 +18,9 @@ struct model_entry {
   std::string declaration;
   std::size_t hidden_layers;
   std::function<run_result(const run_config&)> train;
+  std::function<dmft::theory_result(const run_config&, const dmft::theory_options&)> theory;
+  std::function<dmft::compare_result(const run_config&, const dmft::theory_options&, const dmft::compare_options&)> compare;
+  std::function<std::string(const std::string& rule, double gamma0, std::optional<std::size_t> width)> equations;
 };
 
 const std::vector<model_entry>& registry();

@@ -9,7 +9,10 @@ Writes into DIR:
   outliers_<layer>.png     top singular values vs step with the bulk edge (dashed), every record
   spectrum_<layer>.png     histograms of the full spectrum at three or more times, with the
                            initial bulk law (quarter circle or Marchenko–Pastur) overlaid
-Several records share each figure (e.g. widths or rules), labelled by rule and width.
+  compare.png              (for `specdyn compare` records) finite-width loss curves with the theory,
+                           and each error against N on log-log axes with the N^-1/2 reference
+Several records share each figure (e.g. widths or rules), labelled by rule and width; theory
+records (`specdyn theory`) are drawn in black with their Monte Carlo error band.
 """
 import argparse
 import json
@@ -58,6 +61,14 @@ def plot_loss(recs, out):
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for i, r in enumerate(recs):
         steps = np.array(r["steps"])
+        if r.get("kind") == "theory":
+            mean, se = nums(r["train_loss"]), nums(r.get("train_loss_stderr", [0] * len(steps)))
+            ax.plot(steps, mean, "k--", lw=1.5, label=f"{label(r)} train")
+            ax.fill_between(steps, mean - 2 * se, mean + 2 * se, color="k", alpha=0.15, lw=0)
+            test = nums(r.get("test_loss", []))
+            if test.size and np.isfinite(test).any():
+                ax.plot(steps, test, "k:", lw=1.5, label=f"{label(r)} test")
+            continue
         ax.plot(steps, nums(r["train_loss"]), label=f"{label(r)} train", **style(i))
         test = nums(r.get("test_loss", []))
         if test.size and np.isfinite(test).any():
@@ -83,7 +94,10 @@ def plot_eos(recs, out):
     any_data = False
     for i, r in enumerate(recs):
         ntk = r.get("ntk", {})
-        if ntk.get("steps"):
+        if ntk.get("steps") and r.get("kind") == "theory":
+            ax.plot(ntk["steps"], nums(ntk["eos_ratio"]), "k--", lw=1.5, label=f"{label(r)} (η/P)λmax(K)")
+            any_data = True
+        elif ntk.get("steps"):
             ax.plot(ntk["steps"], nums(ntk["eos_ratio"]), "-o", ms=3, label=f"{label(r)} (η/P)λmax(K)", **style(i))
             any_data = True
         sh = r.get("sharpness", {})
@@ -183,6 +197,41 @@ def plot_spectrum(recs, out, layer):
     plt.close(fig)
 
 
+def plot_compare(rec, out):
+    c = rec["config"]
+    widths = [w["width"] for w in rec["widths"]]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for i, w in enumerate(rec["widths"]):
+        for k, curve in enumerate(w["train_loss"]):
+            a1.plot(nums(curve), lw=0.8, alpha=0.7, color=f"C{i}", label=f"N={w['width']}" if k == 0 else None)
+    a1.plot(nums(rec["theory_train_loss"]), "k--", lw=1.8, label="theory (N=∞)")
+    a1.set_yscale("log")
+    a1.set_xlabel("step")
+    a1.set_ylabel("training loss")
+    a1.legend(fontsize=8)
+    a1.set_title(f"{c['model']} {c['param']}: finite width vs theory")
+    def mean_of(key, sub=None):
+        vals = []
+        for w in rec["widths"]:
+            v = w[key] if sub is None else w[key][sub]
+            vals.append(np.mean(nums(v)))
+        return np.array(vals)
+    x = np.array(widths, dtype=float)
+    a2.loglog(x, mean_of("loss_error"), "-o", label=f"loss curve (slope {rec['loss_exponent']:.2f})")
+    a2.loglog(x, mean_of("ntk_top_error"), "-s", label=f"NTK λmax (slope {rec['ntk_exponent']:.2f})")
+    for name in rec["widths"][0].get("phi_cosine", {}):
+        a2.loglog(x, 1 - mean_of("phi_cosine", name), ":^", label=f"1 − cos Φ {name}")
+    ref = mean_of("loss_error")[0] * (x / x[0]) ** -0.5
+    a2.loglog(x, ref, "k-", lw=0.8, label="∝ N^-1/2")
+    a2.set_xlabel("width N")
+    a2.set_ylabel("error vs theory (mean over seeds)")
+    a2.legend(fontsize=7)
+    a2.set_title("error falls with width")
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "compare.png"), dpi=120)
+    plt.close(fig)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
@@ -190,6 +239,12 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     recs = [load(p) for p in args.records]
+    for r in [r for r in recs if r.get("kind") == "compare"]:
+        plot_compare(r, args.out)
+    recs = [r for r in recs if r.get("kind") != "compare"]
+    if not recs:
+        print(f"plots written to {args.out}")
+        return
     plot_loss(recs, args.out)
     plot_eos(recs, args.out)
     for layer in layers(recs):
