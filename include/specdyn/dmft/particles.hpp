@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "specdyn/dmft/closure.hpp"
+#include "specdyn/dmft/kernels.hpp"
 #include "specdyn/dmft/sources.hpp"
 #include "specdyn/train/rng.hpp"
 
@@ -208,15 +209,15 @@ class particle_solver {
     // particle histories per layer: φ(h(s)) [S, P] and g(s) [S, B]
     std::vector<std::vector<matrix>> phi(L, std::vector<matrix>(T + 1)), g(L, std::vector<matrix>(T + 1));
     std::vector<matrix> dphi(L);
-    matrix w;  // readout z^L = w [S, C]
-    matrix f0;
+    std::vector<matrix> phi_u(L), dphi_u(L), r_now(L);  // φ(u(t)), φ'(u(t)): the lazy parts, for control variates
+    matrix w, r_readout;  // readout z^L = w [S, C]; its initial value r^L
 
     for (std::size_t t = 0; t <= T; ++t) {
       // ---------------- forward: h^ℓ(t), ℓ = 1..L ----------------
       ad::static_for<L>([&](auto li) {
         constexpr std::size_t l = li;
         using Act = typename Decl::template activation<l>;
-        matrix h;
+        matrix h, u_now;
         if (l == 0) {
           if (t == 0) {
             out.min_conditional_eigenvalue = std::min(out.min_conditional_eigenvalue, src_u[0].extend({s2 * kx_}));
@@ -227,7 +228,8 @@ class particle_solver {
           std::vector<matrix> cov(t + 1);
           for (std::size_t s = 0; s <= t; ++s) cov[s] = s2 * rd.phi[l - 1][t][s];
           out.min_conditional_eigenvalue = std::min(out.min_conditional_eigenvalue, src_u[l].extend(cov));
-          h = src_u[l].sample(t, stream[l].next(p_, 2 * t));
+          u_now = src_u[l].sample(t, stream[l].next(p_, 2 * t));
+          h = u_now;
         }
         // + Σ_{s<t} g(s) M(t,s)ᵀ,  M(t,s)[μ, cP+α] = Rφ^{ℓ−1}(t,s)[μ, cP+α] + coef Φ^{ℓ−1}(t,s)[μ,α] Δ^c_α(s)
         matrix m({p_, b_});
@@ -242,16 +244,23 @@ class particle_solver {
         }
         phi[l][t] = matrix({S, p_});
         dphi[l] = matrix({S, p_});
+        phi_u[l] = matrix({S, p_});
+        dphi_u[l] = matrix({S, p_});
+        const matrix& u = l == 0 ? src_u[0].constant_value() : u_now;
         for (std::size_t i = 0; i < h.size(); ++i) {
           phi[l][t].data()[i] = Act::phi(h.data()[i]);
           dphi[l].data()[i] = Act::dphi(h.data()[i]);
+          phi_u[l].data()[i] = Act::phi(u.data()[i]);
+          dphi_u[l].data()[i] = Act::dphi(u.data()[i]);
         }
         for (std::size_t s = 0; s <= t; ++s) {
           wr.phi[l][t][s] = matrix({p_, p_});
           blas::gemm(true, false, inv_s, phi[l][t], phi[l][s], 0.0, wr.phi[l][t][s]);  // Φ(t,s) = ⟨φ(t)φ(s)ᵀ⟩
         }
         if (l + 1 < L && t > 0) {  // Rφ^ℓ(t, s<t) = σ² ⟨∂φ(h(t))/∂r(s)⟩
-          auto r = src_r[l].stein(phi[l][t], t - 1, centre);
+          // Control variate: φ(u(t)) is independent of r, so ⟨φ(u(t)) ξ_r⟩ = 0 and subtracting it
+          // leaves the O(γ0) part; otherwise Monte Carlo noise O(S^{-1/2}) would swamp an O(γ0) response.
+          auto r = src_r[l].stein(matrix(phi[l][t] - phi_u[l]), t - 1, centre);
           for (std::size_t s = 0; s < t; ++s) wr.r_phi[l][t][s] = s2 * r[s];
         }
       });
@@ -262,14 +271,17 @@ class particle_solver {
         if (t == 0) {
           out.min_conditional_eigenvalue = std::min(out.min_conditional_eigenvalue, src_r[l].extend({s2 * xt::eye<double>(c_)}));
           w = src_r[l].sample(0, stream[l].next(c_, 1));
+          r_readout = w;
         } else {
           // w(t) = w(t−1) + coef_L φ(t−1) Δ(t−1)ᵀ   (readout update, exact)
           blas::gemm(false, true, coef(L), phi[l][t - 1], rd.delta[t - 1], 1.0, w);
         }
+        // f = γ0⁻¹⟨w φ(h)⟩ − γ0⁻¹⟨r φ(u)⟩: the subtracted term has mean zero (r ⟂ u) but carries the
+        // O(1/(γ0√S)) noise of the lazy part, and it makes f(0) = 0 exactly (the centred output).
         matrix f({c_, p_});
         blas::gemm(true, false, inv_s / pr_.rule.gamma0_eff, w, phi[l][t], 0.0, f);
-        if (t == 0) f0 = f;
-        wr.f[t] = f - f0;
+        blas::gemm(true, false, -inv_s / pr_.rule.gamma0_eff, r_readout, phi_u[l], 1.0, f);
+        wr.f[t] = f;
         wr.delta[t] = xt::zeros<double>({c_, p_});
         for (std::size_t c = 0; c < c_; ++c)
           for (std::size_t mu = 0; mu < pr_.p_train; ++mu) wr.delta[t](c, mu) = pr_.y(c, mu) - wr.f[t](c, mu);
@@ -288,6 +300,7 @@ class particle_solver {
           for (std::size_t s = 0; s <= t; ++s) cov[s] = s2 * rd.g[l + 1][t][s];
           out.min_conditional_eigenvalue = std::min(out.min_conditional_eigenvalue, src_r[l].extend(cov));
           z = src_r[l].sample(t, stream[l].next(b_, 2 * t + 1));
+          r_now[l] = z;
           // + Σ_{s≤t} φ(s) Q(t,s)ᵀ, Q(t,s)[cP+μ, α] = Rg^{ℓ+1}(t,s) + coef Σ_c' G^{ℓ+1}(t,s)[cP+μ, c'P+α] Δ^{c'}_α(s)
           matrix q({b_, p_});
           const double k = coef(l + 1);
@@ -312,25 +325,48 @@ class particle_solver {
           blas::gemm(true, false, inv_s, g[l][t], g[l][s], 0.0, wr.g[l][t][s]);  // G(t,s) = ⟨g(t)g(s)ᵀ⟩
         }
         if (l > 0) {  // Rg^ℓ(t, s≤t) = σ² ⟨∂g(t)/∂u(s)⟩
-          auto r = src_u[l].stein(g[l][t], t, centre);
+          // Control variate: the lazy part φ'(u(t)) r(t) has ⟨φ'(u) r ξ_u⟩ = ⟨r⟩⟨φ'(u) ξ_u⟩ = 0.
+          matrix lazy_g({S, b_});
+          for (std::size_t i = 0; i < S; ++i)
+            for (std::size_t c = 0; c < c_; ++c)
+              for (std::size_t mu = 0; mu < p_; ++mu)
+                lazy_g(i, c * p_ + mu) = dphi_u[l](i, mu) * (l + 1 == L ? r_readout(i, c) : r_now[l](i, c * p_ + mu));
+          auto r = src_u[l].stein(matrix(g[l][t] - lazy_g), t, centre);
           for (std::size_t s = 0; s <= t; ++s) wr.r_g[l][t][s] = s2 * r[s];
         }
       });
     }
   }
 
-  /// Alternating scheme: start from the lazy (γ0 → 0) trajectory: zero responses, Δ(t) = y.
+  /// Alternating scheme: start from the lazy (γ0 → 0) trajectory, as published solvers do: static
+  /// kernels at every (t, s), zero responses, and Δ(t) from kernel regression with the static NTK.
   void initialise_lazy(kernel_store& st) const {
-    const std::size_t T = pr_.steps;
+    const std::size_t T = pr_.steps, pt = pr_.p_train;
+    const auto [phi0, g0] = lazy_kernels<Decl>(kx_, pr_.sigma, c_);
+    matrix k = xt::zeros<double>({c_ * pt, c_ * pt});
+    for (std::size_t i = 0; i <= L; ++i)
+      for (std::size_t c = 0; c < c_; ++c)
+        for (std::size_t cp = 0; cp < c_; ++cp)
+          for (std::size_t mu = 0; mu < pt; ++mu)
+            for (std::size_t nu = 0; nu < pt; ++nu)
+              k(c * pt + mu, cp * pt + nu) += pr_.rule.kappa[i] * (i == L ? double(c == cp) : g0[i](c * p_ + mu, cp * p_ + nu)) *
+                                              (i == 0 ? kx_ : phi0[i - 1])(mu, nu);
+    std::vector<double> d(c_ * pt);
+    for (std::size_t c = 0; c < c_; ++c)
+      for (std::size_t mu = 0; mu < pt; ++mu) d[c * pt + mu] = pr_.y(c, mu);
     for (std::size_t t = 0; t <= T; ++t) {
       st.delta[t] = xt::zeros<double>({c_, p_});
       for (std::size_t c = 0; c < c_; ++c)
-        for (std::size_t mu = 0; mu < pr_.p_train; ++mu) st.delta[t](c, mu) = pr_.y(c, mu);
+        for (std::size_t mu = 0; mu < pt; ++mu) st.delta[t](c, mu) = d[c * pt + mu];
+      std::vector<double> kd(d.size(), 0.0);  // Δ ← (I − (η/P) K) Δ
+      for (std::size_t a = 0; a < d.size(); ++a)
+        for (std::size_t b = 0; b < d.size(); ++b) kd[a] += k(a, b) * d[b];
+      for (std::size_t a = 0; a < d.size(); ++a) d[a] -= pr_.eta / double(pt) * kd[a];
       st.f[t] = xt::zeros<double>({c_, p_});
       for (std::size_t l = 0; l < L; ++l)
         for (std::size_t s = 0; s <= t; ++s) {
-          st.phi[l][t][s] = xt::eye<double>(p_);
-          st.g[l][t][s] = xt::eye<double>(b_);
+          st.phi[l][t][s] = phi0[l];
+          st.g[l][t][s] = g0[l];
           st.r_g[l][t][s] = xt::zeros<double>({b_, p_});
           if (s < t) st.r_phi[l][t][s] = xt::zeros<double>({p_, b_});
         }

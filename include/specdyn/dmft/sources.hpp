@@ -46,9 +46,12 @@ class gaussian_source {
     for (std::size_t i = 0; i < d_; ++i)
       for (std::size_t j = 0; j < i; ++j) cond(i, j) = cond(j, i) = 0.5 * (cond(i, j) + cond(j, i));
     auto [lam, vec] = xt::linalg::eigh(cond);
-    double lmax = 0, lmin = INFINITY;
+    double lmax = 0, lmin = INFINITY, scale = 0;
     for (double l : lam) { lmax = std::max(lmax, std::abs(l)); lmin = std::min(lmin, l); }
-    const double cut = 1e-11 * std::max(lmax, 1e-300);
+    for (std::size_t i = 0; i < d_; ++i) scale = std::max(scale, cov[t](i, i));
+    // Directions whose conditional variance is at rounding level relative to the marginal variance
+    // are determined by the past: treat them as such, or their pseudo-inverse would amplify noise.
+    const double cut = std::max(1e-11 * lmax, 1e-12 * scale) + 1e-300;
     matrix a({d_, d_}), pinv_t({d_, d_});
     for (std::size_t i = 0; i < d_; ++i)
       for (std::size_t k = 0; k < d_; ++k) {

@@ -1,0 +1,67 @@
+// Helpers for the DMFT tests: problems built like `specdyn theory` builds them.
+#pragma once
+
+#include "specdyn/dmft/compare.hpp"
+#include "specdyn/dmft/lazy.hpp"
+#include "specdyn/train/tasks.hpp"
+#include "support.hpp"
+
+namespace specdyn::testing {
+
+template <class Decl>
+dmft::problem make_problem(const task_data& data, double sigma, double eta, std::size_t steps, const std::string& rule,
+                           double gamma0, std::optional<std::size_t> width = std::nullopt) {
+  constexpr std::size_t L = Decl::hidden_layers;
+  dmft::problem pr;
+  pr.x = data.x;
+  pr.y = data.y;
+  pr.p_train = data.samples();
+  pr.sigma = sigma;
+  pr.eta = eta;
+  pr.steps = steps;
+  pr.rule = dmft::map_rule(rule_by_name(rule, L), L, gamma0, width);
+  return pr;
+}
+
+template <class Decl>
+dmft::solution exact_linear(const dmft::problem& pr, dmft::scheme how = dmft::scheme::march) {
+  dmft::solver_options o;
+  o.kind = dmft::innovations::design;
+  o.particles = dmft::design_particles(Decl::hidden_layers, pr.p_all(), pr.outputs(), pr.steps);
+  o.replicas = 1;
+  o.how = how;
+  return dmft::particle_solver<Decl>(pr, o).solve(0);
+}
+
+/// Relative L2 distance between two curves.
+inline double curve_error(const std::vector<double>& a, const std::vector<double>& b) {
+  double num = 0, den = 0;
+  for (std::size_t t = 0; t < a.size(); ++t) {
+    num += (a[t] - b[t]) * (a[t] - b[t]);
+    den += b[t] * b[t];
+  }
+  return std::sqrt(num / den);
+}
+
+/// Per-seed relative loss-curve error of finite-width μP networks against a theory curve.
+template <class Decl>
+std::vector<double> finite_width_errors(Decl decl, const task_data& data, std::size_t n, std::size_t seeds, double sigma,
+                                        double eta, double gamma0, std::size_t steps, const std::vector<double>& theory) {
+  std::vector<double> out;
+  for (std::size_t k = 0; k < seeds; ++k) {
+    auto net = bind(decl, dsl::mup, {.D = data.x.shape(0), .N = n, .C = data.y.shape(0)},
+                    {.gamma0 = gamma0, .sigma = sigma, .eta = eta, .seed = 500 + k});
+    trainer tr(net, data, {.steps = steps, .centre = true});
+    tr.run();
+    out.push_back(curve_error(tr.train_loss(), theory));
+  }
+  return out;
+}
+
+inline double mean_of(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return s / double(v.size());
+}
+
+}  // namespace specdyn::testing

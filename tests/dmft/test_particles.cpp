@@ -1,0 +1,154 @@
+// The particle solver for nonlinear networks: static kernels against the ReLU and erf closed
+// forms, the lazy limit against kernel regression within Monte Carlo error, φ = id against the
+// exact closure within error bars, and mlp3_tanh / mlp3_relu against finite-width networks.
+#include <catch2/catch.hpp>
+
+#include "deep_linear3.hpp"
+#include "dmft_support.hpp"
+#include "mlp3_relu.hpp"
+#include "mlp3_tanh.hpp"
+
+using namespace specdyn;
+using namespace specdyn::testing;
+
+namespace {
+using tanh3 = std::remove_cvref_t<decltype(models::mlp3_tanh)>;
+using relu3 = std::remove_cvref_t<decltype(models::mlp3_relu)>;
+using dl3 = std::remove_cvref_t<decltype(models::deep_linear3)>;
+// Monte Carlo estimates: agreement within this many standard errors (|z| > 4.5 has p < 1e-5).
+constexpr double mc_sigmas = 4.5;
+
+template <class Decl>
+std::vector<dmft::solution> replicas(const dmft::problem& pr, std::size_t particles, std::size_t n) {
+  dmft::solver_options o;
+  o.particles = particles;
+  dmft::particle_solver<Decl> solver(pr, o);
+  std::vector<dmft::solution> out;
+  for (std::size_t r = 0; r < n; ++r) out.push_back(solver.solve(100 + r));
+  return out;
+}
+/// Mean and standard error over replicas of a scalar extracted from each solution.
+template <class F>
+std::pair<double, double> mean_se(const std::vector<dmft::solution>& reps, F&& get) {
+  double m = 0, v = 0;
+  for (const auto& s : reps) m += get(s) / double(reps.size());
+  for (const auto& s : reps) v += (get(s) - m) * (get(s) - m);
+  return {m, std::sqrt(v / double(reps.size() - 1) / double(reps.size()))};
+}
+}  // namespace
+
+TEST_CASE("quadrature kernels equal the closed forms", "[dmft][kernels]") {
+  for (auto [q1, q2, c] : {std::tuple{1.0, 1.0, 0.3}, {0.5, 2.0, -0.7}, {1.3, 0.8, 0.9}}) {
+    CHECK(dmft::gauss_expect([](double u) { return std::erf(u); }, [](double v) { return std::erf(v); }, q1, q2, c) ==
+          Approx(dsl::erf_t::gauss_phi_phi(q1, q2, c)).epsilon(1e-10));
+    CHECK(dmft::gauss_expect([](double u) { return dsl::erf_t::dphi(u); }, [](double v) { return dsl::erf_t::dphi(v); }, q1, q2, c) ==
+          Approx(dsl::erf_t::gauss_dphi_dphi(q1, q2, c)).epsilon(1e-10));
+    CHECK(dmft::gauss_expect([](double u) { return u; }, [](double v) { return v; }, q1, q2, c) == Approx(c).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("t = 0 kernels of the particle solver equal the ReLU and erf closed forms", "[dmft][kernels]") {
+  const auto data = make_task({.kind = task_kind::single_index}, 10, 1, 5, 0, 1);
+  auto check = [&](auto decl) {
+    using Decl = std::remove_cvref_t<decltype(decl)>;
+    const auto pr = make_problem<Decl>(data, 1.2, 0.5, 0, "mup", 1.0);
+    matrix kx({5, 5});
+    blas::gemm(true, false, 0.1, data.x, data.x, 0.0, kx);
+    const auto [phi, g] = dmft::lazy_kernels<Decl>(kx, 1.2, 1);
+    const auto reps = replicas<Decl>(pr, 4000, 6);
+    for (std::size_t l = 0; l < 2; ++l)
+      for (std::size_t a = 0; a < 5; ++a)
+        for (std::size_t b = 0; b <= a; ++b) {
+          const auto [m, se] = mean_se(reps, [&](const dmft::solution& s) { return s.phi_tt[l][0](a, b); });
+          const auto [mg, seg] = mean_se(reps, [&](const dmft::solution& s) { return s.g_tt[l][0](a, b); });
+          INFO(Decl::describe() << " layer " << l + 1 << " (" << a << "," << b << ") Φ " << m << " ± " << se << " vs " << phi[l](a, b)
+                                << "; G " << mg << " ± " << seg << " vs " << g[l](a, b));
+          CHECK(std::abs(m - phi[l](a, b)) < mc_sigmas * se);
+          CHECK(std::abs(mg - g[l](a, b)) < mc_sigmas * seg + 1e-12);
+        }
+  };
+  using namespace dsl;
+  check(network(input, dense | relu, dense | relu, readout));
+  check(network(input, dense | dsl::erf, dense | dsl::erf, readout));
+}
+
+TEST_CASE("lazy limit of the particle solver is kernel regression within Monte Carlo error", "[dmft][lazy]") {
+  const auto data = make_task({.kind = task_kind::single_index, .teacher = "tanh"}, 10, 1, 6, 0, 2);
+  auto check = [&](auto decl) {
+    using Decl = std::remove_cvref_t<decltype(decl)>;
+    const auto pr = make_problem<Decl>(data, 1.0, 0.5, 10, "mup", 1e-3);
+    auto lazy_pr = pr;
+    lazy_pr.rule.lazy = true;
+    const auto lazy = dmft::lazy_solve<Decl>(lazy_pr);
+    const auto reps = replicas<Decl>(pr, 4000, 6);
+    for (std::size_t t : {std::size_t(3), std::size_t(10)}) {
+      const auto [m, se] = mean_se(reps, [&](const dmft::solution& s) { return s.train_loss[t]; });
+      INFO(Decl::describe() << " t = " << t << " particles " << m << " ± " << se << " kernel regression " << lazy.train_loss[t]);
+      CHECK(std::abs(m - lazy.train_loss[t]) < mc_sigmas * se + 1e-6 * lazy.train_loss[t]);
+    }
+  };
+  check(models::mlp3_tanh);
+  check(models::mlp3_relu);
+}
+
+TEST_CASE("for φ = id the Monte Carlo particle solver agrees with the exact closure", "[dmft][linear]") {
+  const auto data = make_task({.kind = task_kind::linear_teacher}, 10, 1, 5, 0, 3);
+  const auto pr = make_problem<dl3>(data, 1.0, 0.5, 12, "mup", 1.0);
+  const auto exact = exact_linear<dl3>(pr);
+  const auto reps = replicas<dl3>(pr, 3000, 8);
+  for (std::size_t t : {std::size_t(4), std::size_t(12)}) {
+    const auto [m, se] = mean_se(reps, [&](const dmft::solution& s) { return s.train_loss[t]; });
+    const auto [k, sek] = mean_se(reps, [&](const dmft::solution& s) { return s.ntk_top[t]; });
+    INFO("t = " << t << " loss " << m << " ± " << se << " exact " << exact.train_loss[t] << "; K " << k << " ± " << sek << " exact " << exact.ntk_top[t]);
+    CHECK(std::abs(m - exact.train_loss[t]) < mc_sigmas * se);
+    CHECK(std::abs(k - exact.ntk_top[t]) < mc_sigmas * sek);
+    CHECK(se > 0);  // the Monte Carlo run really is random
+  }
+}
+
+TEST_CASE("march and alternating scheme agree for a nonlinear net with the same innovations", "[dmft]") {
+  const auto data = make_task({.kind = task_kind::single_index}, 8, 1, 4, 0, 3);
+  const auto pr = make_problem<tanh3>(data, 1.0, 0.5, 8, "mup", 1.0);
+  dmft::solver_options o;
+  o.particles = 500;
+  const auto march = dmft::particle_solver<tanh3>(pr, o).solve(1);
+  o.how = dmft::scheme::alternating;
+  const auto alt = dmft::particle_solver<tanh3>(pr, o).solve(1);
+  CHECK(curve_error(march.train_loss, alt.train_loss) < 1e-10);
+  o.damping = 0.5;  // damped, as published solvers do: same fixed point, more iterations
+  const auto damped = dmft::particle_solver<tanh3>(pr, o).solve(1);
+  CHECK(damped.iterations > alt.iterations);
+  CHECK(curve_error(march.train_loss, damped.train_loss) < 1e-9);
+  o.max_iterations = 3;
+  CHECK_THROWS_WITH(dmft::particle_solver<tanh3>(pr, o).solve(1), Catch::Contains("did not converge"));
+}
+
+TEST_CASE("mlp3_tanh and mlp3_relu theory vs finite width: < 5% at N = 2048, falling with N",
+          "[dmft][statistical]") {
+  // The theory must be the more accurate of the two: 4 × 80 000 particles give a relative Monte
+  // Carlo error of the loss curve ≈ 1.5e-3, well under the finite-size error at N = 2048 (≈ 1.5%).
+  const auto data = make_task({.kind = task_kind::single_index, .teacher = "tanh"}, 16, 1, 8, 0, 3);
+  // Per-seed errors are heavy-tailed (max ≈ 3× median at N = 256); 16 seeds and a 16× range of
+  // widths keep the fitted slope within ±0.15 of the expected −1/2.
+  const std::size_t steps = 20, seeds = 16;
+  auto check = [&](auto decl) {
+    using Decl = std::remove_cvref_t<decltype(decl)>;
+    const auto pr = make_problem<Decl>(data, 1.0, 0.5, steps, "mup", 1.0);
+    const auto reps = replicas<Decl>(pr, 80000, 4);
+    std::vector<double> theory(steps + 1, 0.0);
+    for (const auto& s : reps)
+      for (std::size_t t = 0; t <= steps; ++t) theory[t] += s.train_loss[t] / double(reps.size());
+    double mc = 0;
+    for (const auto& s : reps) mc += curve_error(s.train_loss, theory) / double(reps.size()) / std::sqrt(double(reps.size()));
+    std::vector<double> widths{128, 512, 2048}, errs;
+    for (double n : widths) errs.push_back(mean_of(finite_width_errors(decl, data, std::size_t(n), seeds, 1.0, 0.5, 1.0, steps, theory)));
+    const double slope = dmft::loglog_slope(widths, errs);
+    INFO(Decl::describe() << " theory MC error " << mc << "; errors " << errs[0] << " " << errs[1] << " " << errs[2] << " slope " << slope);
+    CHECK(mc < 0.25 * errs.back());  // the comparison measures finite-size effects, not Monte Carlo
+    CHECK(errs.back() < 0.05);
+    CHECK(errs.back() < 0.5 * errs.front());
+    CHECK(slope < -0.3);  // N^{-1/2} expected
+  };
+  check(models::mlp3_tanh);
+  check(models::mlp3_relu);
+}
