@@ -129,7 +129,11 @@ int main(int argc, char** argv) {
   plot_cmd->add_option("RECORD", records, "Run record(s) written by specdyn train")->required();
   plot_cmd->add_option("--out", plot_out, "Directory for the PNG files")->capture_default_str();
 
+  // Theory defaults are smaller than train's: the particle march costs S·P²·T² and keeps S·P·T
+  // numbers per field (see docs/dmft.md); raise them with the flags.
   run_config th_cfg;
+  th_cfg.samples = 16;
+  th_cfg.steps = 50;
   th_cfg.test_samples = 16;
   dmft::theory_options th_opt;
   std::size_t th_width = 0;
@@ -138,6 +142,8 @@ int main(int argc, char** argv) {
   add_theory_flags(theory, th_opt, th_width);
 
   run_config cmp_cfg;
+  cmp_cfg.samples = 16;
+  cmp_cfg.steps = 50;
   cmp_cfg.test_samples = 16;
   dmft::theory_options cmp_th;
   dmft::compare_options cmp_opt;

@@ -43,18 +43,22 @@ inline double curve_error(const std::vector<double>& a, const std::vector<double
   return std::sqrt(num / den);
 }
 
-/// Per-seed relative loss-curve error of finite-width μP networks against a theory curve.
+/// Per-seed relative loss-curve errors of finite-width μP networks against a theory curve, and
+/// the error of their seed-averaged curve (last element).
 template <class Decl>
 std::vector<double> finite_width_errors(Decl decl, const task_data& data, std::size_t n, std::size_t seeds, double sigma,
-                                        double eta, double gamma0, std::size_t steps, const std::vector<double>& theory) {
-  std::vector<double> out;
+                                        double eta, double gamma0, std::size_t steps, const std::vector<double>& theory,
+                                        double* averaged_curve_error = nullptr) {
+  std::vector<double> out, mean(steps + 1, 0.0);
   for (std::size_t k = 0; k < seeds; ++k) {
     auto net = bind(decl, dsl::mup, {.D = data.x.shape(0), .N = n, .C = data.y.shape(0)},
                     {.gamma0 = gamma0, .sigma = sigma, .eta = eta, .seed = 500 + k});
     trainer tr(net, data, {.steps = steps, .centre = true});
     tr.run();
     out.push_back(curve_error(tr.train_loss(), theory));
+    for (std::size_t t = 0; t <= steps; ++t) mean[t] += tr.train_loss()[t] / double(seeds);
   }
+  if (averaged_curve_error) *averaged_curve_error = curve_error(mean, theory);
   return out;
 }
 
