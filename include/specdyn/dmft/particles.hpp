@@ -81,7 +81,7 @@ struct solution {
   std::vector<double> ntk_top, eos_ratio;
   std::vector<double> residuals;           // alternating: relative change per iteration
   std::size_t iterations = 1;
-  double min_conditional_eigenvalue = INFINITY;  // most negative: a non-PSD covariance
+  double min_conditional_eigenvalue = INFINITY;  // relative to the marginal scale; < 0 only by rounding
   kernel_store kernels;                    // full two-time kernels when keep_two_time
 };
 
@@ -193,6 +193,17 @@ class particle_solver {
     return pr_.eta * pr_.rule.gamma0_eff * pr_.rule.kappa[weight] / double(pr_.p_train);
   }
 
+  /// Records the conditional covariance's smallest relative eigenvalue; a clearly negative one means
+  /// the kernels are not a covariance (a broken closure or an overflowing iterate): stop and say so.
+  static void check_psd(double rel_min, solution& out, const char* source, std::size_t layer, std::size_t t) {
+    out.min_conditional_eigenvalue = std::min(out.min_conditional_eigenvalue, rel_min);
+    if (!(rel_min > -1e-6))
+      throw solver_error(std::string("DMFT: the covariance of source ") + source + " of layer " + std::to_string(layer + 1) +
+                         " at step " + std::to_string(t) + " is not positive semi-definite (smallest conditional eigenvalue " +
+                         std::to_string(rel_min) + " of the marginal scale); the kernels are inconsistent — for the alternating "
+                         "scheme try --damping 0.5 or --scheme march");
+  }
+
   /// One causal pass over t = 0..T. Reads couplings from `rd`, writes kernels/responses to `wr`
   /// (the same object for the march).
   void sweep(std::uint64_t seed, const kernel_store& rd, kernel_store& wr, solution& out) {
@@ -220,14 +231,14 @@ class particle_solver {
         matrix h, u_now;
         if (l == 0) {
           if (t == 0) {
-            out.min_conditional_eigenvalue = std::min(out.min_conditional_eigenvalue, src_u[0].extend({s2 * kx_}));
+            check_psd(src_u[0].extend({s2 * kx_}), out, "u", 0, 0);
             src_u[0].sample(0, stream[0].next(p_, 0));
           }
           h = src_u[0].constant_value();
         } else {
           std::vector<matrix> cov(t + 1);
           for (std::size_t s = 0; s <= t; ++s) cov[s] = s2 * rd.phi[l - 1][t][s];
-          out.min_conditional_eigenvalue = std::min(out.min_conditional_eigenvalue, src_u[l].extend(cov));
+          check_psd(src_u[l].extend(cov), out, "u", l, t);
           u_now = src_u[l].sample(t, stream[l].next(p_, 2 * t));
           h = u_now;
         }
@@ -269,7 +280,7 @@ class particle_solver {
       {
         constexpr std::size_t l = L - 1;
         if (t == 0) {
-          out.min_conditional_eigenvalue = std::min(out.min_conditional_eigenvalue, src_r[l].extend({s2 * xt::eye<double>(c_)}));
+          check_psd(src_r[l].extend({s2 * xt::eye<double>(c_)}), out, "r", l, 0);
           w = src_r[l].sample(0, stream[l].next(c_, 1));
           r_readout = w;
         } else {
@@ -298,7 +309,7 @@ class particle_solver {
         } else {
           std::vector<matrix> cov(t + 1);
           for (std::size_t s = 0; s <= t; ++s) cov[s] = s2 * rd.g[l + 1][t][s];
-          out.min_conditional_eigenvalue = std::min(out.min_conditional_eigenvalue, src_r[l].extend(cov));
+          check_psd(src_r[l].extend(cov), out, "r", l, t);
           z = src_r[l].sample(t, stream[l].next(b_, 2 * t + 1));
           r_now[l] = z;
           // + Σ_{s≤t} φ(s) Q(t,s)ᵀ, Q(t,s)[cP+μ, α] = Rg^{ℓ+1}(t,s) + coef Σ_c' G^{ℓ+1}(t,s)[cP+μ, c'P+α] Δ^{c'}_α(s)

@@ -30,7 +30,8 @@ class gaussian_source {
   [[nodiscard]] std::size_t times() const { return diag_vec_.size(); }
 
   /// Adds time row t = times(): cov[s] = C(t, s) for s = 0..t ([d, d] each, C(t, t) symmetric).
-  /// Returns the smallest eigenvalue of the conditional covariance (negative: not PSD).
+  /// Returns the smallest eigenvalue of the conditional covariance relative to the marginal
+  /// variance scale (negative beyond rounding: the kernels are not a covariance).
   double extend(const std::vector<matrix>& cov) {
     const std::size_t t = times();
     std::vector<matrix> row(t + 1);
@@ -63,7 +64,7 @@ class gaussian_source {
     factor_.push_back(std::move(row));
     pinv_t_.push_back(pinv_t);
     diag_vec_.push_back(vec);
-    return lmin;
+    return lmin / std::max(scale, 1e-300);
   }
 
   /// Stores the innovations of time t ([S, d]) and returns x(t) = Σ_{s≤t} ξ(s) A(t, s)ᵀ ([S, d]).

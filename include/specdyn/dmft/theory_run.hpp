@@ -148,6 +148,9 @@ averaged solve_theory(const problem& pr, const theory_options& th, std::uint64_t
     for (const auto& s : reps) v += (s.f[t] - m) * (s.f[t] - m);
     out.mean.f[t] = m;
     out.f_se.push_back(R > 1 ? matrix(xt::sqrt(v / ((R - 1) * R))) : matrix(xt::zeros_like(m)));
+    matrix km = xt::zeros_like(reps[0].ntk[t]);
+    for (const auto& s : reps) km += s.ntk[t] / R;
+    out.mean.ntk[t] = km;
     for (std::size_t l = 0; l < L; ++l) {
       matrix pm = xt::zeros_like(reps[0].phi_tt[l][t]), gm = xt::zeros_like(reps[0].g_tt[l][t]);
       for (const auto& s : reps) { pm += s.phi_tt[l][t] / R; gm += s.g_tt[l][t] / R; }
@@ -219,6 +222,14 @@ theory_result run_theory(Decl, const run_config& cfg_in, const theory_options& t
   rec.put_array(j["f"], "stderr", fs, {steps.size(), c, p});
   j["ntk"] = {{"steps", steps}, {"top_eigenvalue", io::numbers(sol.mean.ntk_top)}, {"top_eigenvalue_stderr", io::numbers(sol.ntk_top_se)},
               {"eos_ratio", io::numbers(sol.mean.eos_ratio)}, {"eos_ratio_stderr", io::numbers(sol.eos_se)}};
+  {  // K(t) on the training points, [T+1, C·P, C·P]
+    const std::size_t kp = sol.mean.ntk.empty() ? 0 : sol.mean.ntk[0].shape(0);
+    std::vector<double> kv;
+    for (const auto& k : sol.mean.ntk) kv.insert(kv.end(), k.begin(), k.end());
+    rec.set_prefix("ntk");
+    rec.put_array(j["ntk"], "kernel", kv, {sol.mean.ntk.size(), kp, kp});
+    rec.set_prefix("");
+  }
   j["kernels"] = io::json::object();
   for (std::size_t l = 0; l < L; ++l) {
     const std::string name = "h" + std::to_string(l + 1);

@@ -24,7 +24,7 @@ namespace specdyn::spectra {
 template <class Apply>
 double lanczos_top(std::size_t dim, Apply&& apply, double tol = 1e-10, std::size_t ncv = 20) {
   struct op_t {
-    using Scalar = double;
+    using Scalar [[maybe_unused]] = double;  // read by Spectra
     std::size_t n;
     std::remove_reference_t<Apply>* f;
     [[nodiscard]] Eigen::Index rows() const { return Eigen::Index(n); }
