@@ -20,16 +20,8 @@ inline double rel_err(const matrix& a, const matrix& b) {
   return std::sqrt(num / den);
 }
 
-inline rule_info rule_by_name(const std::string& name, std::size_t hidden_layers) {
-  using namespace dsl;
-  const exponents t = name == "mup" ? rules::mup_table
-                      : name == "mup_tp4" ? rules::mup_tp4_table
-                      : name == "mf" ? rules::mup_table
-                      : name == "ntk" ? rules::ntk_table
-                      : name == "sp" ? rules::sp_table
-                                     : rules::sp_lr_table;
-  return {name, t, classify(t, hidden_layers)};
-}
+/// A named rule (mup, mup_tp4, mf, ntk, sp, sp_lr) with its verdict, as the command line builds it.
+inline rule_info rule_by_name(const std::string& name, std::size_t hidden_layers) { return rule_from_name(name, hidden_layers); }
 
 /// ℒ(θ) on the whole data set (optionally centred on f0).
 template <class Decl>

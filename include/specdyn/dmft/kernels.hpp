@@ -85,4 +85,23 @@ std::pair<std::vector<matrix>, std::vector<matrix>> lazy_kernels(const matrix& k
   return {phi, g};
 }
 
+/// The NTK K = Σ_{i=0}^{L} κ_i G^{i+1} ⊙ Φ^i on the first `n` of the P points, indexed (c, μ) ↦ c·n + μ.
+/// phi[ℓ−1] = Φ^ℓ [P, P], g[ℓ−1] = G^ℓ [C·P, C·P] for ℓ = 1..L; Φ^0 = K^x, G^{L+1} = δ_cc'.
+inline matrix assemble_ntk(const matrix& kx, const std::vector<const matrix*>& phi, const std::vector<const matrix*>& g,
+                           const std::vector<double>& kappa, std::size_t outputs, std::size_t n) {
+  const std::size_t L = phi.size(), p = kx.shape(0), c = outputs;
+  matrix k = xt::zeros<double>({c * n, c * n});
+  for (std::size_t i = 0; i <= L; ++i) {
+    const matrix& ph = i == 0 ? kx : *phi[i - 1];
+    for (std::size_t a = 0; a < c; ++a)
+      for (std::size_t b = 0; b < c; ++b)
+        for (std::size_t mu = 0; mu < n; ++mu)
+          for (std::size_t nu = 0; nu < n; ++nu) {
+            const double gk = i == L ? double(a == b) : (*g[i])(a * p + mu, b * p + nu);
+            k(a * n + mu, b * n + nu) += kappa[i] * gk * ph(mu, nu);
+          }
+  }
+  return k;
+}
+
 }  // namespace specdyn::dmft

@@ -23,23 +23,12 @@ solution lazy_solve(const problem& pr) {
   matrix kx({p, p});
   blas::gemm(true, false, 1.0 / double(pr.x.shape(0)), pr.x, pr.x, 0.0, kx);
   const auto [phi, g] = lazy_kernels<Decl>(kx, pr.sigma, c);
-  // full K over all points (train and test), [C·P_all, C·P_all]
-  matrix k = xt::zeros<double>({c * p, c * p});
-  for (std::size_t i = 0; i <= L; ++i) {
-    const matrix& ph = i == 0 ? kx : phi[i - 1];
-    for (std::size_t ca = 0; ca < c; ++ca)
-      for (std::size_t cb = 0; cb < c; ++cb)
-        for (std::size_t a = 0; a < p; ++a)
-          for (std::size_t b = 0; b < p; ++b)
-            k(ca * p + a, cb * p + b) += pr.rule.kappa[i] * (i == L ? double(ca == cb) : g[i](ca * p + a, cb * p + b)) * ph(a, b);
-  }
+  std::vector<const matrix*> pp, gp;
+  for (std::size_t l = 0; l < L; ++l) { pp.push_back(&phi[l]); gp.push_back(&g[l]); }
+  const matrix k = assemble_ntk(kx, pp, gp, pr.rule.kappa, c, p);         // all points (test rows drive f_test)
+  const matrix k_train = assemble_ntk(kx, pp, gp, pr.rule.kappa, c, pt);  // training points
   solution out;
   matrix f = xt::zeros<double>({c, p});
-  matrix k_train({c * pt, c * pt});
-  for (std::size_t ca = 0; ca < c; ++ca)
-    for (std::size_t cb = 0; cb < c; ++cb)
-      for (std::size_t a = 0; a < pt; ++a)
-        for (std::size_t b = 0; b < pt; ++b) k_train(ca * pt + a, cb * pt + b) = k(ca * p + a, cb * p + b);
   const double top = xt::amax(xt::linalg::eigvalsh(k_train))();
   out.phi_tt.assign(L, {});
   out.g_tt.assign(L, {});

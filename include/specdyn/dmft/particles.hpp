@@ -354,14 +354,9 @@ class particle_solver {
   void initialise_lazy(kernel_store& st) const {
     const std::size_t T = pr_.steps, pt = pr_.p_train;
     const auto [phi0, g0] = lazy_kernels<Decl>(kx_, pr_.sigma, c_);
-    matrix k = xt::zeros<double>({c_ * pt, c_ * pt});
-    for (std::size_t i = 0; i <= L; ++i)
-      for (std::size_t c = 0; c < c_; ++c)
-        for (std::size_t cp = 0; cp < c_; ++cp)
-          for (std::size_t mu = 0; mu < pt; ++mu)
-            for (std::size_t nu = 0; nu < pt; ++nu)
-              k(c * pt + mu, cp * pt + nu) += pr_.rule.kappa[i] * (i == L ? double(c == cp) : g0[i](c * p_ + mu, cp * p_ + nu)) *
-                                              (i == 0 ? kx_ : phi0[i - 1])(mu, nu);
+    std::vector<const matrix*> pp, gp;
+    for (std::size_t l = 0; l < L; ++l) { pp.push_back(&phi0[l]); gp.push_back(&g0[l]); }
+    const matrix k = assemble_ntk(kx_, pp, gp, pr_.rule.kappa, c_, pt);
     std::vector<double> d(c_ * pt);
     for (std::size_t c = 0; c < c_; ++c)
       for (std::size_t mu = 0; mu < pt; ++mu) d[c * pt + mu] = pr_.y(c, mu);
@@ -430,17 +425,9 @@ class particle_solver {
         out.g_tt[l].push_back(st.g[l][t][t]);
       }
       // K(t)[cμ, c'ν] = Σ_i κ_i G^{i+1}(t,t)[cμ, c'ν] Φ^i(t,t)[μ, ν]  (Φ^0 = K^x, G^{L+1} = δ_cc')
-      matrix k = xt::zeros<double>({c_ * pt, c_ * pt});
-      for (std::size_t i = 0; i <= L; ++i) {
-        const matrix& ph = i == 0 ? kx_ : st.phi[i - 1][t][t];
-        for (std::size_t c = 0; c < c_; ++c)
-          for (std::size_t cp = 0; cp < c_; ++cp)
-            for (std::size_t mu = 0; mu < pt; ++mu)
-              for (std::size_t nu = 0; nu < pt; ++nu) {
-                const double gk = i == L ? (c == cp ? 1.0 : 0.0) : st.g[i][t][t](c * p_ + mu, cp * p_ + nu);
-                k(c * pt + mu, cp * pt + nu) += pr_.rule.kappa[i] * gk * ph(mu, nu);
-              }
-      }
+      std::vector<const matrix*> pp, gp;
+      for (std::size_t l = 0; l < L; ++l) { pp.push_back(&st.phi[l][t][t]); gp.push_back(&st.g[l][t][t]); }
+      matrix k = assemble_ntk(kx_, pp, gp, pr_.rule.kappa, c_, pt);
       auto ev = xt::linalg::eigvalsh(k);
       out.ntk_top.push_back(xt::amax(ev)());
       out.eos_ratio.push_back(pr_.eta / double(pt) * out.ntk_top.back());
