@@ -9,7 +9,7 @@ Writes into DIR:
   outliers_<layer>.png     top singular values vs step with the bulk edge (dashed), every record
   spectrum_<layer>.png     histograms of the full spectrum at three or more times, with the
                            initial bulk law (quarter circle or Marchenko–Pastur) overlaid
-  compare.png              (for `specdyn compare` records) finite-width loss curves with the theory,
+  compare_<model>_<rule>.png  (for `specdyn compare` records) finite-width loss curves with the theory,
                            and each error against N on log-log axes with the N^-1/2 reference
 Several records share each figure (e.g. widths or rules), labelled by rule and width; theory
 records (`specdyn theory`) are drawn in black with their Monte Carlo error band.
@@ -228,7 +228,7 @@ def plot_compare(rec, out):
     a2.legend(fontsize=7)
     a2.set_title("error falls with width")
     fig.tight_layout()
-    fig.savefig(os.path.join(out, "compare.png"), dpi=120)
+    fig.savefig(os.path.join(out, f"compare_{c['model']}_{c['param']}.png"), dpi=120)
     plt.close(fig)
 
 
