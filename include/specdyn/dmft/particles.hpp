@@ -108,8 +108,6 @@ class innovation_stream {
     }
     return xi;
   }
-  void reset() { next_index_ = 0; }
-
  private:
   innovations kind_;
   std::size_t s_;

@@ -27,7 +27,7 @@ class gaussian_source {
 
   [[nodiscard]] std::size_t dim() const { return d_; }
   [[nodiscard]] bool constant() const { return constant_; }
-  [[nodiscard]] std::size_t times() const { return diag_vec_.size(); }
+  [[nodiscard]] std::size_t times() const { return factor_.size(); }
 
   /// Adds time row t = times(): cov[s] = C(t, s) for s = 0..t ([d, d] each, C(t, t) symmetric).
   /// Returns the smallest eigenvalue of the conditional covariance relative to the marginal
@@ -65,7 +65,6 @@ class gaussian_source {
     row[t] = a;
     factor_.push_back(std::move(row));
     pinv_t_.push_back(pinv_t);
-    diag_vec_.push_back(vec);
     return lmin / std::max(scale, 1e-300);
   }
 
@@ -113,7 +112,7 @@ class gaussian_source {
   std::size_t d_ = 0, s_ = 0;
   bool constant_ = false;
   std::vector<std::vector<matrix>> factor_;  // factor_[t][s] = A(t, s), s ≤ t
-  std::vector<matrix> pinv_t_, diag_vec_;     // A(t, t)^{+ᵀ}
+  std::vector<matrix> pinv_t_;                // A(t, t)^{+ᵀ}
   std::vector<matrix> xi_;
   matrix constant_value_;
 };
