@@ -11,6 +11,12 @@
 
 namespace specdyn::testing {
 
+// One quantity evaluated two ways in double (different order of operations, or an exact design):
+// rounding only, amplified by at most ~1e4 through accumulation and conditioning.
+inline constexpr double same_algebra = 1e-12;
+// An iterative solve (Lanczos, fixed-point iteration) run to 1e-12 against the direct answer.
+inline constexpr double solver_agreement = 1e-10;
+
 inline double rel_err(const matrix& a, const matrix& b) {
   double num = 0, den = 0;
   for (std::size_t i = 0; i < a.size(); ++i) {

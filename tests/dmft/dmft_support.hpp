@@ -62,10 +62,4 @@ std::vector<double> finite_width_errors(Decl decl, const task_data& data, std::s
   return out;
 }
 
-inline double mean_of(const std::vector<double>& v) {
-  double s = 0;
-  for (double x : v) s += x;
-  return s / double(v.size());
-}
-
 }  // namespace specdyn::testing

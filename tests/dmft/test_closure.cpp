@@ -58,18 +58,18 @@ TEST_CASE("Gaussian sources: exact covariance under a design, Stein recovers der
   blas::gemm(true, false, 1.0 / S, x0, x0, 0.0, m00);
   blas::gemm(true, false, 1.0 / S, x1, x0, 0.0, m10);
   blas::gemm(true, false, 1.0 / S, x1, x1, 0.0, m11);
-  CHECK(testing::rel_err(m00, c00) < 1e-13);
-  CHECK(testing::rel_err(m10, c10) < 1e-13);
-  CHECK(testing::rel_err(m11, c11) < 1e-12);
+  CHECK(testing::rel_err(m00, c00) < testing::same_algebra);
+  CHECK(testing::rel_err(m10, c10) < testing::same_algebra);
+  CHECK(testing::rel_err(m11, c11) < testing::same_algebra);
   // F = a·x(0) + b·x(1) is linear: Stein must return ⟨∂F/∂x(0)⟩ = a and ⟨∂F/∂x(1)⟩ = b on the support
   matrix f({S, std::size_t(1)});
   for (std::size_t i = 0; i < S; ++i) f(i, 0) = 0.3 * x0(i, 0) - 1.1 * x0(i, 1) + 0.7 * (x1(i, 0) + x1(i, 1));
   const auto r = src.stein(f, 1, false);
-  CHECK(r[1](0, 0) == Approx(0.7).epsilon(1e-12));
-  CHECK(r[1](0, 1) == Approx(0.7).epsilon(1e-12));
+  CHECK(r[1](0, 0) == Approx(0.7).epsilon(testing::same_algebra));
+  CHECK(r[1](0, 1) == Approx(0.7).epsilon(testing::same_algebra));
   // b lies in the support of x(1)'s innovation, so the split is exact: ⟨∂F/∂x(0)⟩ = a
-  CHECK(r[0](0, 0) == Approx(0.3).epsilon(1e-12));
-  CHECK(r[0](0, 1) == Approx(-1.1).epsilon(1e-12));
+  CHECK(r[0](0, 0) == Approx(0.3).epsilon(testing::same_algebra));
+  CHECK(r[0](0, 1) == Approx(-1.1).epsilon(testing::same_algebra));
 }
 
 TEST_CASE("the equation printer writes one block per layer with its boundary terms", "[dmft][printer]") {

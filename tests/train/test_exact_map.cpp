@@ -95,5 +95,7 @@ TEST_CASE("gradient flow sharpens the NTK towards 2√(1 + γ0² y²)", "[train]
   // Finite width: A(0), B(0) = 1 + O(N^{-1/2}) ≈ ±0.03 at N = 4096, plus O(η) discretisation.
   constexpr double gf_tolerance = 0.05;
   CHECK(std::abs(m.A + m.B - 2 * std::sqrt(1 + gamma0 * gamma0 * y * y)) < gf_tolerance * 2);
+  // After 3000 steps at rate η·K/P ≈ 0.05 per step the residual has decayed by e^{-150}: converged
+  // to rounding of the training loop, far below 1e-6.
   CHECK(std::abs(m.Cc / gamma0 - y) < 1e-6);
 }

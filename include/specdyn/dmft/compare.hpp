@@ -154,15 +154,11 @@ compare_result run_compare(Decl decl, const run_config& cfg_in, const theory_opt
   // record
   std::filesystem::path path = theory.record.parent_path() / (cfg.model + "_" + cfg.param + "_compare_s" + std::to_string(cfg.seed) + ".json");
   io::record rec(path);
-  auto& j = rec.json_root();
-  j["schema"] = "specdyn.run/1";
-  j["kind"] = "compare";
-  j["config"] = cfg.to_json();
+  auto& j = rec.begin("compare", cfg.to_json());
   j["config"]["rule"] = rule_json(rule);
   j["config"]["theory"] = th.to_json();
   j["config"]["widths"] = co.widths;
   j["config"]["seeds"] = co.seeds;
-  j["machine"] = io::machine_facts();
   j["status"] = "completed";
   j["theory_record"] = theory.record.filename().string();
   j["theory_train_loss"] = io::numbers(th_sol.train_loss);

@@ -186,10 +186,7 @@ theory_result run_theory(Decl, const run_config& cfg_in, const theory_options& t
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   io::record rec(path);
-  auto& j = rec.json_root();
-  j["schema"] = "specdyn.run/1";
-  j["kind"] = "theory";
-  j["config"] = cfg.to_json();
+  auto& j = rec.begin("theory", cfg.to_json());
   j["config"]["width"] = th.width ? io::json(*th.width) : io::json("infinite");
   j["config"]["declaration"] = Decl::describe();
   j["config"]["hidden_layers"] = L;
@@ -197,7 +194,6 @@ theory_result run_theory(Decl, const run_config& cfg_in, const theory_options& t
   j["config"]["gamma0_eff"] = eff.gamma0_eff;
   j["config"]["kappa"] = eff.kappa;
   j["config"]["theory"] = th.to_json();
-  j["machine"] = io::machine_facts();
   j["status"] = "completed";
   j["wall_seconds"] = wall;
   j["solver"] = {{"kind", sol.solver}, {"particles", sol.particles}, {"replicas", sol.replicas},

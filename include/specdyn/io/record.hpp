@@ -51,6 +51,14 @@ class record {
 
   explicit record(std::filesystem::path path) : path_(std::move(path)) {}
   json& json_root() { return root_; }
+  /// The keys every record starts with: schema, kind (finite_width | theory | compare), config, machine.
+  json& begin(const std::string& kind, json config) {
+    root_["schema"] = "specdyn.run/1";
+    root_["kind"] = kind;
+    root_["config"] = std::move(config);
+    root_["machine"] = machine_facts();
+    return root_;
+  }
   const std::filesystem::path& path() const { return path_; }
 
   /// Stores a row-major array under target[key]: inline nested lists when small, else a side file.

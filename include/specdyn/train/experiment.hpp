@@ -240,16 +240,12 @@ run_result run_experiment(Decl decl, const run_config& cfg) {
 
   // ---- the record ----
   io::record rec(path);
-  auto& j = rec.json_root();
-  j["schema"] = "specdyn.run/1";
-  j["kind"] = "finite_width";
-  j["config"] = cfg.to_json();
+  auto& j = rec.begin("finite_width", cfg.to_json());
   j["config"]["declaration"] = Decl::describe();
   j["config"]["hidden_layers"] = L;
   j["config"]["rule"] = rule_json(rule);
   j["config"]["gamma0_eff"] = net.effective_gamma0();
   j["config"]["learning_rates_raw"] = std::vector<double>(net.learning_rates().begin(), net.learning_rates().end());
-  j["machine"] = io::machine_facts();
   j["status"] = status;
   if (!message.empty()) j["message"] = message;
   j["wall_seconds"] = wall;
