@@ -1,7 +1,8 @@
 // The README's example: declare a new architecture and train it under μP.
 #include <cstdio>
 
-#include "specdyn/train/tasks.hpp"
+#include "specdyn/data/tasks.hpp"
+#include "specdyn/train/trainer.hpp"
 
 namespace specdyn::models {  // declare inside specdyn: there dsl::tanh hides C's ::tanh
 using namespace dsl;

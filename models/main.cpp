@@ -18,14 +18,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-int exit_code(const run_result& r) {
-  if (r.status == "completed") return 0;
-  if (r.status == "diverged") return 3;
-  if (r.status == "interrupted") return 130;
-  return 1;
-}
-
-void add_train_flags(CLI::App* cmd, run_config& c, bool with_width = true) {
+/// Flags that define the network, the data and the training run: shared by train, theory and compare.
+void add_run_flags(CLI::App* cmd, run_config& c, bool with_width = true) {
   cmd->add_option("--model", c.model, "Built-in model (see `specdyn list`)")->required();
   cmd->add_option("--param", c.param, "Scaling rule: mup, mup_tp4, ntk, mf, sp, sp_lr")->capture_default_str();
   if (with_width) cmd->add_option("--width", c.width, "Width N of the hidden layers")->capture_default_str();
@@ -45,18 +39,26 @@ void add_train_flags(CLI::App* cmd, run_config& c, bool with_width = true) {
   cmd->add_option("--x", c.x_npy, "Inputs [P, D] as .npy (with --task npy)");
   cmd->add_option("--y", c.y_npy, "Targets [P] or [P, C] as .npy (with --task npy)");
   cmd->add_option("--loss", c.loss, "mse or xent (softmax cross-entropy, C > 1)")->capture_default_str();
-  cmd->add_flag("--centre,!--no-centre", c.centre, "Train the centred network f − f(θ0) (default on)");
-  cmd->add_option("--spectra-every", c.spectra_every, "Steps between spectra snapshots")->capture_default_str();
-  cmd->add_option("--top-k", c.top_k, "Top singular values/vectors tracked per layer")->capture_default_str();
-  cmd->add_option("--spectra-method", c.spectra_method, "auto, full (LAPACK) or krylov (top-k)")->capture_default_str();
-  cmd->add_option("--ntk-every", c.ntk_every, "Steps between NTK measurements (-1: with spectra, 0: never)")->capture_default_str();
-  cmd->add_option("--hessian-every", c.hessian_every, "Steps between Hessian top eigenvalues (-1: with spectra, 0: never)")->capture_default_str();
-  cmd->add_option("--eval-every", c.eval_every, "Steps between test-loss and output records")->capture_default_str();
   cmd->add_option("--out", c.out, "Directory for the record, or a .json path")->capture_default_str();
+  cmd->add_flag("--force", c.force, "Overwrite a record of a different run at the same path");
   cmd->add_flag("--quiet", c.quiet, "No progress bar");
 }
 
-void add_theory_flags(CLI::App* cmd, dmft::theory_options& t, std::size_t& width) {
+/// Flags of finite-width measurements (train only).
+void add_measure_flags(CLI::App* cmd, run_config& c) {
+  cmd->add_flag("--centre,!--no-centre", c.centre,
+                "Centre the network, f(θ) − f(θ0) (on unless --no-centre; the theory describes the centred network)");
+  cmd->add_option("--spectra-every", c.spectra_every, "Steps between spectra snapshots (0: never)")->capture_default_str();
+  cmd->add_option("--top-k", c.top_k, "Top singular values/vectors tracked per layer")->capture_default_str();
+  cmd->add_option("--spectra-method", c.spectra_method, "auto, full (LAPACK) or krylov (top-k)")->capture_default_str();
+  cmd->add_option("--ntk-every", c.ntk_every, "Steps between NTK measurements (-1: with spectra, 0: never)")->capture_default_str();
+  cmd->add_option("--hessian-every", c.hessian_every,
+                  "Steps between loss-Hessian top eigenvalues (0: never). Each costs ~40 Hessian-vector products, "
+                  "about 100 training steps' worth")->capture_default_str();
+  cmd->add_option("--eval-every", c.eval_every, "Steps between test-loss and output records")->capture_default_str();
+}
+
+void add_theory_flags(CLI::App* cmd, run::theory_options& t, std::size_t& width) {
   cmd->add_option("--solver", t.solver, "auto (exact for linear nets, else particles), exact, particles")->capture_default_str();
   cmd->add_option("--particles", t.particles, "Particles per replica (Monte Carlo error ~ S^{-1/2})")->capture_default_str();
   cmd->add_option("--replicas", t.replicas, "Independent replicas for error bars")->capture_default_str();
@@ -65,6 +67,32 @@ void add_theory_flags(CLI::App* cmd, dmft::theory_options& t, std::size_t& width
   cmd->add_option("--max-iterations", t.max_iterations, "Alternating scheme: iteration limit")->capture_default_str();
   cmd->add_flag("--two-time", t.two_time, "Also write the two-time kernels Φ(t,s), G(t,s) to .npy");
   cmd->add_option("--width", width, "Evaluate the rule's effective theory at this width (NTK: γ0/√N); default N = ∞");
+  cmd->add_option("--spectra-every", t.spectra_every,
+                  "Steps between predictions of the hidden weights' outliers and the input weight's singular values (0: none)")
+      ->capture_default_str();
+  cmd->add_option("--spectral-cut", t.spectral_cut,
+                  "Spike Gram eigenvalues below this fraction of the largest are dropped (−1: 1e-10 exact, 1e-3 particles)")
+      ->capture_default_str();
+}
+
+/// One line on stderr for a record that did not complete; the exit code for its status.
+int finish(const std::string& cmd, const std::string& status, const std::string& message, int signal,
+           const std::filesystem::path& record) {
+  run_result r;
+  r.status = status;
+  r.signal = signal;
+  if (status != "completed")
+    std::fprintf(stderr, "%s: %s: %s; record with everything up to then kept in %s\n", cmd.c_str(), status.c_str(), message.c_str(),
+                 record.c_str());
+  return exit_code(r);
+}
+
+std::string plus_minus(double v, double se, std::size_t replicas) {
+  char buf[96];
+  if (std::isfinite(se) && replicas > 1)
+    std::snprintf(buf, sizeof buf, "%.4g ± %.2g (95%%: ± %.2g, %zu replicas)", v, se, stats::interval_half_width(se, replicas), replicas);
+  else std::snprintf(buf, sizeof buf, "%.4g (no error bar: %s)", v, replicas > 1 ? "exact" : "1 replica");
+  return buf;
 }
 
 run_result train_one(const run_config& c) {
@@ -79,6 +107,12 @@ void report(const run_result& r, bool quiet) {
   } else {
     std::fprintf(stderr, "specdyn train: %s; record with everything up to then kept in %s\n", r.message.c_str(), r.record.c_str());
   }
+}
+
+std::string command_line(int argc, char** argv) {
+  std::string line;
+  for (int i = 0; i < argc; ++i) line += (i ? " " : "") + std::string(argv[i]);
+  return line;
 }
 
 std::string python() {
@@ -121,7 +155,8 @@ int main(int argc, char** argv) {
 
   run_config cfg;
   auto* train = app.add_subcommand("train", "Train a declared model at finite width and record spectra, NTK and sharpness");
-  add_train_flags(train, cfg);
+  add_run_flags(train, cfg);
+  add_measure_flags(train, cfg);
 
   std::vector<std::string> records;
   std::string plot_out = "plots";
@@ -129,28 +164,21 @@ int main(int argc, char** argv) {
   plot_cmd->add_option("RECORD", records, "Run record(s) written by specdyn train")->required();
   plot_cmd->add_option("--out", plot_out, "Directory for the PNG files")->capture_default_str();
 
-  // Theory defaults are smaller than train's: the particle march costs S·P²·T² and keeps S·P·T
-  // numbers per field (see docs/dmft.md); raise them with the flags.
+  // theory and compare share train's defaults, so their records describe the same run.
   run_config th_cfg;
-  th_cfg.samples = 16;
-  th_cfg.steps = 50;
-  th_cfg.test_samples = 16;
-  dmft::theory_options th_opt;
+  run::theory_options th_opt;
   std::size_t th_width = 0;
   auto* theory = app.add_subcommand("theory", "Solve the infinite-width DMFT of a declared model for the same task and write a record");
-  add_train_flags(theory, th_cfg, false);
+  add_run_flags(theory, th_cfg, false);
   add_theory_flags(theory, th_opt, th_width);
 
   run_config cmp_cfg;
-  cmp_cfg.samples = 16;
-  cmp_cfg.steps = 50;
-  cmp_cfg.test_samples = 16;
-  dmft::theory_options cmp_th;
-  dmft::compare_options cmp_opt;
+  run::theory_options cmp_th;
+  run::compare_options cmp_opt;
   std::string cmp_widths = "256,512,1024,2048";
   std::size_t cmp_theory_width = 0;
   auto* compare = app.add_subcommand("compare", "Theory vs finite width: error per width and its fitted exponent");
-  add_train_flags(compare, cmp_cfg, false);
+  add_run_flags(compare, cmp_cfg, false);
   add_theory_flags(compare, cmp_th, cmp_theory_width);
   compare->add_option("--widths", cmp_widths, "Comma-separated finite widths")->capture_default_str();
   compare->add_option("--seeds", cmp_opt.seeds, "Finite-width seeds per width")->capture_default_str();
@@ -200,9 +228,7 @@ int main(int argc, char** argv) {
     }
     if (*train) {
       cmd_name = "specdyn train";
-      std::string line;
-      for (int i = 0; i < argc; ++i) line += (i ? " " : "") + std::string(argv[i]);
-      cfg.command_line = line;
+      cfg.command_line = command_line(argc, argv);
       const auto r = train_one(cfg);
       report(r, cfg.quiet);
       return exit_code(r);
@@ -210,13 +236,14 @@ int main(int argc, char** argv) {
     if (*theory) {
       cmd_name = "specdyn theory";
       if (th_width) th_opt.width = th_width;
-      th_cfg.command_line = "specdyn theory";
+      th_cfg.command_line = command_line(argc, argv);
+      th_opt.quiet = th_cfg.quiet;
       const auto& entry = models::find_model(th_cfg.model);
       const auto r = entry.theory(th_cfg, th_opt);
-      if (!th_cfg.quiet)
-        std::printf("wrote %s (%s; final training loss %.4g ± %.2g)\n", r.record.c_str(), r.sol.solver.c_str(),
-                    r.sol.mean.train_loss.back(), r.sol.train_loss_se.back());
-      return 0;
+      if (!th_cfg.quiet && !r.sol.mean.train_loss.empty())
+        std::printf("wrote %s (%s; final training loss %s)\n", r.record.c_str(), r.sol.solver.c_str(),
+                    plus_minus(r.sol.mean.train_loss.back(), r.sol.train_loss_se.back(), r.sol.replicas).c_str());
+      return finish(cmd_name, r.status, r.message, r.signal, r.record);
     }
     if (*compare) {
       cmd_name = "specdyn compare";
@@ -230,10 +257,12 @@ int main(int argc, char** argv) {
         if (tok.empty() || *end != '\0' || v < 1) throw usage_error("--widths = " + cmp_widths + ": use positive integers separated by commas, e.g. 256,512,1024");
         cmp_opt.widths.push_back(std::size_t(v));
       }
+      cmp_cfg.command_line = command_line(argc, argv);
+      cmp_th.quiet = cmp_cfg.quiet;
       const auto& entry = models::find_model(cmp_cfg.model);
       const auto r = entry.compare(cmp_cfg, cmp_th, cmp_opt);
       std::printf("wrote %s and %s\n", r.record.c_str(), r.theory_record.c_str());
-      return 0;
+      return finish(cmd_name, r.status, r.message, r.signal, r.record);
     }
     if (*equations) {
       cmd_name = "specdyn equations";

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "specdyn/dmft/compare.hpp"
+#include "specdyn/run/compare.hpp"
 #include "specdyn/dmft/printer.hpp"
-#include "specdyn/train/experiment.hpp"
+#include "specdyn/run/experiment.hpp"
 
 namespace specdyn::models {
 
@@ -18,8 +18,8 @@ struct model_entry {
   std::string declaration;
   std::size_t hidden_layers;
   std::function<run_result(const run_config&)> train;
-  std::function<dmft::theory_result(const run_config&, const dmft::theory_options&)> theory;
-  std::function<dmft::compare_result(const run_config&, const dmft::theory_options&, const dmft::compare_options&)> compare;
+  std::function<run::theory_result(const run_config&, const run::theory_options&)> theory;
+  std::function<run::compare_result(const run_config&, const run::theory_options&, const run::compare_options&)> compare;
   std::function<std::string(const std::string& rule, double gamma0, std::optional<std::size_t> width)> equations;
 };
 

@@ -6,7 +6,7 @@
 
 #include "specdyn/ad/loss.hpp"
 #include "specdyn/train/model.hpp"
-#include "specdyn/train/tasks.hpp"
+#include "specdyn/data/tasks.hpp"
 #include "specdyn/train/trainer.hpp"
 
 namespace specdyn::testing {

@@ -7,7 +7,7 @@
 
 #include "../support.hpp"
 #include "mlp3_tanh.hpp"
-#include "specdyn/dmft/compare.hpp"
+#include "specdyn/run/compare.hpp"
 
 using namespace specdyn;
 using decl = std::remove_cvref_t<decltype(models::mlp3_tanh)>;
@@ -24,7 +24,7 @@ dmft::problem make(std::size_t p, std::size_t t) {
   pr.sigma = 1;
   pr.eta = 0.5;
   pr.steps = t;
-  pr.rule = dmft::map_rule(rule_from_name("mup", 2), 2, 1.0, std::nullopt);
+  pr.rule = map_rule(rule_from_name("mup", 2), 2, 1.0, std::nullopt);
   return pr;
 }
 
@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
       x.push_back(double(v));
       y.push_back(med.at(k));
     }
-    return dmft::loglog_slope(x, y);
+    return run::loglog_slope(x, y);
   };
   std::printf("\nsolver time ∝ T^%.2f (P = %ld, S = %ld), P^%.2f (T = %ld), S^%.2f (T = %ld, P = %ld)\n",
               fit("solve/T", ts, [&](long v) { return std::vector<long>{v, P0, S0}; }), P0, S0,

@@ -5,7 +5,7 @@
 
 #include "../support.hpp"
 #include "specdyn/spectra/tracker.hpp"
-#include "specdyn/train/rng.hpp"
+#include "specdyn/data/rng.hpp"
 
 using namespace specdyn;
 

@@ -9,7 +9,7 @@
 
 #include "../support.hpp"
 #include "mlp3_tanh.hpp"
-#include "specdyn/train/tasks.hpp"
+#include "specdyn/data/tasks.hpp"
 #include "specdyn/train/trainer.hpp"
 
 using namespace specdyn;

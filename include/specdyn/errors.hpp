@@ -15,12 +15,13 @@ struct usage_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// Training blew up. `where` names the first place found: "the loss" or "layer W1 (weights)".
 struct divergence_error : std::runtime_error {
-  divergence_error(std::size_t step_, std::string layer_, const std::string& what)
-      : std::runtime_error("diverged at step " + std::to_string(step_) + " in layer " + layer_ + ": " + what),
-        step(step_), layer(std::move(layer_)) {}
+  divergence_error(std::size_t step_, std::string where_, const std::string& what)
+      : std::runtime_error("diverged at step " + std::to_string(step_) + " in " + where_ + ": " + what),
+        step(step_), where(std::move(where_)) {}
   std::size_t step;
-  std::string layer;
+  std::string where;
 };
 
 struct solver_error : std::runtime_error {

@@ -1,9 +1,9 @@
 // Helpers for the DMFT tests: problems built like `specdyn theory` builds them.
 #pragma once
 
-#include "specdyn/dmft/compare.hpp"
+#include "specdyn/run/compare.hpp"
 #include "specdyn/dmft/lazy.hpp"
-#include "specdyn/train/tasks.hpp"
+#include "specdyn/data/tasks.hpp"
 #include "support.hpp"
 
 namespace specdyn::testing {
@@ -19,7 +19,7 @@ dmft::problem make_problem(const task_data& data, double sigma, double eta, std:
   pr.sigma = sigma;
   pr.eta = eta;
   pr.steps = steps;
-  pr.rule = dmft::map_rule(rule_by_name(rule, L), L, gamma0, width);
+  pr.rule = map_rule(rule_by_name(rule, L), L, gamma0, width);
   return pr;
 }
 

@@ -9,18 +9,18 @@
 using namespace specdyn;
 
 TEST_CASE("rules map onto the μP form", "[dmft][closure]") {
-  const auto mup = dmft::map_rule(testing::rule_by_name("mup", 2), 2, 0.7, std::nullopt);
+  const auto mup = map_rule(testing::rule_by_name("mup", 2), 2, 0.7, std::nullopt);
   CHECK(mup.gamma0_eff == 0.7);
   CHECK(mup.kappa == std::vector<double>{1, 1, 1});
-  CHECK(dmft::map_rule(testing::rule_by_name("mup_tp4", 2), 2, 0.7, std::nullopt).kappa == std::vector<double>{1, 1, 1});
-  const auto ntk_inf = dmft::map_rule(testing::rule_by_name("ntk", 2), 2, 0.7, std::nullopt);
+  CHECK(map_rule(testing::rule_by_name("mup_tp4", 2), 2, 0.7, std::nullopt).kappa == std::vector<double>{1, 1, 1});
+  const auto ntk_inf = map_rule(testing::rule_by_name("ntk", 2), 2, 0.7, std::nullopt);
   CHECK(ntk_inf.lazy);
-  const auto ntk_n = dmft::map_rule(testing::rule_by_name("ntk", 2), 2, 0.7, 400);
+  const auto ntk_n = map_rule(testing::rule_by_name("ntk", 2), 2, 0.7, 400);
   CHECK(ntk_n.gamma0_eff == Approx(0.7 / 20.0));  // NTK at width N is μP with γ0/√N
   CHECK_FALSE(ntk_n.lazy);
-  const auto sp_lr = dmft::map_rule(testing::rule_by_name("sp_lr", 2), 2, 1.0, 100);
+  const auto sp_lr = map_rule(testing::rule_by_name("sp_lr", 2), 2, 1.0, 100);
   CHECK(sp_lr.kappa[0] == Approx(0.01));  // the input layer learns N times slower
-  CHECK_THROWS_WITH(dmft::map_rule(testing::rule_by_name("sp", 2), 2, 1.0, std::nullopt), Catch::Contains("no infinite-width theory"));
+  CHECK_THROWS_WITH(map_rule(testing::rule_by_name("sp", 2), 2, 1.0, std::nullopt), Catch::Contains("no infinite-width theory"));
   // and the mapping agrees with the finite-width model's own γ0_eff
   auto net = bind(models::mlp3_tanh, dsl::ntk, {.D = 4, .N = 400, .C = 1}, {.gamma0 = 0.7});
   CHECK(net.effective_gamma0() == Approx(ntk_n.gamma0_eff));
@@ -75,7 +75,7 @@ TEST_CASE("Gaussian sources: exact covariance under a design, Stein recovers der
 TEST_CASE("the equation printer writes one block per layer with its boundary terms", "[dmft][printer]") {
   const auto rule = testing::rule_by_name("mup", 2);
   const auto text = dmft::print_equations<std::remove_cvref_t<decltype(models::mlp3_tanh)>>(
-      "mlp3_tanh", rule, dmft::map_rule(rule, 2, 1.0, std::nullopt));
+      "mlp3_tanh", rule, map_rule(rule, 2, 1.0, std::nullopt));
   CHECK(text.find("## Layer 1") != std::string::npos);
   CHECK(text.find("## Layer 2") != std::string::npos);
   CHECK(text.find("## Layer 3") == std::string::npos);
@@ -87,6 +87,6 @@ TEST_CASE("the equation printer writes one block per layer with its boundary ter
   CHECK(text.find("feature_learning") != std::string::npos);
   const auto ntk = testing::rule_by_name("ntk", 2);
   const auto lazy = dmft::print_equations<std::remove_cvref_t<decltype(models::mlp3_tanh)>>(
-      "mlp3_tanh", ntk, dmft::map_rule(ntk, 2, 1.0, std::nullopt));
+      "mlp3_tanh", ntk, map_rule(ntk, 2, 1.0, std::nullopt));
   CHECK(lazy.find("lazy limit") != std::string::npos);
 }

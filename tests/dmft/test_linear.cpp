@@ -137,8 +137,8 @@ TEST_CASE("deep linear closure vs finite width: loss-curve error < 2% at N = 204
     const auto theory = exact_linear<Decl>(make_problem<Decl>(data, 1.0, 0.5, steps, "mup", 1.0));
     std::vector<double> widths{256, 512, 1024, 2048}, errs, avg(widths.size());
     for (std::size_t i = 0; i < widths.size(); ++i)
-      errs.push_back(dmft::mean(finite_width_errors(decl, data, std::size_t(widths[i]), seeds, 1.0, 0.5, 1.0, steps, theory.train_loss, &avg[i])));
-    const double slope = dmft::loglog_slope(widths, errs);
+      errs.push_back(run::mean(finite_width_errors(decl, data, std::size_t(widths[i]), seeds, 1.0, 0.5, 1.0, steps, theory.train_loss, &avg[i])));
+    const double slope = run::loglog_slope(widths, errs);
     INFO(name << " per-seed errors " << errs[0] << " " << errs[1] << " " << errs[2] << " " << errs[3] << " slope " << slope
               << "; seed-averaged curve errors " << avg[0] << " " << avg[1] << " " << avg[2] << " " << avg[3]);
     CHECK(avg.back() < 0.02);

@@ -146,8 +146,8 @@ TEST_CASE("mlp3_tanh and mlp3_relu theory vs finite width: < 5% at N = 2048, fal
     double mc = 0;
     for (const auto& s : reps) mc += curve_error(s.train_loss, theory) / double(reps.size()) / std::sqrt(double(reps.size()));
     std::vector<double> widths{256, 1024, 2048, 4096}, errs;
-    for (double n : widths) errs.push_back(dmft::mean(finite_width_errors(decl, data, std::size_t(n), seeds, 1.0, 0.5, 1.0, steps, theory)));
-    const double slope = dmft::loglog_slope(widths, errs);
+    for (double n : widths) errs.push_back(run::mean(finite_width_errors(decl, data, std::size_t(n), seeds, 1.0, 0.5, 1.0, steps, theory)));
+    const double slope = run::loglog_slope(widths, errs);
     INFO(Decl::describe() << " theory MC error " << mc << "; errors " << errs[0] << " " << errs[1] << " " << errs[2] << " " << errs[3]
                           << " slope " << slope);
     CHECK(mc < 0.25 * errs[2]);  // the comparison measures finite-size effects, not Monte Carlo

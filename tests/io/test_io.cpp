@@ -7,6 +7,7 @@
 
 #include "specdyn/io/npy.hpp"
 #include "specdyn/io/record.hpp"
+#include "npy_fixtures.hpp"
 
 namespace fs = std::filesystem;
 using namespace specdyn;
@@ -37,6 +38,33 @@ TEST_CASE("npy round trip and errors", "[io]") {
   CHECK_THROWS_WITH(io::load_npy(dir / "nope.npy"), Catch::Contains("cannot open"));
   std::ofstream(dir / "junk.npy") << "hello";
   CHECK_THROWS_WITH(io::load_npy(dir / "junk.npy"), Catch::Contains("not a .npy"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("npy: hostile and corrupt headers are usage errors, never crashes", "[io]") {
+  const fs::path dir = fs::temp_directory_path() / ("specdyn_npy_bad_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  using testing::write_raw_npy;
+  auto load = [&](const std::string& file) { return io::load_npy(dir / file); };
+  // 2305843009213693953 * 8 * 8 bytes wraps around 2^64 to 64: the element count must be checked
+  write_raw_npy(dir / "huge.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (2305843009213693953, 8), }", 64);
+  CHECK_THROWS_AS(load("huge.npy"), usage_error);
+  CHECK_THROWS_WITH(load("huge.npy"), Catch::Contains("overflows") || Catch::Contains("needs"));
+  write_raw_npy(dir / "nondigit.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (4, x8), }", 256);
+  CHECK_THROWS_WITH(load("nondigit.npy"), Catch::Contains("not a valid dimension"));
+  write_raw_npy(dir / "long.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (99999999999999999999999, 1), }", 8);
+  CHECK_THROWS_AS(load("long.npy"), usage_error);
+  write_raw_npy(dir / "short.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (4, 8), }", 4 * 8 * 8 - 1);
+  CHECK_THROWS_WITH(load("short.npy"), Catch::Contains("truncated"));
+  write_raw_npy(dir / "noshape.npy", "{'descr': '<f8', 'fortran_order': False, }", 8);
+  CHECK_THROWS_WITH(load("noshape.npy"), Catch::Contains("lacks 'shape'"));
+  write_raw_npy(dir / "v2.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }", 32, 2);
+  CHECK(load("v2.npy").shape == std::vector<std::size_t>{2, 2});
+  {  // a header length that points past the end of the file
+    std::ofstream f(dir / "hlen.npy", std::ios::binary);
+    f << "\x93NUMPY" << char(1) << char(0) << char(0xff) << char(0xff) << "{'descr'";
+  }
+  CHECK_THROWS_WITH(load("hlen.npy"), Catch::Contains("past the end"));
   fs::remove_all(dir);
 }
 

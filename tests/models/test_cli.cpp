@@ -1,18 +1,26 @@
-// The command line against bad input: every case must exit with code 2, print exactly one line
-// naming the bad flag or value, and write nothing. Controls: a valid run writes its record, and a
-// diverging run exits with 3 and keeps a record marked "diverged".
+// The command line against bad input and failures. Bad input: exit code 2, exactly one line
+// naming the bad flag or value, nothing written. A valid run writes a record whose contents match
+// the flags; divergence exits 3, SIGINT/SIGTERM 130/143 and any other failure 1, each keeping a
+// record whose status and message say what happened.
 #include <catch2/catch.hpp>
 
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
+#include "io/npy_fixtures.hpp"
 #include "specdyn/io/npy.hpp"
 
 namespace fs = std::filesystem;
+using json = nlohmann::json;
 
 namespace {
 struct outcome {
@@ -26,9 +34,9 @@ fs::path scratch() {
   return dir;
 }
 
-outcome run(const std::string& args) {
+outcome run(const std::string& args, const std::string& env = "") {
   const fs::path err = scratch() / "stderr.txt";
-  const std::string cmd = std::string(SPECDYN_CLI) + " " + args + " > /dev/null 2> " + err.string();
+  const std::string cmd = env + " " + std::string(SPECDYN_CLI) + " " + args + " > /dev/null 2> " + err.string();
   const int status = std::system(cmd.c_str());
   std::ifstream in(err);
   std::stringstream ss;
@@ -36,22 +44,54 @@ outcome run(const std::string& args) {
   return {WEXITSTATUS(status), ss.str()};
 }
 
+/// Starts the CLI, sends `sig` after `delay_ms`, returns its exit code.
+int run_and_signal(const std::vector<std::string>& args, int sig, int delay_ms) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    std::vector<char*> argv{const_cast<char*>(SPECDYN_CLI)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    std::freopen("/dev/null", "w", stdout);
+    std::freopen("/dev/null", "w", stderr);
+    ::execv(SPECDYN_CLI, argv.data());
+    std::_Exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+  ::kill(pid, sig);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 std::size_t lines(const std::string& s) { return std::size_t(std::count(s.begin(), s.end(), '\n')); }
 
 bool empty_or_missing(const fs::path& p) { return !fs::exists(p) || fs::is_empty(p); }
+
+json read_json(const fs::path& p) {
+  std::ifstream in(p);
+  return json::parse(in);
+}
+
+/// The single record in a directory.
+fs::path only_record(const fs::path& dir) {
+  std::vector<fs::path> found;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().extension() == ".json") found.push_back(e.path());
+  REQUIRE(found.size() == 1);
+  return found.front();
+}
 }  // namespace
 
 TEST_CASE("bad input: exit code 2, one line naming the problem, nothing written", "[cli]") {
   const fs::path out = scratch() / "never";
   const std::string base = "train --model mlp3_tanh --width 32 --dim 8 --samples 8 --steps 2 --quiet --out " + out.string();
-  // int64 data for the dtype case, a float64 file with the wrong dimension for the shape case
-  const fs::path bad_dtype = scratch() / "int.npy", x_ok = scratch() / "x.npy", y_ok = scratch() / "y.npy";
+  const std::string tbase = "theory --model mlp3_tanh --dim 8 --samples 4 --test-samples 0 --steps 2 --quiet --out " + out.string();
+  // int64 data for the dtype case, a float64 file with the wrong dimension for the shape case, and
+  // a header whose element count overflows size_t (it crashed the loader once)
+  const fs::path bad_dtype = scratch() / "int.npy", x_ok = scratch() / "x.npy", y_ok = scratch() / "y.npy", huge = scratch() / "huge.npy";
+  specdyn::testing::write_raw_npy(bad_dtype, "{'descr': '<i8', 'fortran_order': False, 'shape': (4, 8), }", 4 * 8 * 8);
+  specdyn::testing::write_raw_npy(huge, "{'descr': '<f8', 'fortran_order': False, 'shape': (2305843009213693953, 8), }", 64);
   {
-    std::string header = "{'descr': '<i8', 'fortran_order': False, 'shape': (4, 8), }";
-    header.append(64 - (10 + header.size() + 1) % 64, ' ');
-    header += '\n';
-    std::ofstream f(bad_dtype, std::ios::binary);
-    f << "\x93NUMPY" << char(1) << char(0) << char(header.size()) << char(0) << header << std::string(4 * 8 * 8, '\0');
     std::vector<double> x(4 * 5, 0.5), y(4, 1.0);
     specdyn::io::save_npy(x_ok, x.data(), {4, 5});
     specdyn::io::save_npy(y_ok, y.data(), {4});
@@ -71,9 +111,20 @@ TEST_CASE("bad input: exit code 2, one line naming the problem, nothing written"
       {base + " --task npy --x missing.npy --y missing.npy", "missing.npy"},
       {base + " --task npy --x " + bad_dtype.string() + " --y " + y_ok.string(), "dtype"},
       {base + " --task npy --x " + x_ok.string() + " --y " + y_ok.string(), "has dim 5 but --dim is 8"},
+      {"train --model mlp3_tanh --task npy --x " + huge.string() + " --y " + huge.string() +
+           " --dim 8 --outputs 8 --samples 4 --width 64 --steps 2 --quiet --out " + out.string(), "huge.npy"},
       {base + " --widht 64", "--widht"},
-      {base + " --spectra-every 0", "--spectra-every = 0"},
+      {base + " --hessian-every -1", "--hessian-every = -1"},
       {base + " --sigma 0", "--sigma = 0"},
+      {"train --model mlp3_tanh --width 60000 --steps 2 --quiet --out " + out.string(), "needs about"},
+      {tbase + " --particles 10", "--particles = 10"},
+      {tbase + " --solver exact", "--solver = exact"},
+      {tbase + " --solver magic", "--solver = magic"},
+      {tbase + " --no-centre", "--no-centre"},
+      {"theory --model mlp3_tanh --dim 8 --samples 4 --test-samples 0 --steps 400 --particles 4000000 --quiet --out " + out.string(), "needs about"},
+      {tbase + " --spectra-method full", "--spectra-method"},  // a train-only flag: theory does not list it
+      {"compare --model mlp3_tanh --widths 64,abc --quiet --out " + out.string(), "--widths = 64,abc"},
+      {"compare --model mlp3_tanh --widths 600000 --steps 2 --quiet --out " + out.string(), "needs about"},
       {"plot " + (scratch() / "nothing.json").string() + " --out " + out.string(), "no such file"},
   };
   for (const auto& [args, expected] : cases) {
@@ -87,23 +138,76 @@ TEST_CASE("bad input: exit code 2, one line naming the problem, nothing written"
   CHECK(run("train --help").code == 0);
 }
 
-TEST_CASE("a valid run writes its record; a diverging one keeps it and exits 3", "[cli]") {
+TEST_CASE("a valid run writes a record that says what was run", "[cli]") {
   const fs::path out = scratch() / "ok";
-  auto r = run("train --model two_layer_relu --width 32 --dim 8 --samples 8 --steps 3 --quiet --out " + out.string());
-  REQUIRE(r.code == 0);
-  REQUIRE(fs::exists(out));
-  std::size_t jsons = 0;
-  for (const auto& e : fs::directory_iterator(out)) jsons += e.path().extension() == ".json";
-  CHECK(jsons == 1);
-
-  const fs::path bad = scratch() / "diverged.json";
-  r = run("train --model mlp3_tanh --param sp --lr 200 --width 256 --dim 8 --samples 8 --steps 200 --quiet --out " + bad.string());
+  const std::string args = "train --model two_layer_relu --width 32 --dim 8 --samples 8 --steps 3 --spectra-every 1 "
+                           "--spectra-method full --quiet --out " + out.string();
+  const auto r = run(args);
   INFO(r.err);
-  CHECK(r.code == 3);
-  CHECK(r.err.find("diverged at step") != std::string::npos);
-  REQUIRE(fs::exists(bad));
-  std::ifstream in(bad);
-  const auto j = nlohmann::json::parse(in);
-  CHECK(j["status"] == "diverged");
-  CHECK(j["train_loss"].size() >= 1);
+  REQUIRE(r.code == 0);
+  const json j = read_json(only_record(out));
+  CHECK(j["schema"] == "specdyn.run/1");
+  CHECK(j["kind"] == "finite_width");
+  CHECK(j["status"] == "completed");
+  CHECK(j["message"] == "");
+  CHECK(j["config"]["command_line"].get<std::string>().find(args) != std::string::npos);
+  CHECK(j["config"]["width"] == 32);
+  CHECK(j["config"]["samples"] == 8);
+  CHECK(j["steps"].size() == 4);
+  CHECK(j["train_loss"].size() == 4);
+  for (const auto& v : j["train_loss"]) CHECK(v.is_number());
+  CHECK(j["spectra"]["W0"]["method"] == "full");
+  CHECK(j["spectra"]["W0"]["steps"].size() == 4);
+  CHECK(j["spectra"]["W0"]["singular_values"][0].size() == 8);  // min(N, D) values of the 32×8 input weight
+  CHECK(j["machine"]["blas_core"].is_string());
+  // a second run at the same path with different data is refused unless --force
+  const auto again = run("train --model two_layer_relu --width 32 --dim 8 --samples 8 --steps 3 --noise 0.5 --quiet --out " +
+                         only_record(out).string());
+  CHECK(again.code == 2);
+  CHECK(again.err.find("--force") != std::string::npos);
+}
+
+TEST_CASE("divergence, failures and signals keep the record and set the exit code", "[cli]") {
+  SECTION("a finite blow-up of the loss is divergence (exit 3), named 'the loss'") {
+    const fs::path bad = scratch() / "diverged.json";
+    const auto r = run("train --model mlp3_tanh --width 512 --steps 50 --lr 50 --quiet --out " + bad.string());
+    INFO(r.err);
+    CHECK(r.code == 3);
+    CHECK(r.err.find("diverged at step") != std::string::npos);
+    CHECK(r.err.find("in the loss") != std::string::npos);
+    REQUIRE(fs::exists(bad));
+    const json j = read_json(bad);
+    CHECK(j["status"] == "diverged");
+    CHECK(j["message"].get<std::string>().find("diverged") != std::string::npos);
+    CHECK(j["train_loss"].size() >= 2);
+  }
+  SECTION("an error inside training is recorded as failed (exit 1)") {
+    const fs::path rec = scratch() / "failed.json";
+    const auto r = run("train --model two_layer_relu --width 32 --dim 8 --samples 8 --steps 10 --quiet --out " + rec.string(),
+                       "SPECDYN_INJECT_FAILURE=4");
+    CHECK(r.code == 1);
+    REQUIRE(fs::exists(rec));
+    const json j = read_json(rec);
+    CHECK(j["status"] == "failed");
+    CHECK(j["message"].get<std::string>().find("injected failure at step 4") != std::string::npos);
+    CHECK(j["train_loss"].size() == 5);  // steps 0..4 were recorded
+  }
+  SECTION("SIGTERM and SIGINT stop train and theory with their records (exit 143/130)") {
+    const fs::path tr = scratch() / "term_train.json", th = scratch() / "int_theory.json";
+    const int code_train = run_and_signal({"train", "--model", "mlp3_tanh", "--width", "256", "--steps", "100000", "--spectra-every", "0",
+                                           "--hessian-every", "0", "--quiet", "--out", tr.string()},
+                                          SIGTERM, 1500);
+    CHECK(code_train == 143);
+    REQUIRE(fs::exists(tr));
+    CHECK(read_json(tr)["status"] == "interrupted");
+    CHECK(read_json(tr)["message"].get<std::string>().find("SIGTERM") != std::string::npos);
+    const int code_theory = run_and_signal({"theory", "--model", "mlp3_tanh", "--samples", "8", "--test-samples", "0", "--steps", "40",
+                                            "--particles", "4000", "--replicas", "200", "--quiet", "--out", th.string()},
+                                           SIGINT, 2500);
+    CHECK(code_theory == 130);
+    REQUIRE(fs::exists(th));
+    const json j = read_json(th);
+    CHECK(j["status"] == "interrupted");
+    CHECK(j["message"].get<std::string>().find("SIGINT") != std::string::npos);
+  }
 }

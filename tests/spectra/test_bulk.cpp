@@ -7,7 +7,7 @@
 
 #include "specdyn/spectra/bulk.hpp"
 #include "specdyn/spectra/singular.hpp"
-#include "specdyn/train/rng.hpp"
+#include "specdyn/data/rng.hpp"
 #include "support.hpp"
 
 using namespace specdyn;

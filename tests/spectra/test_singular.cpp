@@ -2,7 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "specdyn/spectra/singular.hpp"
-#include "specdyn/train/rng.hpp"
+#include "specdyn/data/rng.hpp"
 
 using namespace specdyn;
 using namespace specdyn::spectra;

@@ -60,11 +60,30 @@ TEST_CASE("divergence names the step and layer and keeps the history", "[train]"
   } catch (const divergence_error& e) {
     INFO(e.what());
     CHECK(e.step > 0);
-    CHECK(!e.layer.empty());
+    CHECK(!e.where.empty());
     CHECK(std::string(e.what()).find("step " + std::to_string(e.step)) != std::string::npos);
+    CHECK(std::string(e.what()).find("layer loss") == std::string::npos);
     // every finite loss recorded before the failure is still there
     REQUIRE(tr.train_loss().size() >= e.step);
     for (std::size_t t = 0; t + 1 < tr.train_loss().size(); ++t) CHECK(std::isfinite(tr.train_loss()[t]));
+  }
+}
+
+TEST_CASE("a finite blow-up of the loss stops the run before any observer sees it", "[train]") {
+  // μP at η = 50 grows the loss to ~1e105 in 50 steps without ever producing Inf/NaN.
+  auto net = bind(models::mlp3_tanh, dsl::mup, {.D = 16, .N = 512, .C = 1}, {.eta = 50.0, .seed = 3});
+  const auto data = make_task({}, 16, 1, 16, 0, 1);
+  trainer tr(net, data, {.steps = 50, .centre = true});
+  double worst_seen = 0;
+  try {
+    tr.run([&](std::size_t, auto& self) { worst_seen = std::max(worst_seen, self.train_loss().back()); });
+    FAIL("training at η = 50 should have been stopped");
+  } catch (const divergence_error& e) {
+    INFO(e.what());
+    CHECK(e.where == "the loss");
+    const double initial = tr.train_loss().front();
+    CHECK(tr.train_loss().back() > 1e4 * std::max(initial, 1e-3));  // the offending loss is kept
+    CHECK(worst_seen <= 1e4 * std::max(initial, 1e-3));               // but no observer measured it
   }
 }
 

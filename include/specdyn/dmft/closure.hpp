@@ -1,12 +1,8 @@
-// The infinite-width theory of a declared network under a scaling rule: which order parameters
-// exist per layer, how the rule reaches the theory, and the boundary terms. Every stable rule is
-// mapped onto the μP form of THEORY.md §1.1 with an effective richness γ0_eff = γ0 N^{ρ−1}
-// (ρ = a_{L+1} + b_{L+1}) and per-weight learning-rate multipliers κ_i = N^{e_i} relative to μP:
-//   e_input = 1 − 2ρ − c − 2a_1,  e_hidden = 2 − 2ρ − c − 2a_h,  e_readout = 1 − c − 2a_{L+1}
-// (μP, MF and TP4-μP: γ0_eff = γ0, κ = 1; NTK: γ0_eff = γ0/√N, κ = 1; SP at c = 1: κ_input = 1/N).
-// At N = ∞ an exponent > 0 means no stable limit, < 0 a frozen weight; γ0_eff → 0 is the lazy
-// (kernel) limit.
-//   auto th = specdyn::dmft::closure_for(models::mlp3_tanh, rule, gamma0, /*width=*/std::nullopt);
+// The infinite-width theory of a declared network, layer by layer: which order parameters exist
+// per layer and the boundary terms (input source constant in time, readout source one scalar per
+// neuron). How a scaling rule reaches the theory (γ0_eff, κ_i) lives beside the DSL in
+// dsl/rule_map.hpp; the equations are in docs/dmft.md.
+//   auto layers = specdyn::dmft::layers_of<decltype(models::mlp3_tanh)>();
 #pragma once
 
 #include <array>
@@ -17,47 +13,10 @@
 
 #include "specdyn/dsl.hpp"
 #include "specdyn/errors.hpp"
-#include "specdyn/train/model.hpp"
+#include "specdyn/ad/chain.hpp"
+#include "specdyn/dsl/rule_map.hpp"
 
 namespace specdyn::dmft {
-
-/// How a scaling rule (at a width, or at N = ∞) enters the theory.
-struct effective_rule {
-  double gamma0_eff = 1.0;          // richness of the equivalent μP network (0: lazy limit)
-  std::vector<double> kappa;        // learning-rate multiplier per weight matrix i = 0..L
-  bool lazy = false;                // γ0_eff = 0: static kernels, kernel regression
-  std::string description;          // for records and messages
-};
-
-/// Maps a rule onto the μP form. width: nullopt for N = ∞. Throws usage_error for rules without a
-/// stable limit (e.g. SP at a width-independent learning rate).
-inline effective_rule map_rule(const rule_info& rule, std::size_t hidden_layers, double gamma0, std::optional<std::size_t> width) {
-  const auto& e = rule.table;
-  if (rule.verdict == dsl::verdict::unstable)
-    throw usage_error("--param = " + rule.name + ": this rule is unstable as N → ∞ (TP4 verdict), so it has no infinite-width theory; use mup, mf or ntk, or sp_lr");
-  const dsl::rational rho = e.a_readout + e.b_readout;
-  const dsl::rational one{1}, two{2};
-  const dsl::rational g_exp = rho - one;
-  std::vector<dsl::rational> ex(hidden_layers + 1);
-  for (std::size_t i = 0; i <= hidden_layers; ++i) {
-    if (i == 0) ex[i] = one - two * rho - e.c - two * e.a_input;
-    else if (i == hidden_layers) ex[i] = one - e.c - two * e.a_readout;
-    else ex[i] = two - two * rho - e.c - two * e.a_hidden;
-  }
-  effective_rule r;
-  const double n = width ? double(*width) : INFINITY;
-  for (auto x : ex) {
-    if (x > dsl::rational{0})
-      throw usage_error("--param = " + rule.name + ": a learning-rate exponent is positive (N^" + x.str() +
-                        "), so the infinite-width limit does not exist");
-    r.kappa.push_back(x == dsl::rational{0} ? 1.0 : (width ? std::pow(n, x.value()) : 0.0));
-  }
-  if (g_exp > dsl::rational{0}) throw usage_error("--param = " + rule.name + ": γ0_eff grows with N; no stable limit");
-  r.gamma0_eff = g_exp == dsl::rational{0} ? gamma0 : (width ? gamma0 * std::pow(n, g_exp.value()) : 0.0);
-  r.lazy = r.gamma0_eff == 0.0;
-  r.description = "γ0_eff = γ0·N^(" + g_exp.str() + ")" + (width ? " at N = " + std::to_string(*width) : " at N = ∞");
-  return r;
-}
 
 /// Per-layer description of the closure, for the equation printer and records.
 struct layer_terms {

@@ -1,8 +1,9 @@
 // The lazy (γ0_eff → 0) limit of the theory: static kernels at initialisation,
 //   Φ^ℓ = E_{u~N(0, σ²Φ^{ℓ−1})}[φ(u)φ(u)ᵀ],   G^ℓ = σ² E[φ'(u)φ'(u)ᵀ] ⊙ G^{ℓ+1},   G^{L+1} = 1,
-//   K = Σ_i κ_i G^{i+1} ⊙ Φ^i,   Δ(t+1) = (I − (η/P) K) Δ(t)   (exact for the linearised model),
+//   K = Σ_i κ_i G^{i+1} ⊙ Φ^i,   f(t+1) = f(t) + (η/P) K Δ_eff(t)   (exact for the linearised model;
+//   Δ_eff carries the loss and the batch schedule, dmft/problem.hpp),
 // with the Gaussian expectations in closed form where the activation has one (linear, ReLU, erf)
-// and by bivariate Gauss–Hermite quadrature otherwise (THEORY.md §3.4).
+// and by bivariate Gauss–Hermite quadrature otherwise (docs/dmft.md).
 #pragma once
 
 #include <cmath>
@@ -33,17 +34,10 @@ solution lazy_solve(const problem& pr) {
   out.phi_tt.assign(L, {});
   out.g_tt.assign(L, {});
   for (std::size_t t = 0; t <= T; ++t) {
-    matrix delta = xt::zeros<double>({c, p});
-    double tr = 0, te = 0;
-    for (std::size_t ca = 0; ca < c; ++ca)
-      for (std::size_t a = 0; a < p; ++a) {
-        const double d = pr.y(ca, a) - f(ca, a);
-        if (a < pt) { delta(ca, a) = d; tr += d * d; }
-        else te += d * d;
-      }
+    const matrix delta = pr.update_residual(pr.residual(f), t);
     out.f.push_back(f);
-    out.train_loss.push_back(tr / (2.0 * double(pt)));
-    out.test_loss.push_back(p > pt ? te / (2.0 * double(p - pt)) : std::nan(""));
+    out.train_loss.push_back(pr.train_loss(f));
+    out.test_loss.push_back(pr.test_loss(f));
     for (std::size_t l = 0; l < L; ++l) {
       out.phi_tt[l].push_back(phi[l]);
       out.g_tt[l].push_back(g[l]);
@@ -51,7 +45,7 @@ solution lazy_solve(const problem& pr) {
     out.ntk.push_back(k_train);
     out.ntk_top.push_back(top);
     out.eos_ratio.push_back(pr.eta / double(pt) * top);
-    // f ← f + (η/P) K Δ   (test points through K[test, train])
+    // f ← f + (η/P) K Δ_eff   (test points through K[test, train])
     matrix nf = f;
     for (std::size_t ca = 0; ca < c; ++ca)
       for (std::size_t a = 0; a < p; ++a) {

@@ -21,8 +21,10 @@
 
 #include "specdyn/dmft/closure.hpp"
 #include "specdyn/dmft/kernels.hpp"
+#include "specdyn/dmft/problem.hpp"
 #include "specdyn/dmft/sources.hpp"
-#include "specdyn/train/rng.hpp"
+#include "specdyn/data/rng.hpp"
+#include "specdyn/io/signals.hpp"
 
 namespace specdyn::dmft {
 
@@ -39,26 +41,14 @@ struct solver_options {
   double damping = 1.0;              // alternating only: new = (1−β) old + β update
   double tolerance = 1e-12;          // alternating only: stop when the relative change is below
   bool keep_two_time = false;        // keep Φ(t,s), G(t,s) for records
-};
-
-/// The training problem the theory is solved for: full-batch GD on P_train points (test points
-/// ride along with Δ = 0), σ the initial weight std, η the learning rate, T steps.
-struct problem {
-  matrix x;                  // [D, P_all]  (train columns first)
-  matrix y;                  // [C, P_all]
-  std::size_t p_train = 0;
-  double sigma = 1.0, eta = 0.5;
-  std::size_t steps = 10;
-  effective_rule rule;
-  [[nodiscard]] std::size_t p_all() const { return x.shape(1); }
-  [[nodiscard]] std::size_t outputs() const { return y.shape(0); }
+  bool spike_moments = false;        // also measure the Gram matrices of the weight updates' spike vectors
 };
 
 /// Kernels and responses of every layer at every (t, s); Δ(t).
 struct kernel_store {
   // [layer][t][s]: phi (s ≤ t) [P, P], g (s ≤ t) [B, B], r_phi (s < t) [P, B], r_g (s ≤ t) [B, P]
   std::vector<std::vector<std::vector<matrix>>> phi, g, r_phi, r_g;
-  std::vector<matrix> delta;  // [C, P_all]
+  std::vector<matrix> delta;  // Δ_eff(t) the update uses (batch-masked under SGD) [C, P_all]
   std::vector<matrix> f;      // centred outputs [C, P_all]
   void resize(std::size_t layers, std::size_t steps) {
     for (auto* k : {&phi, &g, &r_phi, &r_g}) {
@@ -69,6 +59,21 @@ struct kernel_store {
     delta.assign(steps + 1, matrix());
     f.assign(steps + 1, matrix());
   }
+};
+
+/// The spike vectors of one weight matrix's update, as Gram matrices over (s, α) ↦ s·P + α for
+/// s = 0..T−1 and the P training points (docs/spectra-theory.md). For weight i with input layer
+/// ℓ = i and output layer ℓ+1 (1 ≤ i ≤ L−1, an N×N hidden weight X = W^i(0)/√N):
+///   row side (neurons of layer ℓ+1):  ĝ_α(s) = Σ_c Δ_eff,α^c(s) g^{ℓ+1,c}_α(s),  ȳ_α(s) = X φ^ℓ_α(s)
+///   column side (neurons of layer ℓ): φ^ℓ_α(s),  ẑ_α(s) = Xᵀ ĝ_α(s)
+/// and W^i(t)/√N = X + coef Σ_{s<t, α} ĝ_α(s) φ_α(s)ᵀ / N. For the input weight (i = 0, D fixed)
+/// only ⟨ĝĝ⟩ and the response of ĝ to the input field u^1 are needed.
+struct spike_grams {
+  matrix gg, gy, yy;            // ⟨ĝ ĝ⟩, ⟨ĝ ȳ⟩, ⟨ȳ ȳ⟩     [T·P, T·P]
+  matrix pp, pz, zz;            // ⟨φ φ⟩, ⟨φ ẑ⟩, ⟨ẑ ẑ⟩     [T·P, T·P]  (hidden weights only)
+  std::vector<matrix> response; // input weight: σ²⟨∂ĝ(s)/∂u^1⟩ [P, P] for s = 0..T−1
+  double coef = 0;              // ηγ0κ_i/P
+  std::size_t p = 0, steps = 0; // P (training points) and T
 };
 
 /// One solve's outputs (per time t = 0..T).
@@ -83,6 +88,7 @@ struct solution {
   std::size_t iterations = 1;
   double min_conditional_eigenvalue = INFINITY;  // relative to the marginal scale; < 0 only by rounding
   kernel_store kernels;                    // full two-time kernels when keep_two_time
+  std::vector<spike_grams> spikes;         // per weight i = 0..L−1 when spike_moments
 };
 
 namespace detail {
@@ -122,6 +128,21 @@ inline double norm2(const matrix& m) {
 }
 
 }  // namespace detail
+
+/// Memory one solve plans to use, in bytes: the particle histories φ(h(s)), g(s) and the stored
+/// innovations of every source (S·(T+1)·(P + C·P) numbers each, per layer), the two-time kernel
+/// and response store (T²/2 blocks of (P + C·P)² per layer) and the sources' block factors
+/// (T²/2 blocks of P² and (C·P)²); the alternating scheme keeps a second store, and two-time output
+/// another copy. This is the guard `specdyn theory` applies before it writes anything.
+inline double estimate_solver_bytes(std::size_t layers, std::size_t p_all, std::size_t outputs, std::size_t steps,
+                                    std::size_t particles, bool alternating, bool two_time) {
+  const double l = double(layers), p = double(p_all), b = double(outputs * p_all), t1 = double(steps + 1);
+  const double pairs = t1 * (t1 + 1) / 2;
+  const double histories = 2.0 * double(particles) * t1 * l * (p + b) + 6.0 * double(particles) * (p + b);
+  const double store = pairs * l * (p + b) * (p + b) * (1.0 + (alternating ? 1.0 : 0.0) + (two_time ? 1.0 : 0.0));
+  const double factors = pairs * l * (p * p + b * b);
+  return 8.0 * (histories + store + factors);
+}
 
 /// Particles needed by the orthonormal design for L layers, P samples, C outputs, T steps.
 inline std::size_t design_particles(std::size_t layers, std::size_t p, std::size_t c, std::size_t steps) {
@@ -202,12 +223,31 @@ class particle_solver {
                          "scheme try --damping 0.5 or --scheme march");
   }
 
+  /// Particle histories of the spike vectors (spike_moments): per layer, stacked over times as
+  /// columns s·P + α of the P training points; empty where a layer does not need them.
+  struct spike_histories {
+    std::vector<matrix> g_hat, y_bar, z_hat;  // ĝ (all layers), ȳ = Xφ (layers ≥ 2), ẑ = Xᵀĝ (layers ≤ L−1) [S, T·P]
+    std::vector<matrix> response;             // input weight: σ²⟨∂ĝ^1(s)/∂u^1⟩ [P, P], s = 0..T−1
+  };
+
+  /// Contracts a [S, C·P_all] field with Δ_eff over outputs into columns t·P + α of hist [S, T·P].
+  void contract_into(const matrix& field, const matrix& delta, std::size_t t, matrix& hist) const {
+    const std::size_t S = field.shape(0), pt = pr_.p_train;
+    for (std::size_t i = 0; i < S; ++i)
+      for (std::size_t a = 0; a < pt; ++a) {
+        double v = 0;
+        for (std::size_t c = 0; c < c_; ++c) v += delta(c, a) * field(i, c * p_ + a);
+        hist(i, t * pt + a) = v;
+      }
+  }
+
   /// One causal pass over t = 0..T. Reads couplings from `rd`, writes kernels/responses to `wr`
   /// (the same object for the march).
   void sweep(std::uint64_t seed, const kernel_store& rd, kernel_store& wr, solution& out) {
-    const std::size_t T = pr_.steps, S = opt_.particles;
+    const std::size_t T = pr_.steps, S = opt_.particles, pt = pr_.p_train;
     const double s2 = pr_.sigma * pr_.sigma, inv_s = 1.0 / double(S);
     const bool centre = opt_.kind == innovations::gaussian;
+    const bool spikes = opt_.spike_moments && T > 0;
     std::vector<gaussian_source> src_u(L), src_r(L);
     std::vector<detail::innovation_stream> stream;
     for (std::size_t l = 0; l < L; ++l) {
@@ -219,9 +259,22 @@ class particle_solver {
     std::vector<std::vector<matrix>> phi(L, std::vector<matrix>(T + 1)), g(L, std::vector<matrix>(T + 1));
     std::vector<matrix> dphi(L);
     std::vector<matrix> phi_u(L), dphi_u(L), r_now(L);  // φ(u(t)), φ'(u(t)): the lazy parts, for control variates
+    spike_histories sh;
+    if (spikes) {
+      sh.g_hat.resize(L);
+      sh.y_bar.resize(L);
+      sh.z_hat.resize(L);
+      for (std::size_t l = 0; l < L; ++l) {
+        sh.g_hat[l] = xt::zeros<double>({S, T * pt});
+        if (l > 0) sh.y_bar[l] = xt::zeros<double>({S, T * pt});
+        if (l + 1 < L) sh.z_hat[l] = xt::zeros<double>({S, T * pt});
+      }
+      sh.response.resize(T);
+    }
     matrix w, r_readout;  // readout z^L = w [S, C]; its initial value r^L
 
     for (std::size_t t = 0; t <= T; ++t) {
+      io::throw_if_interrupted("while solving the theory (step " + std::to_string(t) + " of " + std::to_string(T) + ")");
       // ---------------- forward: h^ℓ(t), ℓ = 1..L ----------------
       ad::static_for<L>([&](auto li) {
         constexpr std::size_t l = li;
@@ -240,16 +293,26 @@ class particle_solver {
           u_now = src_u[l].sample(t, stream[l].next(p_, 2 * t));
           h = u_now;
         }
-        // + Σ_{s<t} g(s) M(t,s)ᵀ,  M(t,s)[μ, cP+α] = Rφ^{ℓ−1}(t,s)[μ, cP+α] + coef Φ^{ℓ−1}(t,s)[μ,α] Δ^c_α(s)
+        // h = u + Σ_{s<t} g(s) M(t,s)ᵀ with M = Rφ^{ℓ−1}(t,s) + coef Φ^{ℓ−1}(t,s)∘Δ(s): the response
+        // part alone is ȳ = X^{ℓ−1}φ^{ℓ−1}(t), the rest is what training added to the weight. With
+        // spike moments the two are summed in separate passes so that ȳ can be read off between them.
+        const bool split = spikes && l > 0 && t < T;
         matrix m({p_, b_});
-        for (std::size_t s = 0; s < t; ++s) {
-          const matrix& phi_prev = l == 0 ? kx_ : rd.phi[l - 1][t][s];
-          const double k = coef(l);
-          for (std::size_t mu = 0; mu < p_; ++mu)
-            for (std::size_t c = 0; c < c_; ++c)
-              for (std::size_t a = 0; a < p_; ++a)
-                m(mu, c * p_ + a) = (l == 0 ? 0.0 : rd.r_phi[l - 1][t][s](mu, c * p_ + a)) + k * phi_prev(mu, a) * rd.delta[s](c, a);
-          blas::gemm(false, true, 1.0, g[l][s], m, 1.0, h);
+        for (std::size_t pass = 0; pass < (split ? 2u : 1u); ++pass) {
+          const bool resp = !split || pass == 0, upd = !split || pass == 1;
+          for (std::size_t s = 0; s < t; ++s) {
+            const matrix& phi_prev = l == 0 ? kx_ : rd.phi[l - 1][t][s];
+            const double k = coef(l);
+            for (std::size_t mu = 0; mu < p_; ++mu)
+              for (std::size_t c = 0; c < c_; ++c)
+                for (std::size_t a = 0; a < p_; ++a)
+                  m(mu, c * p_ + a) = (resp && l > 0 ? rd.r_phi[l - 1][t][s](mu, c * p_ + a) : 0.0) +
+                                      (upd ? k * phi_prev(mu, a) * rd.delta[s](c, a) : 0.0);
+            blas::gemm(false, true, 1.0, g[l][s], m, 1.0, h);
+          }
+          if (split && pass == 0)
+            for (std::size_t i = 0; i < S; ++i)
+              for (std::size_t a = 0; a < pt; ++a) sh.y_bar[l](i, t * pt + a) = h(i, a);
         }
         phi[l][t] = matrix({S, p_});
         dphi[l] = matrix({S, p_});
@@ -291,15 +354,14 @@ class particle_solver {
         blas::gemm(true, false, inv_s / pr_.rule.gamma0_eff, w, phi[l][t], 0.0, f);
         blas::gemm(true, false, -inv_s / pr_.rule.gamma0_eff, r_readout, phi_u[l], 1.0, f);
         wr.f[t] = f;
-        wr.delta[t] = xt::zeros<double>({c_, p_});
-        for (std::size_t c = 0; c < c_; ++c)
-          for (std::size_t mu = 0; mu < pr_.p_train; ++mu) wr.delta[t](c, mu) = pr_.y(c, mu) - wr.f[t](c, mu);
+        wr.delta[t] = pr_.update_residual(pr_.residual(f), t);
       }
 
       // ---------------- backward: z^ℓ(t), g^ℓ(t), ℓ = L..1 ----------------
       ad::static_for_reverse<L>([&](auto li) {
         constexpr std::size_t l = li;
         matrix z({S, b_});
+        const bool split = spikes && l + 1 < L && t < T;  // ẑ = X^ℓᵀ ĝ^{ℓ+1} is read off between passes
         if (l + 1 == L) {
           for (std::size_t i = 0; i < S; ++i)
             for (std::size_t c = 0; c < c_; ++c)
@@ -313,16 +375,21 @@ class particle_solver {
           // + Σ_{s≤t} φ(s) Q(t,s)ᵀ, Q(t,s)[cP+μ, α] = Rg^{ℓ+1}(t,s) + coef Σ_c' G^{ℓ+1}(t,s)[cP+μ, c'P+α] Δ^{c'}_α(s)
           matrix q({b_, p_});
           const double k = coef(l + 1);
-          for (std::size_t s = 0; s <= t; ++s) {
-            const matrix& gn = rd.g[l + 1][t][s];
-            for (std::size_t bi = 0; bi < b_; ++bi)
-              for (std::size_t a = 0; a < p_; ++a) {
-                double v = rd.r_g[l + 1][t][s](bi, a);
-                if (s < t)
-                  for (std::size_t cp = 0; cp < c_; ++cp) v += k * gn(bi, cp * p_ + a) * rd.delta[s](cp, a);
-                q(bi, a) = v;
-              }
-            blas::gemm(false, true, 1.0, phi[l][s], q, 1.0, z);
+          for (std::size_t pass = 0; pass < (split ? 2u : 1u); ++pass) {
+            const bool resp = !split || pass == 0, upd = !split || pass == 1;
+            for (std::size_t s = 0; s <= t; ++s) {
+              if (!resp && s == t) continue;  // no update term at s = t
+              const matrix& gn = rd.g[l + 1][t][s];
+              for (std::size_t bi = 0; bi < b_; ++bi)
+                for (std::size_t a = 0; a < p_; ++a) {
+                  double v = resp ? rd.r_g[l + 1][t][s](bi, a) : 0.0;
+                  if (upd && s < t)
+                    for (std::size_t cp = 0; cp < c_; ++cp) v += k * gn(bi, cp * p_ + a) * rd.delta[s](cp, a);
+                  q(bi, a) = v;
+                }
+              blas::gemm(false, true, 1.0, phi[l][s], q, 1.0, z);
+            }
+            if (split && pass == 0) contract_into(z, wr.delta[t], t, sh.z_hat[l]);  // ẑ = Σ_c Δ^c z̄^c
           }
         }
         g[l][t] = matrix({S, b_});
@@ -333,40 +400,83 @@ class particle_solver {
           wr.g[l][t][s] = matrix({b_, b_});
           blas::gemm(true, false, inv_s, g[l][t], g[l][s], 0.0, wr.g[l][t][s]);  // G(t,s) = ⟨g(t)g(s)ᵀ⟩
         }
-        if (l > 0) {  // Rg^ℓ(t, s≤t) = σ² ⟨∂g(t)/∂u(s)⟩
+        if (spikes && t < T) contract_into(g[l][t], wr.delta[t], t, sh.g_hat[l]);
+        if (l > 0 || (spikes && t < T)) {  // Rg^ℓ(t, s≤t) = σ² ⟨∂g(t)/∂u(s)⟩ (layer 1: only for the input weight's spikes)
           // Control variate: the lazy part φ'(u(t)) r(t) has ⟨φ'(u) r ξ_u⟩ = ⟨r⟩⟨φ'(u) ξ_u⟩ = 0.
           matrix lazy_g({S, b_});
           for (std::size_t i = 0; i < S; ++i)
             for (std::size_t c = 0; c < c_; ++c)
               for (std::size_t mu = 0; mu < p_; ++mu)
                 lazy_g(i, c * p_ + mu) = dphi_u[l](i, mu) * (l + 1 == L ? r_readout(i, c) : r_now[l](i, c * p_ + mu));
-          auto r = src_u[l].stein(matrix(g[l][t] - lazy_g), t, centre);
-          for (std::size_t s = 0; s <= t; ++s) wr.r_g[l][t][s] = s2 * r[s];
+          if (l > 0) {
+            auto r = src_u[l].stein(matrix(g[l][t] - lazy_g), t, centre);
+            for (std::size_t s = 0; s <= t; ++s) wr.r_g[l][t][s] = s2 * r[s];
+          } else {
+            matrix fluct = g[l][t] - lazy_g, contracted({S, T * pt});
+            contract_into(fluct, wr.delta[t], t, contracted);
+            const matrix cols = xt::view(contracted, xt::all(), xt::range(t * pt, (t + 1) * pt));
+            auto r = src_u[0].stein(cols, 0, centre);  // the input source is constant in time
+            sh.response[t] = s2 * matrix(xt::view(r[0], xt::all(), xt::range(0, pt)));
+          }
         }
       });
     }
+    if (spikes) out.spikes = spike_moments(sh, phi);
+  }
+
+  /// Gram matrices (1/S) AᵀB of the stacked spike histories, per weight (see spike_grams).
+  std::vector<spike_grams> spike_moments(const spike_histories& sh, const std::vector<std::vector<matrix>>& phi) const {
+    const std::size_t T = pr_.steps, S = opt_.particles, pt = pr_.p_train, n = T * pt;
+    const double inv_s = 1.0 / double(S);
+    auto gram = [&](const matrix& a, const matrix& b) {
+      matrix m({n, n});
+      blas::gemm(true, false, inv_s, a, b, 0.0, m);
+      return m;
+    };
+    std::vector<spike_grams> out(L);
+    for (std::size_t i = 0; i < L; ++i) {
+      auto& sg = out[i];
+      sg.p = pt;
+      sg.steps = T;
+      sg.coef = coef(i);
+      sg.gg = gram(sh.g_hat[i], sh.g_hat[i]);
+      if (i == 0) {
+        sg.response = sh.response;
+        continue;
+      }
+      sg.gy = gram(sh.g_hat[i], sh.y_bar[i]);
+      sg.yy = gram(sh.y_bar[i], sh.y_bar[i]);
+      matrix phi_stack({S, n});  // φ^{ℓ}(s) of the weight's input layer, training points
+      for (std::size_t s = 0; s < T; ++s)
+        for (std::size_t k = 0; k < S; ++k)
+          for (std::size_t a = 0; a < pt; ++a) phi_stack(k, s * pt + a) = phi[i - 1][s](k, a);
+      sg.pp = gram(phi_stack, phi_stack);
+      sg.pz = gram(phi_stack, sh.z_hat[i - 1]);
+      sg.zz = gram(sh.z_hat[i - 1], sh.z_hat[i - 1]);
+    }
+    return out;
   }
 
   /// Alternating scheme: start from the lazy (γ0 → 0) trajectory, as published solvers do: static
-  /// kernels at every (t, s), zero responses, and Δ(t) from kernel regression with the static NTK.
+  /// kernels at every (t, s), zero responses, and Δ(t) from the linearised model with the static
+  /// NTK, f(t+1) = f(t) + (η/P) K Δ_eff(t) (the loss and the batches enter through Δ_eff).
   void initialise_lazy(kernel_store& st) const {
     const std::size_t T = pr_.steps, pt = pr_.p_train;
     const auto [phi0, g0] = lazy_kernels<Decl>(kx_, pr_.sigma, c_);
     std::vector<const matrix*> pp, gp;
     for (std::size_t l = 0; l < L; ++l) { pp.push_back(&phi0[l]); gp.push_back(&g0[l]); }
     const matrix k = assemble_ntk(kx_, pp, gp, pr_.rule.kappa, c_, pt);
-    std::vector<double> d(c_ * pt);
-    for (std::size_t c = 0; c < c_; ++c)
-      for (std::size_t mu = 0; mu < pt; ++mu) d[c * pt + mu] = pr_.y(c, mu);
+    matrix f = xt::zeros<double>({c_, p_});
     for (std::size_t t = 0; t <= T; ++t) {
-      st.delta[t] = xt::zeros<double>({c_, p_});
+      st.delta[t] = pr_.update_residual(pr_.residual(f), t);
+      st.f[t] = f;
       for (std::size_t c = 0; c < c_; ++c)
-        for (std::size_t mu = 0; mu < pt; ++mu) st.delta[t](c, mu) = d[c * pt + mu];
-      std::vector<double> kd(d.size(), 0.0);  // Δ ← (I − (η/P) K) Δ
-      for (std::size_t a = 0; a < d.size(); ++a)
-        for (std::size_t b = 0; b < d.size(); ++b) kd[a] += k(a, b) * d[b];
-      for (std::size_t a = 0; a < d.size(); ++a) d[a] -= pr_.eta / double(pt) * kd[a];
-      st.f[t] = xt::zeros<double>({c_, p_});
+        for (std::size_t mu = 0; mu < pt; ++mu) {
+          double kd = 0;
+          for (std::size_t c2 = 0; c2 < c_; ++c2)
+            for (std::size_t nu = 0; nu < pt; ++nu) kd += k(c * pt + mu, c2 * pt + nu) * st.delta[t](c2, nu);
+          f(c, mu) += pr_.eta / double(pt) * kd;
+        }
       for (std::size_t l = 0; l < L; ++l)
         for (std::size_t s = 0; s <= t; ++s) {
           st.phi[l][t][s] = phi0[l];
@@ -403,21 +513,13 @@ class particle_solver {
   }
 
   void summarise(const kernel_store& st, solution& out) const {
-    const std::size_t T = pr_.steps, pt = pr_.p_train, ptest = p_ - pt;
+    const std::size_t T = pr_.steps, pt = pr_.p_train;
     out.f = st.f;
     out.phi_tt.assign(L, {});
     out.g_tt.assign(L, {});
     for (std::size_t t = 0; t <= T; ++t) {
-      double tr = 0, te = 0;
-      for (std::size_t c = 0; c < c_; ++c) {
-        for (std::size_t mu = 0; mu < pt; ++mu) tr += st.delta[t](c, mu) * st.delta[t](c, mu);
-        for (std::size_t mu = pt; mu < p_; ++mu) {
-          const double d = pr_.y(c, mu) - st.f[t](c, mu);
-          te += d * d;
-        }
-      }
-      out.train_loss.push_back(tr / (2.0 * double(pt)));
-      out.test_loss.push_back(ptest ? te / (2.0 * double(ptest)) : std::nan(""));
+      out.train_loss.push_back(pr_.train_loss(st.f[t]));
+      out.test_loss.push_back(pr_.test_loss(st.f[t]));
       for (std::size_t l = 0; l < L; ++l) {
         out.phi_tt[l].push_back(st.phi[l][t][t]);
         out.g_tt[l].push_back(st.g[l][t][t]);
@@ -433,7 +535,7 @@ class particle_solver {
     }
   }
 
-  const problem& pr_;
+  problem pr_;  // owned: a copy of the data (small at fixed P), so a temporary problem cannot dangle
   solver_options opt_;
   std::size_t p_ = 0, c_ = 1, b_ = 1;
   matrix kx_;

@@ -1,6 +1,9 @@
-// Run records: one self-describing JSON file per run, with large arrays in .npy side files next
-// to it (named <stem>.<key>.npy and referenced as {"npy": file, "shape": [...]}). Everything is
-// written with temp-file + rename. `machine_facts()` gives what every record carries: library
+// Run records: one self-describing JSON file per run. The rule for arrays: an array with at most
+// `inline_limit` (20000) numbers is an inline JSON list (nested by its shape); a larger one goes to
+// a .npy side file next to the record, named <stem>.<key>.npy and referenced in its place as
+// {"npy": file, "shape": [...]} (two-time kernels always go to .npy). scripts/specdyn_record.py
+// reads a record and resolves both forms into numpy arrays. Side files are written before the
+// JSON that points to them, each with temp-file + fsync + rename. `machine_facts()` gives what every record carries: library
 // version, git revision, BLAS core and threads, start time.
 //   specdyn::io::record rec("runs/mlp.json");
 //   rec.put_array(rec.json()["f"], "f", values, {T, C, P});
@@ -67,6 +70,13 @@ class record {
       target[key] = nest(data, shape, 0, 0);
       return;
     }
+    const std::string file = path_.stem().string() + "." + key_path(target_prefix_, key) + ".npy";
+    pending_.push_back({path_.parent_path() / file, data, shape});
+    target[key] = {{"npy", file}, {"shape", shape}};
+  }
+  /// Stores an array under target[key] in a side .npy file whatever its size (large by nature,
+  /// e.g. two-time kernels), with the same {"npy": file, "shape": [...]} reference.
+  void put_npy(json& target, const std::string& key, const std::vector<double>& data, const std::vector<std::size_t>& shape) {
     const std::string file = path_.stem().string() + "." + key_path(target_prefix_, key) + ".npy";
     pending_.push_back({path_.parent_path() / file, data, shape});
     target[key] = {{"npy", file}, {"shape", shape}};

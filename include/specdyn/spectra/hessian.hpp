@@ -52,14 +52,20 @@ class hessian {
   static constexpr std::size_t L = Decl::hidden_layers;
   using weights = std::array<matrix, L + 1>;
 
-  /// Evaluates the network and its gradient fields at the current weights, once.
+  /// Evaluates the network and its gradient fields at the current weights, once. The model is
+  /// held by reference (a temporary one is refused at compile time); x, y and f0 are copied.
+  template <class D = Decl>
+  hessian(const model<Decl>&&, const matrix&, const matrix&, const matrix*, ad::loss_kind) {
+    static_assert(sizeof(D) == 0, "specdyn: hessian keeps a reference to the model; pass a named model, not a temporary");
+  }
   hessian(const model<Decl>& net, const matrix& x, const matrix& y, const matrix* f0, ad::loss_kind kind)
-      : net_(net), x_(x), y_(y), f0_(f0), kind_(kind), ws_(net.make_workspace(x.shape(1))),
+      : net_(net), x_(x), y_(y), f0_copy_(f0 ? *f0 : matrix()), f0_(f0 ? &f0_copy_ : nullptr), kind_(kind),
+        ws_(net.make_workspace(x.shape(1))),
         tw_(net.sizes().N, net.sizes().C, x.shape(1)) {
-    net.forward(x, ws_);
-    if (kind == ad::loss_kind::mse) ad::mse::adjoint(ws_.out, f0, y, ws_.adj_out);
-    else ad::cross_entropy::adjoint(ws_.out, f0, y, ws_.adj_out);
-    net.reverse(x, ws_, ad::no_sink{});
+    net.forward(x_, ws_);
+    if (kind == ad::loss_kind::mse) ad::mse::adjoint(ws_.out, f0_, y_, ws_.adj_out);
+    else ad::cross_entropy::adjoint(ws_.out, f0_, y_, ws_.adj_out);
+    net.reverse(x_, ws_, ad::no_sink{});
     for (std::size_t i = 0; i <= L; ++i) {
       v_[i] = xt::zeros_like(net.params().w[i]);
       hv_[i] = xt::zeros_like(net.params().w[i]);
@@ -100,8 +106,7 @@ class hessian {
 
  private:
   const model<Decl>& net_;
-  const matrix& x_;
-  const matrix& y_;
+  matrix x_, y_, f0_copy_;
   const matrix* f0_;
   ad::loss_kind kind_;
   ad::workspace<Decl> ws_;

@@ -48,16 +48,10 @@ struct gram_op {
   [[nodiscard]] Eigen::Index rows() const { return Eigen::Index(rows_side ? m->shape(0) : m->shape(1)); }
   [[nodiscard]] Eigen::Index cols() const { return rows(); }
   void perform_op(const double* x, double* y) const {
-    const int n = int(m->shape(0)), k = int(m->shape(1));
-    if (rows_side) {
-      tmp.resize(std::size_t(k));
-      cblas_dgemv(CblasRowMajor, CblasTrans, n, k, 1.0, m->data(), k, x, 1, 0.0, tmp.data(), 1);
-      cblas_dgemv(CblasRowMajor, CblasNoTrans, n, k, 1.0, m->data(), k, tmp.data(), 1, 0.0, y, 1);
-    } else {
-      tmp.resize(std::size_t(n));
-      cblas_dgemv(CblasRowMajor, CblasNoTrans, n, k, 1.0, m->data(), k, x, 1, 0.0, tmp.data(), 1);
-      cblas_dgemv(CblasRowMajor, CblasTrans, n, k, 1.0, m->data(), k, tmp.data(), 1, 0.0, y, 1);
-    }
+    const std::size_t n = m->shape(0), k = m->shape(1);
+    tmp.resize(rows_side ? k : n);
+    blas::gemv(rows_side, 1.0, m->data(), n, k, x, 0.0, tmp.data());
+    blas::gemv(!rows_side, 1.0, m->data(), n, k, tmp.data(), 0.0, y);
   }
 };
 }  // namespace detail
@@ -109,8 +103,7 @@ inline singular_result top_singular(const matrix& m, std::size_t k, bool vectors
       // the other side: Mᵀu/σ or Mv/σ
       std::vector<double> col(std::size_t(vec.rows())), out(op.rows_side ? p : n);
       for (Eigen::Index i = 0; i < vec.rows(); ++i) col[std::size_t(i)] = vec(i, Eigen::Index(j));
-      cblas_dgemv(CblasRowMajor, op.rows_side ? CblasTrans : CblasNoTrans, int(n), int(p), 1.0 / std::max(r.values[j], 1e-300),
-                  m.data(), int(p), col.data(), 1, 0.0, out.data(), 1);
+      blas::gemv(op.rows_side, 1.0 / std::max(r.values[j], 1e-300), m.data(), n, p, col.data(), 0.0, out.data());
       for (std::size_t i = 0; i < out.size(); ++i) other(i, j) = out[i];
     }
   }

@@ -97,7 +97,7 @@ class tracker {
       above_range_.push_back(above);
     }
     values_.push_back(std::move(values));
-    method_ = full_ ? "lapack" : t.method;
+    method_ = full_ ? "full" : "krylov";  // the --spectra-method names: all values (LAPACK) or the top k
   }
 
   const std::string& name() const { return name_; }
@@ -153,7 +153,7 @@ class tracker {
     return q;
   }
 
-  std::string name_, method_ = "lapack";
+  std::string name_, method_ = "full";
   matrix initial_, initial_left_, task_;
   tracker_options opt_;
   std::size_t rows_ = 0, cols_ = 0, k_ = 0;

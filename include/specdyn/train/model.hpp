@@ -13,8 +13,9 @@
 
 #include "specdyn/ad/chain.hpp"
 #include "specdyn/dsl.hpp"
+#include "specdyn/dsl/rule_map.hpp"
 #include "specdyn/errors.hpp"
-#include "specdyn/train/rng.hpp"
+#include "specdyn/data/rng.hpp"
 
 namespace specdyn {
 
@@ -31,25 +32,6 @@ struct hyper {
   double gamma0 = 1.0, sigma = 1.0, eta = 0.5;
   std::uint64_t seed = 0;
 };
-
-/// A scaling rule as runtime data (the exponents are also available at compile time on the rule type).
-struct rule_info {
-  std::string name;
-  dsl::exponents table;
-  dsl::verdict verdict;
-};
-
-/// A named rule (mup, mup_tp4, mf, ntk, sp, sp_lr) with its verdict for `hidden_layers` layers.
-inline rule_info rule_from_name(const std::string& name, std::size_t hidden_layers) {
-  using namespace dsl;
-  const exponents t = name == "mup" || name == "mf" ? rules::mup_table
-                      : name == "mup_tp4"          ? rules::mup_tp4_table
-                      : name == "ntk"              ? rules::ntk_table
-                      : name == "sp"               ? rules::sp_table
-                      : name == "sp_lr"            ? rules::sp_lr_table
-                                                   : throw usage_error("--param = " + name + ": use mup, mup_tp4, ntk, mf, sp or sp_lr");
-  return {name, t, classify(t, hidden_layers)};
-}
 
 template <class Decl>
 class model {

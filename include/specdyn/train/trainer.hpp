@@ -1,12 +1,16 @@
 // Full-batch gradient descent and mini-batch SGD for a bound model. Buffers (one workspace for the
 // batch, one for the whole training set, one for test points) are sized at construction; a step
-// allocates nothing. On NaN/Inf the step throws divergence_error naming the step and the first
-// layer where a non-finite number appears; the loss history recorded so far stays in the trainer.
+// allocates nothing. The run stops with divergence_error when the training loss becomes non-finite
+// (naming the step and the first layer where a non-finite number appears) or rises above
+// divergence_factor × max(initial loss, 1e-3) (default 1e4: far above edge-of-stability
+// catapults, which rise by factors of 10–100, and reached within a few steps by a genuine blow-up);
+// the loss history recorded so far stays in the trainer and no observer sees the blown-up weights.
 //   specdyn::trainer tr(net, data, {.steps = 100, .batch = 0, .centre = true});
 //   tr.run([](std::size_t t, auto& tr) { /* observe at t = 0..steps */ });
 #pragma once
 
 #include <cmath>
+#include <cstdio>
 #include <cstddef>
 #include <limits>
 #include <numeric>
@@ -14,17 +18,20 @@
 #include <vector>
 
 #include "specdyn/ad/loss.hpp"
+#include "specdyn/data/batches.hpp"
+#include "specdyn/data/dataset.hpp"
 #include "specdyn/errors.hpp"
 #include "specdyn/train/model.hpp"
 
 namespace specdyn {
 
-/// Training inputs x [D, P], targets y [C, P] and optional held-out points.
-struct dataset {
-  matrix x, y;
-  matrix x_test, y_test;  // empty when the task has no test set
-  [[nodiscard]] std::size_t samples() const { return x.shape(1); }
-  [[nodiscard]] bool has_test() const { return x_test.size() > 0; }
+/// Spike vectors of the weight updates (for the semi-empirical outlier determinant,
+/// spectra/outlier_equation.hpp): step s changes the effective weight of each logged layer i by
+///   W_eff^i(s+1) − W_eff^i(s) = theta[k] · delta[k][s] · input[k][s]ᵀ,   delta [rows, B], input [cols, B].
+struct spike_log {
+  std::vector<std::size_t> layers;               // weight indices to log (0 = input weight)
+  std::vector<std::vector<matrix>> delta, input;  // [k][s]
+  std::vector<double> theta;                      // [k]
 };
 
 struct train_options {
@@ -33,6 +40,8 @@ struct train_options {
   bool centre = false;    // train the centred network f(θ) − f(θ0) (THEORY.md §1.1)
   ad::loss_kind loss = ad::loss_kind::mse;
   std::uint64_t seed = 0;  // mini-batch order
+  double divergence_factor = 1e4;  // stop when the loss exceeds this × max(initial loss, 1e-3); 0: only NaN/Inf
+  spike_log* spikes = nullptr;      // log the update vectors of some layers (allocates; analysis only)
 };
 
 template <class Decl>
@@ -42,7 +51,7 @@ class trainer {
   using workspace_type = ad::workspace<Decl>;
 
   trainer(model<Decl>& net, const dataset& data, train_options opt)
-      : net_(net), data_(data), opt_(opt), batch_rng_(opt.seed, rng::stream::batches) {
+      : net_(net), data_(data), opt_(opt) {
     const auto& s = net.sizes();
     const std::size_t p = data.samples();
     require(p >= 1, "samples", p, "the training set is empty");
@@ -59,8 +68,7 @@ class trainer {
       xb_ = matrix({s.D, opt.batch});
       yb_ = matrix({s.C, opt.batch});
       f0b_ = matrix({s.C, opt.batch});
-      order_.resize(p);
-      std::iota(order_.begin(), order_.end(), std::size_t{0});
+      batches_ = batch_schedule(p, opt.batch, opt.seed);
     }
     if (opt.centre) {
       net.forward(data.x, full_);
@@ -71,6 +79,13 @@ class trainer {
       }
     }
     train_loss_.reserve(opt.steps + 1);
+  }
+
+  /// The trainer keeps a reference to the data (a Fashion-MNIST set is hundreds of MB), so a
+  /// temporary data set would dangle: refuse it at compile time.
+  template <class D = Decl>
+  trainer(model<Decl>&, dataset&&, train_options) {
+    static_assert(sizeof(D) == 0, "specdyn: trainer keeps a reference to its data set; pass a named dataset, not a temporary");
   }
 
   [[nodiscard]] bool batched() const { return opt_.batch > 0 && opt_.batch < data_.samples(); }
@@ -110,14 +125,14 @@ class trainer {
       loss = evaluate_train();
       check_finite(loss, full_, &data_.x);
       loss_adjoint(full_.out, initial_outputs(), data_.y, full_.adj_out);
-      net_.reverse_update(data_.x, full_);
+      update(data_.x, full_);
     } else {
       gather_batch();
       net_.forward(xb_, batch_);
       loss = loss_value(batch_.out, opt_.centre ? &f0b_ : nullptr, yb_);
       check_finite(loss, batch_, &xb_);
       loss_adjoint(batch_.out, opt_.centre ? &f0b_ : nullptr, yb_, batch_.adj_out);
-      net_.reverse_update(xb_, batch_);
+      update(xb_, batch_);
     }
     full_fresh_ = false;
     ++t_;
@@ -132,6 +147,7 @@ class trainer {
       const double loss = evaluate_train();
       train_loss_.push_back(loss);
       if (!std::isfinite(loss)) check_finite(loss, full_, &data_.x);
+      check_growth(loss);
       observe(t_, *this);
       if (k < opt_.steps) step();
     }
@@ -149,21 +165,61 @@ class trainer {
     else ad::cross_entropy::adjoint(f, f0, y, df);
   }
 
-  void gather_batch() {
-    const std::size_t p = data_.samples(), b = opt_.batch;
-    if (cursor_ + b > p || t_ == 0) {  // new epoch: Fisher–Yates shuffle in place
-      for (std::size_t i = p - 1; i > 0; --i) std::swap(order_[i], order_[batch_rng_.below(i + 1)]);
-      cursor_ = 0;
+  /// The weight update from the adjoints in ws, logging spike vectors when asked.
+  void update(const matrix& x, workspace_type& ws) {
+    if (!opt_.spikes) {
+      net_.reverse_update(x, ws);
+      return;
     }
-    for (std::size_t j = 0; j < b; ++j) {
-      const std::size_t mu = order_[cursor_ + j];
+    spike_log& log = *opt_.spikes;
+    if (log.delta.size() != log.layers.size()) {
+      log.delta.assign(log.layers.size(), {});
+      log.input.assign(log.layers.size(), {});
+      log.theta.assign(log.layers.size(), 0.0);
+    }
+    const ad::update_sink<L> apply{&net_.params().w, &net_.learning_rates()};
+    net_.reverse(x, ws, logging_sink{&apply, &log, &net_.learning_rates()});
+  }
+
+  /// Applies the GD update and copies the spike vectors of the logged layers.
+  struct logging_sink {
+    static constexpr bool active = true;
+    const ad::update_sink<L>* apply;
+    spike_log* log;
+    const std::array<double, L + 1>* lr;
+    void operator()(std::size_t i, double scale, const matrix& delta, const matrix& in) const {
+      for (std::size_t k = 0; k < log->layers.size(); ++k)
+        if (log->layers[k] == i) {
+          log->delta[k].push_back(delta);
+          log->input[k].push_back(in);
+          log->theta[k] = -(*lr)[i] * scale * scale;  // ΔW_eff = s ΔW = −lr s² δ inᵀ
+        }
+      (*apply)(i, scale, delta, in);
+    }
+  };
+
+  void gather_batch() {
+    const auto& idx = batches_.next();
+    for (std::size_t j = 0; j < idx.size(); ++j) {
+      const std::size_t mu = idx[j];
       for (std::size_t d = 0; d < xb_.shape(0); ++d) xb_(d, j) = data_.x(d, mu);
       for (std::size_t c = 0; c < yb_.shape(0); ++c) {
         yb_(c, j) = data_.y(c, mu);
         if (opt_.centre) f0b_(c, j) = f0_(c, mu);
       }
     }
-    cursor_ += b;
+  }
+
+  /// A finite loss that has grown by divergence_factor over its initial value is a blow-up.
+  void check_growth(double loss) const {
+    if (opt_.divergence_factor <= 0 || train_loss_.empty()) return;
+    const double ref = std::max(train_loss_.front(), 1e-3);
+    if (loss > opt_.divergence_factor * ref) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "training loss %.3g exceeds %g × max(initial loss %.3g, 1e-3); lower --lr or gamma0",
+                    loss, opt_.divergence_factor, train_loss_.front());
+      throw divergence_error(t_, "the loss", buf);
+    }
   }
 
   static bool all_finite(const matrix& m) {
@@ -175,27 +231,26 @@ class trainer {
   void check_finite(double loss, const workspace_type& ws, const matrix*) const {
     if (std::isfinite(loss)) return;
     const auto& p = net_.params();
-    std::string where = "loss";
+    std::string where = "the loss";
     bool found = false;
     ad::static_for<L>([&](auto i) {
       if (found) return;
-      if (!all_finite(p.w[i])) { where = model<Decl>::layer_name(i) + " (weights)"; found = true; }
-      else if (!all_finite(ws.pre[i])) { where = model<Decl>::layer_name(i) + " (pre-activations h" + std::to_string(i + 1) + ")"; found = true; }
+      if (!all_finite(p.w[i])) { where = "layer " + model<Decl>::layer_name(i) + " (weights)"; found = true; }
+      else if (!all_finite(ws.pre[i])) { where = "layer " + model<Decl>::layer_name(i) + " (pre-activations h" + std::to_string(i + 1) + ")"; found = true; }
     });
-    if (!found && !all_finite(p.w[L])) { where = "readout (weights)"; found = true; }
-    if (!found && !all_finite(ws.out)) { where = "readout (outputs)"; found = true; }
+    if (!found && !all_finite(p.w[L])) { where = "the readout (weights)"; found = true; }
+    if (!found && !all_finite(ws.out)) { where = "the readout (outputs)"; found = true; }
     throw divergence_error(t_, where, "training loss is " + std::to_string(loss) + "; lower --lr or gamma0");
   }
 
   model<Decl>& net_;
   const dataset& data_;
   train_options opt_;
-  rng batch_rng_;
   workspace_type full_, test_, batch_;
   matrix f0_, f0_test_, xb_, yb_, f0b_;
-  std::vector<std::size_t> order_;
+  batch_schedule batches_;
   std::vector<double> train_loss_;
-  std::size_t cursor_ = 0, t_ = 0;
+  std::size_t t_ = 0;
   bool full_fresh_ = false;
 };
 

@@ -9,8 +9,8 @@
 #include <string>
 
 #include "specdyn/errors.hpp"
-#include "specdyn/train/rng.hpp"
-#include "specdyn/train/trainer.hpp"
+#include "specdyn/data/rng.hpp"
+#include "specdyn/data/dataset.hpp"
 
 namespace specdyn {
 

@@ -7,18 +7,19 @@
 //   auto result = specdyn::run_experiment(specdyn::models::mlp3_tanh, cfg);
 #pragma once
 
-#include <atomic>
-#include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include "specdyn/io/progress.hpp"
 #include "specdyn/io/record.hpp"
+#include "specdyn/io/resources.hpp"
+#include "specdyn/io/signals.hpp"
 #include "specdyn/spectra/hessian.hpp"
 #include "specdyn/spectra/ntk.hpp"
 #include "specdyn/spectra/tracker.hpp"
-#include "specdyn/train/tasks.hpp"
+#include "specdyn/data/tasks.hpp"
 #include "specdyn/train/trainer.hpp"
 
 namespace specdyn {
@@ -27,9 +28,11 @@ namespace specdyn {
 struct run_config {
   std::string model;
   std::string param = "mup";  // mup | mup_tp4 | ntk | mf | sp | sp_lr
-  std::size_t width = 256, dim = 64, samples = 64, outputs = 1, test_samples = 256;
+  // One set of defaults for train, theory and compare, so that their records describe the same
+  // run (the theory's cost grows like (samples + test samples)² · steps², docs/dmft.md).
+  std::size_t width = 256, dim = 64, samples = 16, outputs = 1, test_samples = 16;
   double gamma0 = 1.0, sigma = 1.0, lr = 0.5;
-  std::size_t steps = 100, batch = 0;
+  std::size_t steps = 50, batch = 0;
   std::uint64_t seed = 0;
   std::string task = "single-index";  // single-index | linear | random | npy
   std::string teacher = "tanh";
@@ -40,10 +43,11 @@ struct run_config {
   std::size_t spectra_every = 10, top_k = 16;
   std::string spectra_method = "auto";
   long ntk_every = -1;                // -1: same as spectra_every; 0: never
-  long hessian_every = -1;            // -1: same as spectra_every; 0: never
+  long hessian_every = 50;            // 0: never; each measurement costs ~40 Hessian-vector products
   std::size_t eval_every = 1;         // test loss and outputs f
   std::string out = "runs";
   bool quiet = false;
+  bool force = false;                 // overwrite a record written by a different configuration
   std::string command_line;
 
   /// Checks every value; throws usage_error("--flag = value: what is allowed") on the first bad one.
@@ -69,21 +73,29 @@ struct run_config {
     if (loss == "xent" && outputs < 2) throw usage_error("--loss = xent: needs --outputs 2 or more (softmax over outputs)");
     if (loss == "xent" && task != "random" && task != "npy")
       throw usage_error("--loss = xent: use --task random (one-hot labels) or --task npy with one-hot y");
-    require(spectra_every >= 1, "--spectra-every", spectra_every, "must be at least 1");
+    require(steps <= 10000000, "--steps", steps, "must be at most 10^7");
     require(top_k >= 1, "--top-k", top_k, "must be at least 1");
     spectra::parse_method(spectra_method);
-    require(ntk_every >= -1, "--ntk-every", ntk_every, "must be 0 (never) or a positive integer");
-    require(hessian_every >= -1, "--hessian-every", hessian_every, "must be 0 (never) or a positive integer");
+    require(ntk_every >= -1, "--ntk-every", ntk_every, "must be -1 (with spectra), 0 (never) or a positive integer");
+    require(hessian_every >= 0, "--hessian-every", hessian_every, "must be 0 (never) or a positive integer");
     require(eval_every >= 1, "--eval-every", eval_every, "must be at least 1");
     if (out.empty()) throw usage_error("--out = '': give a directory or a .json path");
   }
 
+  /// What distinguishes runs in a file name: model, rule, task, P, T, η, γ0, seed (and N for train).
+  [[nodiscard]] std::string run_name(const std::string& kind) const {
+    std::string name = model + "_" + param + "_" + kind + "_" + task + "_P" + std::to_string(samples) + "_T" + std::to_string(steps) +
+                       "_lr" + compact(lr) + "_g" + compact(gamma0);
+    if (sigma != 1.0) name += "_sig" + compact(sigma);
+    if (batch) name += "_B" + std::to_string(batch);
+    if (loss != "mse") name += "_" + loss;
+    return name + "_s" + std::to_string(seed);
+  }
   /// The record's path: `out` itself when it ends in .json, else a file named after the run in `out`.
-  [[nodiscard]] std::filesystem::path record_path() const {
+  [[nodiscard]] std::filesystem::path record_path(const std::string& kind = "") const {
     std::filesystem::path p(out);
     if (p.extension() == ".json") return p;
-    return p / (model + "_" + param + "_N" + std::to_string(width) + "_lr" + compact(lr) + "_g" + compact(gamma0) +
-                "_s" + std::to_string(seed) + ".json");
+    return p / (run_name(kind.empty() ? "N" + std::to_string(width) : kind) + ".json");
   }
 
   [[nodiscard]] io::json to_json() const {
@@ -93,6 +105,12 @@ struct run_config {
             {"x", x_npy}, {"y", y_npy}, {"loss", loss}, {"centre", centre}, {"spectra_every", spectra_every},
             {"top_k", top_k}, {"spectra_method", spectra_method}, {"ntk_every", ntk_every},
             {"hessian_every", hessian_every}, {"eval_every", eval_every}, {"out", out}, {"command_line", command_line}};
+  }
+
+  /// The data-defining part of a config: records that differ here describe different runs.
+  [[nodiscard]] io::json data_json() const {
+    return {{"model", model}, {"dim", dim}, {"samples", samples}, {"outputs", outputs}, {"test_samples", test_samples},
+            {"seed", seed}, {"task", task}, {"teacher", teacher}, {"noise", noise}, {"x", x_npy}, {"y", y_npy}, {"loss", loss}};
   }
 
  private:
@@ -144,28 +162,57 @@ inline task_data make_data(const run_config& cfg) {
   return data;
 }
 
-struct interrupted_error : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+/// Refuses to overwrite a record at `path` that was written for different data or hyper-parameters
+/// (file names carry the main ones, not all), unless --force; a record of the same run is replaced.
+inline void check_overwrite(const std::filesystem::path& path, const io::json& config, bool force) {
+  if (force || !std::filesystem::exists(path)) return;
+  std::ifstream in(path);
+  const auto old = io::json::parse(in, nullptr, false);
+  if (old.is_discarded() || !old.contains("config")) return;  // torn or foreign: a resumed run may replace it
+  io::json a = old["config"], b = config;
+  for (const char* k : {"command_line", "out", "quiet", "force"}) { a.erase(k); b.erase(k); }
+  if (a != b)
+    throw usage_error("--out = " + path.string() + ": a record of a different run is already there; choose another --out or add --force");
+}
 
-namespace detail {
-inline std::atomic<bool> stop_requested{false};
-inline void on_sigint(int) { stop_requested = true; }
-}  // namespace detail
-
+/// Usage errors thrown by the command's flags run before anything is written. Errors after that
+/// point end with a record whose status says what happened.
 struct run_result {
   std::filesystem::path record;
   std::string status;  // completed | diverged | interrupted | failed
   std::string message;
   double final_train_loss = 0;
+  int signal = 0;      // the signal that interrupted the run (SIGINT, SIGTERM)
 };
 
+/// Process exit code for a run's status: 0 completed, 3 diverged, 130/143 interrupted, 1 failed.
+inline int exit_code(const run_result& r) {
+  if (r.status == "completed") return 0;
+  if (r.status == "diverged") return 3;
+  if (r.status == "interrupted") return io::exit_code_for_signal(r.signal);
+  return 1;
+}
+
+/// Memory a finite-width run plans to use: weights, the trackers' copies and SVD work space, the
+/// Hessian's tangent weights, and the workspaces of the training, test and batch passes.
+inline double estimate_train_bytes(const run_config& cfg, std::size_t hidden_layers) {
+  const double n = double(cfg.width), d = double(cfg.dim), c = double(cfg.outputs), l = double(hidden_layers);
+  const double weights = n * d + (l - 1) * n * n + c * n;
+  const double largest = std::max(n * d, hidden_layers > 1 ? n * n : 0.0);
+  const double cols = double(cfg.samples + cfg.test_samples + cfg.batch);
+  return 8.0 * (4.0 * weights + 6.0 * largest + 8.0 * l * n * cols + 2.0 * c * cols);
+}
+
 /// Runs one experiment and writes its record. Throws usage_error before writing anything when
-/// the configuration or data is bad; divergence and Ctrl-C end the run with the record kept.
+/// the configuration, the data or the memory estimate is bad. After that every outcome ends with a
+/// record: divergence (status "diverged"), SIGINT/SIGTERM ("interrupted"), and any other error,
+/// a failed Lanczos or an exhausted allocation included ("failed", with the message).
 template <class Decl>
 run_result run_experiment(Decl decl, const run_config& cfg) {
   constexpr std::size_t L = Decl::hidden_layers;
   cfg.validate();
+  io::require_memory(estimate_train_bytes(cfg, L), "--width = " + std::to_string(cfg.width),
+                     "lower --width, --samples or --test-samples");
   const auto data = make_data(cfg);
   const rule_info rule = rule_from_name(cfg.param, L);
   auto net = bind(decl, rule, {.D = cfg.dim, .N = cfg.width, .C = cfg.outputs},
@@ -177,11 +224,14 @@ run_result run_experiment(Decl decl, const run_config& cfg) {
   std::error_code ec;
   if (!path.parent_path().empty()) std::filesystem::create_directories(path.parent_path(), ec);
   if (ec) throw usage_error("--out = " + cfg.out + ": cannot create directory (" + ec.message() + ")");
+  check_overwrite(path, cfg.to_json(), cfg.force);
 
   const std::size_t p = data.samples(), c = cfg.outputs;
-  const std::size_t ntk_every = cfg.ntk_every < 0 ? cfg.spectra_every : std::size_t(cfg.ntk_every);
-  const std::size_t hess_every = cfg.hessian_every < 0 ? cfg.spectra_every : std::size_t(cfg.hessian_every);
+  const std::size_t spectra_every = cfg.spectra_every;  // 0: never
+  const std::size_t ntk_every = cfg.ntk_every < 0 ? spectra_every : std::size_t(cfg.ntk_every);
+  const std::size_t hess_every = std::size_t(cfg.hessian_every);
   const bool ntk_ok = c * p <= 4096;  // the NTK is [CP, CP]
+  auto due = [&](std::size_t every, std::size_t t) { return every > 0 && (t % every == 0 || t == cfg.steps); };
 
   // Spectra trackers for the input layer and every hidden N×N weight (the readout has rank ≤ C).
   std::vector<spectra::tracker> trackers;
@@ -196,45 +246,51 @@ run_result run_experiment(Decl decl, const run_config& cfg) {
   std::vector<std::size_t> f_steps, ntk_steps, hess_steps;
   std::vector<double> ntk_top, hess_top;
   std::string status = "completed", message;
+  int signal = 0;
   matrix f_now;
   io::progress bar(cfg.model + " " + cfg.param + " N=" + std::to_string(cfg.width), cfg.steps, cfg.quiet);
-  detail::stop_requested = false;
-  auto old_handler = std::signal(SIGINT, detail::on_sigint);
   const auto t_start = std::chrono::steady_clock::now();
-
-  try {
-    tr.run([&](std::size_t t, trainer<Decl>& self) {
-      if (detail::stop_requested) throw interrupted_error("interrupted by the user at step " + std::to_string(t));
-      bar.update(t, self.train_loss().back());
-      if (t % cfg.eval_every == 0 || t == cfg.steps) {
-        test_loss[t] = self.evaluate_test();
-        self.train_outputs(f_now);
-        f_steps.push_back(t);
-        f_values.insert(f_values.end(), f_now.begin(), f_now.end());
-      }
-      if (ntk_ok && ntk_every > 0 && (t % ntk_every == 0 || t == cfg.steps)) {
-        ntk_steps.push_back(t);
-        ntk_top.push_back(spectra::empirical_ntk(self.net(), data.x, self.train_fields()).top_eigenvalue);
-      }
-      if (hess_every > 0 && (t % hess_every == 0 || t == cfg.steps)) {
-        spectra::hessian<Decl> h(self.net(), data.x, data.y, self.initial_outputs(), kind);
-        hess_steps.push_back(t);
-        hess_top.push_back(h.top_eigenvalue());
-      }
-      if (t % cfg.spectra_every == 0 || t == cfg.steps)
-        for (std::size_t i = 0; i < L; ++i) trackers[i].snapshot(t, matrix(self.net().scale(i) * self.net().params().w[i]));
-    });
-  } catch (const divergence_error& e) {
-    status = "diverged";
-    message = e.what();
-  } catch (const interrupted_error& e) {
-    status = "interrupted";
-    message = e.what();
-  } catch (const solver_error& e) {
-    status = "failed";
-    message = e.what();
+  // Testing hook: SPECDYN_INJECT_FAILURE=<step> throws an ordinary error at that step, so tests can
+  // check that a failure keeps the record (as a LAPACK error or bad_alloc would).
+  const char* inject = std::getenv("SPECDYN_INJECT_FAILURE");
+  const long fail_at = inject ? std::atol(inject) : -1;
+  {
+    io::interrupt_guard guard;  // SIGINT/SIGTERM stop at the next step; handlers restored on any exit
+    try {
+      tr.run([&](std::size_t t, trainer<Decl>& self) {
+        io::throw_if_interrupted("at step " + std::to_string(t));
+        if (fail_at >= 0 && t == std::size_t(fail_at)) throw std::runtime_error("injected failure at step " + std::to_string(t));
+        bar.update(t, self.train_loss().back());
+        if (t % cfg.eval_every == 0 || t == cfg.steps) {
+          test_loss[t] = self.evaluate_test();
+          self.train_outputs(f_now);
+          f_steps.push_back(t);
+          f_values.insert(f_values.end(), f_now.begin(), f_now.end());
+        }
+        if (ntk_ok && due(ntk_every, t)) {
+          ntk_steps.push_back(t);
+          ntk_top.push_back(spectra::empirical_ntk(self.net(), data.x, self.train_fields()).top_eigenvalue);
+        }
+        if (due(hess_every, t)) {
+          spectra::hessian<Decl> h(self.net(), data.x, data.y, self.initial_outputs(), kind);
+          hess_steps.push_back(t);
+          hess_top.push_back(h.top_eigenvalue());
+        }
+        if (due(spectra_every, t))
+          for (std::size_t i = 0; i < L; ++i) trackers[i].snapshot(t, matrix(self.net().scale(i) * self.net().params().w[i]));
+      });
+    } catch (const divergence_error& e) {
+      status = "diverged";
+      message = e.what();
+    } catch (const interrupted_error& e) {
+      status = "interrupted";
+      message = e.what();
+      signal = e.signal;
+    } catch (const std::exception& e) {  // a failed measurement (Lanczos, LAPACK), bad_alloc, ...
+      status = "failed";
+      message = e.what();
+    }
   }
-  std::signal(SIGINT, old_handler);
   bar.finish();
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
 
@@ -247,7 +303,7 @@ run_result run_experiment(Decl decl, const run_config& cfg) {
   j["config"]["gamma0_eff"] = net.effective_gamma0();
   j["config"]["learning_rates_raw"] = std::vector<double>(net.learning_rates().begin(), net.learning_rates().end());
   j["status"] = status;
-  if (!message.empty()) j["message"] = message;
+  j["message"] = message;
   j["wall_seconds"] = wall;
   const auto& losses = tr.train_loss();
   std::vector<std::size_t> steps(losses.size());
@@ -292,7 +348,7 @@ run_result run_experiment(Decl decl, const run_config& cfg) {
   }
   rec.set_prefix("");
   rec.write();
-  return {path, status, message, losses.empty() ? std::nan("") : losses.back()};
+  return {path, status, message, losses.empty() ? std::nan("") : losses.back(), signal};
 }
 
 }  // namespace specdyn

@@ -1,0 +1,57 @@
+// Resource guards: how much memory this machine has, and a check that refuses a run whose
+// up-front estimate does not fit, before anything is allocated or written. The limit is 80 % of
+// physical memory, or SPECDYN_MEMORY_LIMIT (bytes, or with a K/M/G suffix) when set; a refusal is
+// a usage_error (exit code 2) that names the estimate and the flags that shrink it.
+//   specdyn::io::require_memory(bytes, "--width = 60000", "lower --width or --samples");
+#pragma once
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include <unistd.h>
+
+#include "specdyn/errors.hpp"
+
+namespace specdyn::io {
+
+inline double physical_memory_bytes() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? double(pages) * double(page) : 8e9;
+}
+
+/// The memory a single run may plan to use, in bytes.
+inline double memory_limit_bytes() {
+  if (const char* env = std::getenv("SPECDYN_MEMORY_LIMIT")) {
+    char* end = nullptr;
+    double v = std::strtod(env, &end);
+    if (end && *end) {
+      switch (*end) {
+        case 'k': case 'K': v *= 1e3; break;
+        case 'm': case 'M': v *= 1e6; break;
+        case 'g': case 'G': v *= 1e9; break;
+        default: v = -1;
+      }
+    }
+    if (v > 0) return v;
+  }
+  return 0.8 * physical_memory_bytes();
+}
+
+inline std::string format_bytes(double b) {
+  char buf[32];
+  if (b >= 1e9) std::snprintf(buf, sizeof buf, "%.1f GB", b / 1e9);
+  else if (b >= 1e6) std::snprintf(buf, sizeof buf, "%.1f MB", b / 1e6);
+  else std::snprintf(buf, sizeof buf, "%.0f kB", b / 1e3);
+  return buf;
+}
+
+/// Throws usage_error("<what>: needs about X but the limit is Y; <fix>") when bytes exceed the limit.
+inline void require_memory(double bytes, const std::string& what, const std::string& fix) {
+  const double limit = memory_limit_bytes();
+  if (bytes > limit)
+    throw usage_error(what + ": needs about " + format_bytes(bytes) + " of memory but the limit is " + format_bytes(limit) +
+                      " (80% of RAM, or SPECDYN_MEMORY_LIMIT); " + fix);
+}
+
+}  // namespace specdyn::io

@@ -1,0 +1,317 @@
+// Theory vs finite width: solve the theory once, train the same network on the same data (same
+// loss, same batch sequence) at each width for several weight seeds, and measure per width the
+// relative L2 error of the loss curve, the cosine alignment Tr(AB)/(|A||B|) of Φ^ℓ and G^ℓ on
+// the training points at the final step, the relative error of the NTK's top eigenvalue and, for
+// every hidden weight, the relative error of its top singular value at the last step against the
+// two-level prediction (the top outlier, or the bulk edge 2σ where none is predicted). Each error is
+// fitted as error ∝ N^k with a confidence interval; the theory's own Monte Carlo error is the floor
+// below which a finite width cannot be resolved. Finite-width weight seeds are seed + 1000 + k,
+// k = 0..seeds−1 (recorded as "weight_seeds"); the data use the run's own seed.
+//   auto res = specdyn::run::run_compare(models::mlp3_tanh, cfg, th, {.widths = {256, 512, 1024}, .seeds = 3});
+#pragma once
+
+#include <cstdio>
+
+#include "specdyn/run/theory.hpp"
+#include "specdyn/spectra/ntk.hpp"
+#include "specdyn/stats.hpp"
+
+namespace specdyn::run {
+using namespace specdyn::dmft;
+
+struct compare_options {
+  std::vector<std::size_t> widths{256, 512, 1024, 2048};
+  std::size_t seeds = 3;
+  bool print = true;
+};
+
+struct width_stats {
+  std::size_t width = 0;
+  std::vector<double> loss_error, ntk_error;           // per seed
+  std::vector<std::vector<double>> phi_cos, g_cos;     // [layer][seed]
+  std::vector<std::vector<double>> loss_curves;        // [seed][t]
+  std::vector<std::vector<double>> outlier_error;      // [hidden weight][seed]: |s_top − predicted| / predicted at T
+  std::vector<std::vector<std::vector<double>>> top_singular;  // [hidden weight][seed][prediction step]
+};
+
+struct fit_summary {
+  stats::power_fit fit;
+  std::string warning;  // fewer than 3 widths or seeds, or errors at the Monte Carlo floor
+};
+
+struct compare_result {
+  std::filesystem::path record, theory_record;
+  std::vector<width_stats> widths;
+  fit_summary loss_fit, ntk_fit;
+  std::vector<fit_summary> outlier_fits;  // per hidden weight
+  double theory_mc_error = 0;             // relative L2 of the theory loss curve's standard error (NaN: exact)
+  std::vector<double> outlier_mc_error;   // per hidden weight: relative standard error of the predicted top outlier at T
+  std::vector<std::size_t> prediction_steps;
+  std::string status = "completed", message;
+  int signal = 0;
+};
+
+inline double mean(const std::vector<double>& v) { return stats::mean_se(v).first; }
+inline double stdev(const std::vector<double>& v) {
+  const auto [m, se] = stats::mean_se(v);
+  return std::isfinite(se) ? se * std::sqrt(double(v.size())) : stats::nan;
+}
+/// Least-squares slope of log y against log x (NaN with fewer than two usable points).
+inline double loglog_slope(const std::vector<double>& x, const std::vector<double>& y) { return stats::power_law_fit(x, y).slope; }
+/// Tr(AB)/(|A||B|) for symmetric A, B.
+inline double cosine(const matrix& a, const matrix& b) {
+  double ab = 0, aa = 0, bb = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    ab += a.data()[i] * b.data()[i];
+    aa += a.data()[i] * a.data()[i];
+    bb += b.data()[i] * b.data()[i];
+  }
+  return ab / std::sqrt(aa * bb);
+}
+inline matrix leading_block(const matrix& m, std::size_t n) { return xt::view(m, xt::range(0, n), xt::range(0, n)); }
+
+/// Power-law fit of the per-width mean errors, with warnings a reader needs: too few widths or
+/// seeds for an interval, and widths whose error is within twice the theory's Monte Carlo floor
+/// (left out of the fit: there the finite-size error is not resolved).
+inline fit_summary fit_errors(const std::vector<std::size_t>& widths, const std::vector<double>& errors, std::size_t seeds,
+                              double floor) {
+  std::vector<double> x, y;
+  std::size_t at_floor = 0;
+  for (std::size_t i = 0; i < widths.size(); ++i) {
+    if (std::isfinite(floor) && errors[i] < 2 * floor) { ++at_floor; continue; }
+    x.push_back(double(widths[i]));
+    y.push_back(errors[i]);
+  }
+  fit_summary s{stats::power_law_fit(x, y), ""};
+  if (widths.size() < 3) s.warning += "fewer than 3 widths: no confidence interval; ";
+  if (seeds < 3) s.warning += "fewer than 3 seeds per width: per-width errors are noisy; ";
+  if (at_floor) s.warning += std::to_string(at_floor) + " width(s) within 2x the theory's Monte Carlo error, left out of the fit; ";
+  if (s.fit.points < 2) s.warning += "fewer than 2 widths to fit; ";
+  if (!s.warning.empty()) s.warning.resize(s.warning.size() - 2);
+  return s;
+}
+
+inline std::string describe_fit(const fit_summary& f) {
+  char buf[160];
+  if (!std::isfinite(f.fit.slope)) std::snprintf(buf, sizeof buf, "k = n/a");
+  else if (std::isfinite(f.fit.ci_low))
+    std::snprintf(buf, sizeof buf, "k = %.2f [95%% CI %.2f, %.2f]", f.fit.slope, f.fit.ci_low, f.fit.ci_high);
+  else std::snprintf(buf, sizeof buf, "k = %.2f (no CI)", f.fit.slope);
+  return std::string(buf) + (f.warning.empty() ? "" : " — " + f.warning);
+}
+inline io::json fit_json(const fit_summary& f) {
+  return {{"exponent", io::number(f.fit.slope)}, {"stderr", io::number(f.fit.slope_se)}, {"ci95", {io::number(f.fit.ci_low), io::number(f.fit.ci_high)}},
+          {"widths_fitted", f.fit.points}, {"warning", f.warning}};
+}
+
+template <class Decl>
+compare_result run_compare(Decl decl, const run_config& cfg_in, const theory_options& th, const compare_options& co) {
+  constexpr std::size_t L = Decl::hidden_layers;
+  require(!co.widths.empty(), "--widths", std::string("''"), "give at least one width, e.g. 256,512,1024");
+  for (auto n : co.widths) require(n >= 1, "--widths", n, "widths must be positive integers");
+  require(co.seeds >= 1 && co.seeds <= 100000, "--seeds", co.seeds, "use 1 to 100000");
+  run_config cfg = cfg_in;
+  cfg.validate();
+  for (auto n : co.widths) {
+    run_config c = cfg;
+    c.width = n;
+    io::require_memory(estimate_train_bytes(c, L), "--widths contains " + std::to_string(n), "lower the largest width");
+  }
+  compare_result res;
+  const std::filesystem::path path =
+      std::filesystem::path(cfg.out).extension() == ".json" ? std::filesystem::path(cfg.out).parent_path() / (std::filesystem::path(cfg.out).stem().string() + "_compare.json")
+                                                            : cfg.record_path("compare");
+  run_config th_cfg = cfg;
+  if (std::filesystem::path(cfg.out).extension() == ".json") th_cfg.out = path.parent_path().string();
+  const theory_result theory = run_theory(decl, th_cfg, th);
+  res.theory_record = theory.record;
+  if (theory.status != "completed") {
+    res.status = theory.status;
+    res.message = "the theory did not complete: " + theory.message;
+    res.signal = theory.signal;
+    res.record = theory.record;
+    return res;
+  }
+  const auto& th_sol = theory.sol.mean;
+  const auto data = make_data(cfg);
+  const std::size_t p = data.samples(), T = cfg.steps;
+  const ad::loss_kind kind = cfg.loss == "mse" ? ad::loss_kind::mse : ad::loss_kind::cross_entropy;
+  res.prediction_steps = prediction_steps(T, th.spectra_every);
+  {
+    double num = 0, den = 0;
+    for (std::size_t t = 0; t <= T; ++t) {
+      num += theory.sol.train_loss_se[t] * theory.sol.train_loss_se[t];
+      den += th_sol.train_loss[t] * th_sol.train_loss[t];
+    }
+    res.theory_mc_error = std::sqrt(num / den);
+  }
+  // predicted top singular value of each hidden weight at each prediction step (outlier or edge)
+  std::vector<std::vector<double>> predicted_top(L > 1 ? L - 1 : 0);
+  for (std::size_t i = 1; i < L && i < theory.sol.spectra.size(); ++i) {
+    const auto& lp = theory.sol.spectra[i];
+    for (std::size_t k = 0; k < lp.hidden.size(); ++k)
+      predicted_top[i - 1].push_back(lp.hidden[k].outliers.empty() ? 2 * cfg.sigma : lp.hidden[k].outliers.front());
+    const double se = lp.top_outlier_se.empty() ? stats::nan : lp.top_outlier_se.back();
+    res.outlier_mc_error.push_back(se / predicted_top[i - 1].back());
+  }
+  const rule_info rule = rule_from_name(cfg.param, L);
+  std::vector<std::uint64_t> weight_seeds;
+  for (std::size_t k = 0; k < co.seeds; ++k) weight_seeds.push_back(cfg.seed + 1000 + k);
+  {
+    io::interrupt_guard guard;
+    io::progress bar("compare " + cfg.model, co.widths.size() * co.seeds, cfg.quiet);
+    std::size_t done = 0;
+    try {
+      for (std::size_t n : co.widths) {
+        width_stats ws;
+        ws.width = n;
+        ws.phi_cos.assign(L, {});
+        ws.g_cos.assign(L, {});
+        ws.outlier_error.assign(predicted_top.size(), {});
+        ws.top_singular.assign(predicted_top.size(), {});
+        for (std::size_t k = 0; k < co.seeds; ++k) {
+          auto net = bind(decl, rule, {.D = cfg.dim, .N = n, .C = cfg.outputs},
+                          {.gamma0 = cfg.gamma0, .sigma = cfg.sigma, .eta = cfg.lr, .seed = weight_seeds[k]});
+          trainer<Decl> tr(net, data, {.steps = T, .batch = cfg.batch, .centre = true, .loss = kind, .seed = cfg.seed});
+          std::vector<std::vector<double>> tops(predicted_top.size());
+          try {
+            tr.run([&](std::size_t t, trainer<Decl>& self) {
+              io::throw_if_interrupted("at N = " + std::to_string(n) + ", seed " + std::to_string(weight_seeds[k]) + ", step " + std::to_string(t));
+              if (std::find(res.prediction_steps.begin(), res.prediction_steps.end(), t) == res.prediction_steps.end()) return;
+              for (std::size_t i = 1; i < L; ++i) {
+                const matrix m = self.net().scale(i) * self.net().params().w[i];
+                tops[i - 1].push_back(n > 64 ? spectra::top_singular(m, 1).values.front() : spectra::all_singular(m).values.front());
+              }
+            });
+          } catch (const divergence_error& e) {
+            throw solver_error("finite-width run at N = " + std::to_string(n) + " diverged (" + e.what() + "); lower --lr");
+          }
+          const auto& loss = tr.train_loss();
+          double num = 0, den = 0;
+          for (std::size_t t = 0; t <= T; ++t) {
+            num += (loss[t] - th_sol.train_loss[t]) * (loss[t] - th_sol.train_loss[t]);
+            den += th_sol.train_loss[t] * th_sol.train_loss[t];
+          }
+          ws.loss_error.push_back(std::sqrt(num / den));
+          ws.loss_curves.push_back(loss);
+          for (std::size_t i = 0; i < predicted_top.size(); ++i) {
+            ws.outlier_error[i].push_back(std::abs(tops[i].back() - predicted_top[i].back()) / predicted_top[i].back());
+            ws.top_singular[i].push_back(tops[i]);
+          }
+          tr.evaluate_train();
+          const auto ntk = spectra::empirical_ntk(net, data.x, tr.train_fields());
+          for (std::size_t l = 0; l < L; ++l) {
+            ws.phi_cos[l].push_back(cosine(ntk.phi[l + 1], leading_block(th_sol.phi_tt[l][T], p)));
+            ws.g_cos[l].push_back(cosine(ntk.g[l], leading_block(th_sol.g_tt[l][T], p)));
+          }
+          ws.ntk_error.push_back(std::abs(ntk.top_eigenvalue - th_sol.ntk_top[T]) / th_sol.ntk_top[T]);
+          bar.update(++done, loss.back());
+        }
+        res.widths.push_back(std::move(ws));
+      }
+    } catch (const interrupted_error& e) {
+      res.status = "interrupted";
+      res.message = std::string(e.what()) + "; kept the " + std::to_string(res.widths.size()) + " finished width(s)";
+      res.signal = e.signal;
+    } catch (const std::exception& e) {
+      res.status = "failed";
+      res.message = e.what();
+    }
+    bar.finish();
+  }
+  std::vector<std::size_t> ns;
+  std::vector<double> le, ne;
+  for (const auto& w : res.widths) {
+    ns.push_back(w.width);
+    le.push_back(mean(w.loss_error));
+    ne.push_back(mean(w.ntk_error));
+  }
+  res.loss_fit = fit_errors(ns, le, co.seeds, res.theory_mc_error);
+  res.ntk_fit = fit_errors(ns, ne, co.seeds, stats::nan);
+  for (std::size_t i = 0; i < predicted_top.size(); ++i) {
+    std::vector<double> oe;
+    for (const auto& w : res.widths) oe.push_back(mean(w.outlier_error[i]));
+    res.outlier_fits.push_back(fit_errors(ns, oe, co.seeds, res.outlier_mc_error[i]));
+  }
+
+  if (co.print && !res.widths.empty()) {
+    std::printf("\n%s, %s, γ0 = %g, η = %g, P = %zu, T = %zu; theory: %s (%zu particles × %zu replicas)\n", cfg.model.c_str(),
+                cfg.param.c_str(), cfg.gamma0, cfg.lr, p, T, theory.sol.solver.c_str(), theory.sol.particles, theory.sol.replicas);
+    if (std::isfinite(res.theory_mc_error)) std::printf("theory Monte Carlo error (relative, loss curve): %.2e\n", res.theory_mc_error);
+    else std::printf("theory: exact (no Monte Carlo error)\n");
+    for (std::size_t i = 0; i < predicted_top.size(); ++i)
+      std::printf("predicted top singular value of W%zu at T: %.4f%s\n", i + 1, predicted_top[i].back(),
+                  theory.sol.spectra[i + 1].hidden.back().outliers.empty() ? " (no outlier: bulk edge 2σ)" : " (outlier)");
+    std::printf("%7s  %-19s", "N", "loss-curve error");
+    for (std::size_t l = 0; l < L; ++l) std::printf("  1-cos Φ%-2zu  1-cos G%-2zu", l + 1, l + 1);
+    std::printf("  NTK λmax err");
+    for (std::size_t i = 0; i < predicted_top.size(); ++i) std::printf("  W%zu top err", i + 1);
+    std::printf("\n");
+    for (const auto& w : res.widths) {
+      std::printf("%7zu  %.4f ± %.4f    ", w.width, mean(w.loss_error), stdev(w.loss_error));
+      for (std::size_t l = 0; l < L; ++l) {
+        std::vector<double> a, b;
+        for (double x : w.phi_cos[l]) a.push_back(1 - x);
+        for (double x : w.g_cos[l]) b.push_back(1 - x);
+        std::printf("  %.2e   %.2e ", mean(a), mean(b));
+      }
+      std::printf("  %.4f      ", mean(w.ntk_error));
+      for (std::size_t i = 0; i < predicted_top.size(); ++i) std::printf("  %.4f   ", mean(w.outlier_error[i]));
+      std::printf("\n");
+    }
+    std::printf("fitted error ∝ N^k: loss curve %s\n", describe_fit(res.loss_fit).c_str());
+    std::printf("                    NTK top eigenvalue %s\n", describe_fit(res.ntk_fit).c_str());
+    for (std::size_t i = 0; i < predicted_top.size(); ++i)
+      std::printf("                    W%zu top singular value %s\n", i + 1, describe_fit(res.outlier_fits[i]).c_str());
+    std::printf("(finite-size theory: loss and kernels −0.5 or steeper, outliers −0.5, bulk edges −2/3)\n");
+  }
+
+  // record
+  io::record rec(path);
+  io::json config = cfg.to_json();
+  config["theory"] = th.to_json();
+  config["widths"] = co.widths;
+  config["seeds"] = co.seeds;
+  auto& j = rec.begin("compare", config);
+  j["config"]["rule"] = rule_json(rule);
+  j["config"]["weight_seeds"] = weight_seeds;
+  j["status"] = res.status;
+  j["message"] = res.message;
+  j["theory_record"] = theory.record.filename().string();
+  j["theory_train_loss"] = io::numbers(th_sol.train_loss);
+  j["theory_mc_error"] = io::number(res.theory_mc_error);
+  j["loss_fit"] = fit_json(res.loss_fit);
+  j["ntk_fit"] = fit_json(res.ntk_fit);
+  j["prediction_steps"] = res.prediction_steps;
+  j["outliers"] = io::json::object();
+  for (std::size_t i = 0; i < predicted_top.size(); ++i) {
+    const std::string name = "W" + std::to_string(i + 1);
+    j["outliers"][name] = {{"predicted_top", io::numbers(predicted_top[i])},
+                           {"predicted_mc_error", io::number(res.outlier_mc_error[i])},
+                           {"fit", fit_json(res.outlier_fits[i])}};
+  }
+  j["widths"] = io::json::array();
+  for (const auto& w : res.widths) {
+    io::json e = {{"width", w.width}, {"loss_error", io::numbers(w.loss_error)}, {"ntk_top_error", io::numbers(w.ntk_error)}};
+    for (std::size_t l = 0; l < L; ++l) {
+      e["phi_cosine"]["h" + std::to_string(l + 1)] = io::numbers(w.phi_cos[l]);
+      e["g_cosine"]["h" + std::to_string(l + 1)] = io::numbers(w.g_cos[l]);
+    }
+    for (std::size_t i = 0; i < predicted_top.size(); ++i) {
+      const std::string name = "W" + std::to_string(i + 1);
+      e["outlier_error"][name] = io::numbers(w.outlier_error[i]);
+      io::json tops = io::json::array();
+      for (const auto& v : w.top_singular[i]) tops.push_back(io::numbers(v));
+      e["top_singular"][name] = tops;
+    }
+    io::json curves = io::json::array();
+    for (const auto& c : w.loss_curves) curves.push_back(io::numbers(c));
+    e["train_loss"] = curves;
+    j["widths"].push_back(e);
+  }
+  rec.write();
+  res.record = path;
+  return res;
+}
+
+}  // namespace specdyn::run

@@ -1,0 +1,474 @@
+// `specdyn theory` as a library call: the infinite-width theory of a declared network for the
+// same task, rule, loss, batch sequence and hyper-parameters as a finite-width run, solved by the
+// exact linear closure (orthonormal design), the particle march (Monte Carlo, replicas for error
+// bars) or the lazy kernel solver; then the two-level spectral theory predicts the outliers of
+// every hidden weight (dmft/spectral.hpp) and the input weight's singular values. Everything is
+// written as a run record with the same keys as `specdyn train` plus error bars, kernels and
+// `spectra.<layer>.predicted`.
+//   auto res = specdyn::run::run_theory(models::mlp3_tanh, cfg, {.particles = 8000});
+#pragma once
+
+#include <chrono>
+#include <optional>
+
+#include "specdyn/data/batches.hpp"
+#include "specdyn/dmft/lazy.hpp"
+#include "specdyn/dmft/spectral.hpp"
+#include "specdyn/run/experiment.hpp"
+#include "specdyn/stats.hpp"
+
+namespace specdyn::run {
+using namespace specdyn::dmft;
+
+struct theory_options {
+  std::string solver = "auto";   // auto | exact | particles
+  std::size_t particles = 8000;
+  std::size_t replicas = 4;
+  std::string scheme = "march";  // march | alternating
+  double damping = 1.0;
+  std::size_t max_iterations = 500;
+  bool two_time = false;         // write Φ(t,s), G(t,s) to .npy
+  std::optional<std::size_t> width;  // evaluate the rule's effective theory at this width (NTK: γ0/√N)
+  std::size_t spectra_every = 10;    // steps between outlier predictions (0: none); the last step always
+  double spectral_cut = -1;          // Gram eigenvalues kept above this fraction of the largest (−1: automatic)
+  bool quiet = false;
+
+  void validate() const {
+    if (solver != "auto" && solver != "exact" && solver != "particles")
+      throw usage_error("--solver = " + solver + ": use auto, exact (linear activations) or particles");
+    if (scheme != "march" && scheme != "alternating") throw usage_error("--scheme = " + scheme + ": use march or alternating");
+    require(particles >= 64, "--particles", particles, "use at least 64 (Monte Carlo error ~ particles^{-1/2})");
+    require(particles <= 100000000, "--particles", particles, "use at most 10^8");
+    require(replicas >= 1 && replicas <= 10000, "--replicas", replicas, "use 1 to 10000 (2 or more for error bars)");
+    require(damping > 0 && damping <= 1, "--damping", damping, "must be in (0, 1]");
+    require(max_iterations >= 1, "--max-iterations", max_iterations, "must be at least 1");
+    if (width) require(*width >= 1, "--width", *width, "must be a positive integer");
+  }
+  [[nodiscard]] io::json to_json() const {
+    return {{"solver", solver}, {"particles", particles}, {"replicas", replicas}, {"scheme", scheme}, {"damping", damping},
+            {"max_iterations", max_iterations}, {"two_time", two_time}, {"width", width ? io::json(*width) : io::json(nullptr)},
+            {"spectra_every", spectra_every}, {"spectral_cut", spectral_cut}};
+  }
+};
+
+/// Predicted spectra of one weight at the prediction steps.
+struct layer_prediction {
+  std::string name;                          // W0 (input), W1, ...
+  std::vector<std::size_t> steps;
+  std::vector<hidden_prediction> hidden;     // hidden weights
+  std::vector<std::vector<double>> input;    // input weight: D singular values of W⁰(t)/√N
+  std::vector<double> top_outlier_se;        // standard error of the top outlier over replicas (NaN: one replica)
+};
+
+/// Mean and standard error over replicas.
+struct averaged {
+  solution mean;
+  std::vector<double> train_loss_se, test_loss_se, ntk_top_se, eos_se;  // NaN with one replica
+  std::vector<matrix> f_se;
+  std::string solver;  // "exact-linear", "particles", "lazy"
+  std::size_t particles = 0, replicas = 1;
+  std::string status = "completed", message;  // interrupted: the replicas finished before the signal
+  int signal = 0;
+  std::vector<layer_prediction> spectra;
+  double spectra_seconds = 0;  // time of the two-level spectral predictions
+  double spectral_cut = 0;     // the Gram cut used
+};
+
+struct theory_result {
+  std::filesystem::path record;
+  averaged sol;
+  effective_rule rule;
+  std::string status = "completed", message;
+  int signal = 0;
+};
+
+template <class Decl>
+constexpr bool all_linear() {
+  bool all = true;
+  ad::static_for<Decl::hidden_layers>([&](auto i) { all = all && dsl::is_identity_activation<typename Decl::template activation<i>>; });
+  return all;
+}
+
+/// The theory's problem for a config: the same data as `specdyn train` (same seed), test points
+/// appended, the same loss and, for SGD, the same batch sequence.
+inline problem make_problem(const run_config& cfg, const task_data& data, const effective_rule& rule) {
+  problem pr;
+  if (data.has_test()) {
+    pr.x = xt::concatenate(xt::xtuple(data.x, data.x_test), 1);
+    pr.y = xt::concatenate(xt::xtuple(data.y, data.y_test), 1);
+  } else {
+    pr.x = data.x;
+    pr.y = data.y;
+  }
+  pr.p_train = data.samples();
+  pr.sigma = cfg.sigma;
+  pr.eta = cfg.lr;
+  pr.steps = cfg.steps;
+  pr.rule = rule;
+  pr.loss = cfg.loss == "mse" ? ad::loss_kind::mse : ad::loss_kind::cross_entropy;
+  if (cfg.batch > 0 && cfg.batch < data.samples()) pr.batches = batch_schedule::sequence(data.samples(), cfg.batch, cfg.seed, cfg.steps);
+  return pr;
+}
+
+inline void check_theory_config(const run_config& cfg) {
+  if (!cfg.centre) throw usage_error("--no-centre: the theory describes the centred network f − f(θ0); drop --no-centre");
+}
+
+/// Steps at which spectra are predicted: every `every` steps and the last one.
+inline std::vector<std::size_t> prediction_steps(std::size_t steps, std::size_t every) {
+  std::vector<std::size_t> out;
+  if (every == 0) return out;
+  for (std::size_t t = 0; t <= steps; t += every) out.push_back(t);
+  if (out.back() != steps) out.push_back(steps);
+  return out;
+}
+
+/// Outlier predictions of every weight from spike Gram matrices.
+template <class Decl>
+std::vector<layer_prediction> predict_spectra(const std::vector<spike_grams>& spikes, const problem& pr,
+                                              const std::vector<std::size_t>& steps, const spectral_options& so) {
+  constexpr std::size_t L = Decl::hidden_layers;
+  std::vector<layer_prediction> out;
+  if (spikes.empty()) return out;
+  const matrix x_train = xt::view(pr.x, xt::all(), xt::range(0, pr.p_train));
+  for (std::size_t i = 0; i < L; ++i) {
+    layer_prediction lp;
+    lp.name = "W" + std::to_string(i);
+    lp.steps = steps;
+    for (std::size_t t : steps) {
+      if (i == 0) lp.input.push_back(predict_input(spikes[0], t, pr.sigma, x_train));
+      else lp.hidden.push_back(predict_hidden(spikes[i], t, pr.sigma, so));
+    }
+    out.push_back(std::move(lp));
+  }
+  return out;
+}
+
+/// Element-wise mean of the spike Gram matrices over replicas.
+inline std::vector<spike_grams> mean_spikes(const std::vector<solution>& reps) {
+  std::vector<spike_grams> m = reps[0].spikes;
+  const double r = double(reps.size());
+  for (std::size_t i = 0; i < m.size(); ++i) {
+    auto avg = [&](matrix spike_grams::*field) {
+      if ((m[i].*field).size() == 0) return;
+      matrix acc = xt::zeros_like(m[i].*field);
+      for (const auto& s : reps) acc += s.spikes[i].*field / r;
+      m[i].*field = acc;
+    };
+    for (auto f : {&spike_grams::gg, &spike_grams::gy, &spike_grams::yy, &spike_grams::pp, &spike_grams::pz, &spike_grams::zz}) avg(f);
+    for (std::size_t s = 0; s < m[i].response.size(); ++s) {
+      matrix acc = xt::zeros_like(m[i].response[s]);
+      for (const auto& rep : reps) acc += rep.spikes[i].response[s] / r;
+      m[i].response[s] = acc;
+    }
+  }
+  return m;
+}
+
+/// The memory a theory solve plans to use (the guard applied before anything is written).
+template <class Decl>
+double estimate_theory_bytes(const problem& pr, const theory_options& th) {
+  constexpr std::size_t L = Decl::hidden_layers;
+  const bool exact = th.solver == "exact" || (th.solver == "auto" && all_linear<Decl>());
+  const std::size_t s = exact ? design_particles(L, pr.p_all(), pr.outputs(), pr.steps) : th.particles;
+  double bytes = estimate_solver_bytes(L, pr.p_all(), pr.outputs(), pr.steps, s, th.scheme == "alternating", th.two_time);
+  if (th.spectra_every > 0) {  // spike histories [S, T·P] (≤ 3 per layer) and 6 Gram matrices [T·P]² per weight, per replica
+    const double n = double(pr.steps * pr.p_train);
+    bytes += 8.0 * (3.0 * double(L) * double(s) * n + 6.0 * double(L) * n * n * double(exact ? 1 : th.replicas + 1));
+  }
+  return bytes;
+}
+
+template <class Decl>
+averaged solve_theory(const problem& pr, const theory_options& th, std::uint64_t seed) {
+  constexpr std::size_t L = Decl::hidden_layers;
+  const auto pred_steps = prediction_steps(pr.steps, th.spectra_every);
+  averaged out;
+  if (pr.rule.lazy) {  // kernel regime: hidden weights do not move at N = ∞, no outliers
+    out.mean = lazy_solve<Decl>(pr);
+    out.solver = "lazy";
+    const std::size_t T = pr.steps + 1;
+    for (auto* v : {&out.train_loss_se, &out.test_loss_se, &out.ntk_top_se, &out.eos_se}) v->assign(T, 0.0);
+    for (const auto& f : out.mean.f) out.f_se.push_back(xt::zeros_like(f));
+    return out;
+  }
+  const bool exact = th.solver == "exact" || (th.solver == "auto" && all_linear<Decl>());
+  if (exact && !all_linear<Decl>())
+    throw usage_error("--solver = exact: the exact closure needs linear activations (" + Decl::describe() + "); use --solver particles");
+  solver_options so;
+  so.kind = exact ? innovations::design : innovations::gaussian;
+  so.particles = exact ? design_particles(L, pr.p_all(), pr.outputs(), pr.steps) : th.particles;
+  so.replicas = exact ? 1 : th.replicas;
+  so.how = th.scheme == "march" ? scheme::march : scheme::alternating;
+  so.damping = th.damping;
+  so.max_iterations = th.max_iterations;
+  so.keep_two_time = th.two_time;
+  so.spike_moments = !pred_steps.empty();
+  out.solver = exact ? "exact-linear" : "particles";
+  out.particles = so.particles;
+  particle_solver<Decl> solver(pr, so);
+  std::vector<solution> reps;
+  io::progress bar("theory " + std::string(exact ? "(exact)" : "(particles)"), so.replicas, th.quiet);
+  for (std::size_t r = 0; r < so.replicas; ++r) {
+    try {
+      reps.push_back(solver.solve(seed * 7919 + r));
+    } catch (const interrupted_error& e) {
+      if (reps.empty()) throw;
+      out.status = "interrupted";
+      out.signal = e.signal;
+      out.message = std::string(e.what()) + "; kept " + std::to_string(reps.size()) + " finished replica(s)";
+      break;
+    }
+    bar.update(r + 1, reps.back().train_loss.back());
+  }
+  bar.finish();
+  out.replicas = reps.size();
+  // mean and standard error over replicas (NaN with one replica: no error bar)
+  const double R = double(reps.size());
+  out.mean = reps[0];
+  auto mean_se = [&](auto get, std::vector<double>& mean, std::vector<double>& se) {
+    const std::size_t n = get(reps[0]).size();
+    mean.assign(n, 0.0);
+    se.assign(n, 0.0);
+    for (std::size_t t = 0; t < n; ++t) {
+      std::vector<double> v;
+      for (const auto& s : reps) v.push_back(get(s)[t]);
+      std::tie(mean[t], se[t]) = stats::mean_se(v);
+    }
+  };
+  mean_se([](const solution& s) -> const std::vector<double>& { return s.train_loss; }, out.mean.train_loss, out.train_loss_se);
+  mean_se([](const solution& s) -> const std::vector<double>& { return s.test_loss; }, out.mean.test_loss, out.test_loss_se);
+  std::vector<double> unused;
+  mean_se([](const solution& s) -> const std::vector<double>& { return s.ntk_top; }, unused, out.ntk_top_se);
+  mean_se([](const solution& s) -> const std::vector<double>& { return s.eos_ratio; }, unused, out.eos_se);
+  for (std::size_t t = 0; t < out.mean.f.size(); ++t) {
+    matrix m = xt::zeros_like(reps[0].f[t]), v = xt::zeros_like(m);
+    for (const auto& s : reps) m += s.f[t] / R;
+    for (const auto& s : reps) v += (s.f[t] - m) * (s.f[t] - m);
+    out.mean.f[t] = m;
+    out.f_se.push_back(R > 1 ? matrix(xt::sqrt(v / ((R - 1) * R))) : matrix(xt::zeros_like(m) * stats::nan));
+    // the NTK's top eigenvalue is that of the mean kernel (the mean of replica maxima is biased up);
+    // its error bar is the replicas' spread
+    matrix km = xt::zeros_like(reps[0].ntk[t]);
+    for (const auto& s : reps) km += s.ntk[t] / R;
+    out.mean.ntk[t] = km;
+    out.mean.ntk_top[t] = spectra::eigenvalues_desc(km).front();
+    out.mean.eos_ratio[t] = pr.eta / double(pr.p_train) * out.mean.ntk_top[t];
+    for (std::size_t l = 0; l < L; ++l) {
+      matrix pm = xt::zeros_like(reps[0].phi_tt[l][t]), gm = xt::zeros_like(reps[0].g_tt[l][t]);
+      for (const auto& s : reps) { pm += s.phi_tt[l][t] / R; gm += s.g_tt[l][t] / R; }
+      out.mean.phi_tt[l][t] = pm;
+      out.mean.g_tt[l][t] = gm;
+    }
+  }
+  out.mean.min_conditional_eigenvalue = INFINITY;
+  for (const auto& s : reps) out.mean.min_conditional_eigenvalue = std::min(out.mean.min_conditional_eigenvalue, s.min_conditional_eigenvalue);
+  if (so.spike_moments && out.status == "completed") {  // an interrupted run keeps its losses, not predictions
+    const auto t_spec = std::chrono::steady_clock::now();
+    out.mean.spikes = mean_spikes(reps);
+    spectral_options spo;
+    spo.cut = th.spectral_cut > 0 ? th.spectral_cut : (exact ? 1e-10 : 1e-3);
+    out.spectral_cut = spo.cut;
+    out.spectra = predict_spectra<Decl>(out.mean.spikes, pr, pred_steps, spo);
+    // Monte Carlo error of the top outlier: the spread of the replicas' own predictions
+    for (std::size_t i = 1; i < out.spectra.size(); ++i) {
+      auto& lp = out.spectra[i];
+      for (std::size_t k = 0; k < pred_steps.size(); ++k) {
+        std::vector<double> tops;
+        if (R > 1)
+          for (const auto& rep : reps) {
+            const auto p = predict_hidden(rep.spikes[i], pred_steps[k], pr.sigma, spo);
+            tops.push_back(p.outliers.empty() ? 2 * pr.sigma : p.outliers.front());
+          }
+        lp.top_outlier_se.push_back(R > 1 ? stats::mean_se(tops).second : stats::nan);
+      }
+    }
+    out.spectra_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_spec).count();
+  }
+  return out;
+}
+
+/// Writes the predicted spectra into a record (`spectra.<layer>.predicted`).
+inline void put_predictions(io::record& rec, io::json& j, const std::vector<layer_prediction>& spectra, double sigma) {
+  for (const auto& lp : spectra) {
+    auto& s = j["spectra"][lp.name]["predicted"];
+    s["steps"] = lp.steps;
+    rec.set_prefix("spectra." + lp.name + ".predicted");
+    if (!lp.input.empty()) {
+      s["units"] = "singular values of W0(t)/sqrt(N) at N = infinity (D of them; the tracker's W_eff = W0/sqrt(D) is sqrt(N/D) times these)";
+      rec.put_rows(s, "singular_values", lp.input);
+      continue;
+    }
+    s["units"] = "singular values of W(t)/sqrt(N) at N = infinity; bulk edge 2 sigma";
+    s["bulk_edge"] = 2 * sigma;
+    std::vector<std::vector<double>> out, naive, theta, ol, orr, oi;
+    std::optional<std::size_t> escape;
+    for (std::size_t k = 0; k < lp.hidden.size(); ++k) {
+      const auto& h = lp.hidden[k];
+      out.push_back(h.outliers);
+      naive.push_back(h.naive);
+      theta.push_back(h.update_singular);
+      ol.push_back(h.overlap_spike_left);
+      orr.push_back(h.overlap_spike_right);
+      oi.push_back(h.overlap_initial);
+      if (!escape && !h.outliers.empty()) escape = lp.steps[k];
+    }
+    rec.put_rows(s, "outliers", out);
+    rec.put_rows(s, "naive_bbp", naive);
+    rec.put_rows(s, "update_singular_values", theta);
+    s["overlaps"] = io::json::object();
+    rec.put_rows(s["overlaps"], "spike_left", ol);
+    rec.put_rows(s["overlaps"], "spike_right", orr);
+    rec.put_rows(s["overlaps"], "initial_top", oi);
+    s["overlaps"]["meaning"] = "spike_left/right: |<outlier singular vector, top singular vector of the update>|^2; "
+                               "initial_top: with the top singular vectors of W(0), 0 at N = infinity";
+    s["stderr"] = io::numbers(lp.top_outlier_se);
+    s["escape_step"] = escape ? io::json(*escape) : io::json(nullptr);
+    std::vector<std::size_t> rr, rc;
+    for (const auto& h : lp.hidden) { rr.push_back(h.rank_row); rc.push_back(h.rank_col); }
+    s["basis_sizes"] = {{"row", rr}, {"column", rc}};
+    s["escape_resolution"] = "first prediction step with an outlier (predictions every spectra_every steps)";
+  }
+  rec.set_prefix("");
+}
+
+template <class Decl>
+theory_result run_theory(Decl, const run_config& cfg_in, const theory_options& th) {
+  constexpr std::size_t L = Decl::hidden_layers;
+  run_config cfg = cfg_in;
+  cfg.validate();
+  th.validate();
+  check_theory_config(cfg);
+  if (th.solver == "exact" && !all_linear<Decl>())
+    throw usage_error("--solver = exact: the exact closure needs linear activations (" + Decl::describe() + "); use --solver particles");
+  const rule_info rule = rule_from_name(cfg.param, L);
+  const effective_rule eff = map_rule(rule, L, cfg.gamma0, th.width);
+  const auto data = make_data(cfg);
+  const problem pr = make_problem(cfg, data, eff);
+  io::require_memory(estimate_theory_bytes<Decl>(pr, th), "--particles = " + std::to_string(th.particles),
+                     "lower --particles, --steps, --samples or --test-samples");
+  std::filesystem::path path(cfg.out);
+  if (path.extension() != ".json")
+    path = cfg.record_path(th.width ? "theoryN" + std::to_string(*th.width) : "theory");
+  std::error_code ec;
+  if (!path.parent_path().empty()) std::filesystem::create_directories(path.parent_path(), ec);
+  if (ec) throw usage_error("--out = " + cfg.out + ": cannot create directory (" + ec.message() + ")");
+  io::json config = cfg.to_json();
+  config["theory"] = th.to_json();
+  check_overwrite(path, config, cfg.force);
+
+  theory_result res;
+  res.rule = eff;
+  const auto t0 = std::chrono::steady_clock::now();
+  {
+    io::interrupt_guard guard;
+    try {
+      res.sol = solve_theory<Decl>(pr, th, cfg.seed);
+      res.status = res.sol.status;
+      res.message = res.sol.message;
+      res.signal = res.sol.signal;
+    } catch (const interrupted_error& e) {
+      res.status = "interrupted";
+      res.message = std::string(e.what()) + " before the first replica finished";
+      res.signal = e.signal;
+    } catch (const usage_error&) {
+      throw;
+    } catch (const std::exception& e) {
+      res.status = "failed";
+      res.message = e.what();
+    }
+  }
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  io::record rec(path);
+  auto& j = rec.begin("theory", config);
+  j["config"]["width"] = th.width ? io::json(*th.width) : io::json("infinite");
+  j["config"]["declaration"] = Decl::describe();
+  j["config"]["hidden_layers"] = L;
+  j["config"]["rule"] = rule_json(rule);
+  j["config"]["gamma0_eff"] = eff.gamma0_eff;
+  j["config"]["kappa"] = eff.kappa;
+  j["status"] = res.status;
+  j["message"] = res.message;
+  j["wall_seconds"] = wall;
+  res.record = path;
+  const auto& sol = res.sol;
+  if (sol.mean.train_loss.empty()) {  // nothing finished: the record says why
+    rec.write();
+    return res;
+  }
+  j["solver"] = {{"kind", sol.solver}, {"particles", sol.particles}, {"replicas", sol.replicas},
+                 {"iterations", sol.mean.iterations}, {"residuals", io::numbers(sol.mean.residuals)},
+                 {"min_conditional_eigenvalue", io::number(sol.mean.min_conditional_eigenvalue)},
+                 {"mapping", eff.description}, {"spectra_seconds", sol.spectra_seconds}, {"spectral_cut", sol.spectral_cut},
+                 {"error_bars", sol.replicas > 1 ? "standard error over replicas (Student-t with replicas − 1 dof for intervals)"
+                                                 : "none: one replica (exact closure or --replicas 1)"}};
+  std::vector<std::size_t> steps(cfg.steps + 1);
+  std::iota(steps.begin(), steps.end(), std::size_t{0});
+  j["steps"] = steps;
+  j["train_loss"] = io::numbers(sol.mean.train_loss);
+  j["train_loss_stderr"] = io::numbers(sol.train_loss_se);
+  j["test_loss"] = io::numbers(sol.mean.test_loss);
+  j["test_loss_stderr"] = io::numbers(sol.test_loss_se);
+  const std::size_t c = pr.outputs(), p = pr.p_all();
+  std::vector<double> fv, fs;
+  for (std::size_t t = 0; t <= cfg.steps; ++t) {
+    fv.insert(fv.end(), sol.mean.f[t].begin(), sol.mean.f[t].end());
+    fs.insert(fs.end(), sol.f_se[t].begin(), sol.f_se[t].end());
+  }
+  j["f"] = {{"steps", steps}, {"shape_per_step", {c, p}}, {"points", "training points first, then test points"}};
+  rec.put_array(j["f"], "values", fv, {steps.size(), c, p});
+  rec.put_array(j["f"], "stderr", fs, {steps.size(), c, p});
+  j["ntk"] = {{"steps", steps}, {"top_eigenvalue", io::numbers(sol.mean.ntk_top)}, {"top_eigenvalue_stderr", io::numbers(sol.ntk_top_se)},
+              {"eos_ratio", io::numbers(sol.mean.eos_ratio)}, {"eos_ratio_stderr", io::numbers(sol.eos_se)},
+              {"top_eigenvalue_of", "the replica-mean kernel; stderr from the spread of the replicas' own top eigenvalues"}};
+  {  // K(t) on the training points, [T+1, C·P, C·P]
+    const std::size_t kp = sol.mean.ntk.empty() ? 0 : sol.mean.ntk[0].shape(0);
+    std::vector<double> kv;
+    for (const auto& k : sol.mean.ntk) kv.insert(kv.end(), k.begin(), k.end());
+    rec.set_prefix("ntk");
+    rec.put_array(j["ntk"], "kernel", kv, {sol.mean.ntk.size(), kp, kp});
+    rec.set_prefix("");
+  }
+  j["kernels"] = io::json::object();
+  for (std::size_t l = 0; l < L; ++l) {
+    const std::string name = "h" + std::to_string(l + 1);
+    std::vector<double> ph, gg;
+    for (std::size_t t = 0; t <= cfg.steps; ++t) {
+      ph.insert(ph.end(), sol.mean.phi_tt[l][t].begin(), sol.mean.phi_tt[l][t].end());
+      gg.insert(gg.end(), sol.mean.g_tt[l][t].begin(), sol.mean.g_tt[l][t].end());
+    }
+    rec.set_prefix("kernels." + name);
+    j["kernels"][name] = io::json::object();
+    rec.put_array(j["kernels"][name], "phi_tt", ph, {steps.size(), p, p});
+    rec.put_array(j["kernels"][name], "g_tt", gg, {steps.size(), c * p, c * p});
+    if (th.two_time && !sol.mean.kernels.phi.empty()) {
+      const std::size_t T1 = cfg.steps + 1, bp = c * p;
+      std::vector<double> full_phi(T1 * T1 * p * p), full_g(T1 * T1 * bp * bp);
+      for (std::size_t t = 0; t < T1; ++t)
+        for (std::size_t s = 0; s <= t; ++s) {
+          const matrix& a = sol.mean.kernels.phi[l][t][s];
+          const matrix& b = sol.mean.kernels.g[l][t][s];
+          for (std::size_t i = 0; i < p; ++i)
+            for (std::size_t k = 0; k < p; ++k) {
+              full_phi[((t * T1 + s) * p + i) * p + k] = a(i, k);
+              full_phi[((s * T1 + t) * p + k) * p + i] = a(i, k);
+            }
+          for (std::size_t i = 0; i < bp; ++i)
+            for (std::size_t k = 0; k < bp; ++k) {
+              full_g[((t * T1 + s) * bp + i) * bp + k] = b(i, k);
+              full_g[((s * T1 + t) * bp + k) * bp + i] = b(i, k);
+            }
+        }
+      rec.put_npy(j["kernels"][name], "phi_two_time", full_phi, {T1, T1, p, p});
+      rec.put_npy(j["kernels"][name], "g_two_time", full_g, {T1, T1, bp, bp});
+    }
+  }
+  rec.set_prefix("");
+  j["spectra"] = io::json::object();
+  put_predictions(rec, j, sol.spectra, cfg.sigma);
+  rec.write();
+  return res;
+}
+
+}  // namespace specdyn::run
