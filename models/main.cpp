@@ -71,7 +71,7 @@ void add_theory_flags(CLI::App* cmd, run::theory_options& t, std::size_t& width)
                   "Steps between predictions of the hidden weights' outliers and the input weight's singular values (0: none)")
       ->capture_default_str();
   cmd->add_option("--spectral-cut", t.spectral_cut,
-                  "Spike Gram eigenvalues below this fraction of the largest are dropped (−1: 1e-10 exact, 1e-3 particles)")
+                  "Spike Gram eigenvalues below this fraction of the largest are dropped (−1: 1e-10 exact, (particles × replicas)^{-1/2} Monte Carlo)")
       ->capture_default_str();
 }
 

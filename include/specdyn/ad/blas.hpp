@@ -57,6 +57,11 @@ inline void gemm(bool trans_a, bool trans_b, double alpha, const double* a, std:
 
 template <class A, class B, class C>
 inline void gemm(bool trans_a, bool trans_b, double alpha, const A& a, const B& b, double beta, C& c) {
+  // LAPACK-backed results (eigh, svd) come back column-major: copy them into a row-major matrix first.
+  static_assert(std::decay_t<A>::static_layout == xt::layout_type::row_major &&
+                    std::decay_t<B>::static_layout == xt::layout_type::row_major &&
+                    std::decay_t<C>::static_layout == xt::layout_type::row_major,
+                "specdyn: blas::gemm takes row-major matrices; copy a column-major result into a specdyn matrix first");
   gemm(trans_a, trans_b, alpha, a.data(), a.shape(0), a.shape(1), b.data(), b.shape(0), b.shape(1), beta, c.data(),
        c.shape(0), c.shape(1));
 }

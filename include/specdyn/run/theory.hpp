@@ -267,7 +267,8 @@ averaged solve_theory(const problem& pr, const theory_options& th, std::uint64_t
     const auto t_spec = std::chrono::steady_clock::now();
     out.mean.spikes = mean_spikes(reps);
     spectral_options spo;
-    spo.cut = th.spectral_cut > 0 ? th.spectral_cut : (exact ? 1e-10 : 1e-3);
+    spo.cut = th.spectral_cut > 0 ? th.spectral_cut : (exact ? 1e-10 : std::max(1e-10, 1.0 / std::sqrt(double(so.particles * reps.size()))));
+    spo.edge_resolution = exact ? 1e-9 : 1e-2;
     out.spectral_cut = spo.cut;
     out.spectra = predict_spectra<Decl>(out.mean.spikes, pr, pred_steps, spo);
     // Monte Carlo error of the top outlier: the spread of the replicas' own predictions

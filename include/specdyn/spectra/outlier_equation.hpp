@@ -93,7 +93,8 @@ inline std::vector<double> crossings(const std::function<std::vector<double>(dou
 /// The symmetric square root K^{1/2} of a positive semi-definite matrix (negative rounding clipped).
 inline matrix psd_sqrt(const matrix& k) {
   matrix sym = 0.5 * (k + xt::transpose(k));
-  auto [lam, vec] = xt::linalg::eigh(sym);
+  auto [lam, vec_cm] = xt::linalg::eigh(sym);
+  const matrix vec = vec_cm;  // eigh returns column-major storage
   const std::size_t n = k.shape(0);
   matrix scaled = vec;
   for (std::size_t j = 0; j < n; ++j) {
