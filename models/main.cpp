@@ -2,6 +2,8 @@
 // tracking into a run record, plot records, and run the demo. Exit codes: 0 success, 2 bad
 // input (one line naming the flag, nothing written), 3 training diverged (record kept),
 // 130 interrupted (record kept), 1 any other failure.
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -71,7 +73,7 @@ void add_theory_flags(CLI::App* cmd, run::theory_options& t, std::size_t& width)
                   "Steps between predictions of the hidden weights' outliers and the input weight's singular values (0: none)")
       ->capture_default_str();
   cmd->add_option("--spectral-cut", t.spectral_cut,
-                  "Spike Gram eigenvalues below this fraction of the largest are dropped (−1: 1e-10 exact, (particles × replicas)^{-1/2} Monte Carlo)")
+                  "Spike Gram eigenvalues below this fraction of the largest are dropped (−1: 1e-10 exact, 0.1 Monte Carlo)")
       ->capture_default_str();
 }
 
@@ -107,6 +109,45 @@ void report(const run_result& r, bool quiet) {
   } else {
     std::fprintf(stderr, "specdyn train: %s; record with everything up to then kept in %s\n", r.message.c_str(), r.record.c_str());
   }
+}
+
+/// A comma-separated list of positive integers, or usage_error naming the flag.
+std::vector<std::size_t> parse_sizes(const std::string& flag, const std::string& text, bool allow_empty = false) {
+  std::vector<std::size_t> out;
+  std::stringstream ss(text);
+  std::string tok;
+  while (std::getline(ss, tok, ',')) {
+    char* end = nullptr;
+    errno = 0;
+    const long long v = std::strtoll(tok.c_str(), &end, 10);
+    if (tok.empty() || *end != '\0' || v < 1 || errno == ERANGE)
+      throw usage_error(flag + " = " + text + ": use positive integers separated by commas, e.g. 256,512,1024");
+    out.push_back(std::size_t(v));
+  }
+  if (out.empty() && !allow_empty) throw usage_error(flag + " = '': give at least one value, e.g. 256,512,1024");
+  return out;
+}
+/// A comma-separated list of positive finite numbers.
+std::vector<double> parse_numbers(const std::string& flag, const std::string& text) {
+  std::vector<double> out;
+  std::stringstream ss(text);
+  std::string tok;
+  while (std::getline(ss, tok, ',')) {
+    char* end = nullptr;
+    const double v = std::strtod(tok.c_str(), &end);
+    if (tok.empty() || *end != '\0' || !(v > 0) || !std::isfinite(v))
+      throw usage_error(flag + " = " + text + ": use positive numbers separated by commas, e.g. 0.5,1,2");
+    out.push_back(v);
+  }
+  if (out.empty()) throw usage_error(flag + " = '': give at least one value, e.g. 0.5,1,2");
+  return out;
+}
+std::vector<std::string> parse_words(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  std::string tok;
+  while (std::getline(ss, tok, ',')) out.push_back(tok);
+  return out;
 }
 
 std::string command_line(int argc, char** argv) {
@@ -183,6 +224,26 @@ int main(int argc, char** argv) {
   compare->add_option("--widths", cmp_widths, "Comma-separated finite widths")->capture_default_str();
   compare->add_option("--seeds", cmp_opt.seeds, "Finite-width seeds per width")->capture_default_str();
 
+  run_config out_cfg;
+  run::theory_options out_th;
+  run::outliers_options out_opt;
+  std::string out_params = "mup", out_gamma0s = "1", out_sigmas = "1", out_widths = "1024";
+  std::size_t out_unused_width = 0;
+  auto* outliers = app.add_subcommand("outliers",
+                                      "Outliers vs γ0, σ and training time (and μP vs NTK across widths): theory plus finite width");
+  add_run_flags(outliers, out_cfg, false);
+  add_theory_flags(outliers, out_th, out_unused_width);
+  outliers->remove_option(outliers->get_option("--width"));
+  outliers->remove_option(outliers->get_option("--param"));
+  outliers->remove_option(outliers->get_option("--gamma0"));
+  outliers->remove_option(outliers->get_option("--sigma"));
+  outliers->add_option("--params", out_params, "Comma-separated scaling rules, e.g. mup,ntk")->capture_default_str();
+  outliers->add_option("--gamma0s", out_gamma0s, "Comma-separated output scales γ0")->capture_default_str();
+  outliers->add_option("--sigmas", out_sigmas, "Comma-separated initial weight scales σ")->capture_default_str();
+  outliers->add_option("--widths", out_widths, "Comma-separated finite widths ('' for theory only); NTK's theory is solved at each")
+      ->capture_default_str();
+  outliers->add_option("--seeds", out_opt.seeds, "Finite-width seeds per point")->capture_default_str();
+
   std::string eq_model, eq_param = "mup", eq_out;
   double eq_gamma0 = 1.0;
   std::size_t eq_width = 0;
@@ -248,20 +309,30 @@ int main(int argc, char** argv) {
     if (*compare) {
       cmd_name = "specdyn compare";
       if (cmp_theory_width) cmp_th.width = cmp_theory_width;
-      cmp_opt.widths.clear();
-      std::stringstream ss(cmp_widths);
-      std::string tok;
-      while (std::getline(ss, tok, ',')) {
-        char* end = nullptr;
-        const long v = std::strtol(tok.c_str(), &end, 10);
-        if (tok.empty() || *end != '\0' || v < 1) throw usage_error("--widths = " + cmp_widths + ": use positive integers separated by commas, e.g. 256,512,1024");
-        cmp_opt.widths.push_back(std::size_t(v));
-      }
+      cmp_opt.widths = parse_sizes("--widths", cmp_widths);
       cmp_cfg.command_line = command_line(argc, argv);
       cmp_th.quiet = cmp_cfg.quiet;
       const auto& entry = models::find_model(cmp_cfg.model);
       const auto r = entry.compare(cmp_cfg, cmp_th, cmp_opt);
       std::printf("wrote %s and %s\n", r.record.c_str(), r.theory_record.c_str());
+      return finish(cmd_name, r.status, r.message, r.signal, r.record);
+    }
+    if (*outliers) {
+      cmd_name = "specdyn outliers";
+      out_opt.params = parse_words(out_params);
+      out_opt.gamma0s = parse_numbers("--gamma0s", out_gamma0s);
+      out_opt.sigmas = parse_numbers("--sigmas", out_sigmas);
+      out_opt.widths = parse_sizes("--widths", out_widths, true);
+      for (const auto& p : out_opt.params) rule_from_name(p, 2);  // names the bad rule
+      out_cfg.command_line = command_line(argc, argv);
+      out_th.quiet = out_cfg.quiet;
+      const auto& entry = models::find_model(out_cfg.model);
+      const auto r = entry.outliers(out_cfg, out_th, out_opt);
+      std::printf("wrote %s\n", r.record.c_str());
+      if (r.status == "completed" && !out_cfg.quiet) {
+        const std::string figs = r.record.parent_path().string();
+        if (plot({r.record.string()}, figs) == 0) std::printf("figures in %s\n", figs.c_str());
+      }
       return finish(cmd_name, r.status, r.message, r.signal, r.record);
     }
     if (*equations) {

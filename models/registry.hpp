@@ -9,6 +9,7 @@
 
 #include "specdyn/run/compare.hpp"
 #include "specdyn/dmft/printer.hpp"
+#include "specdyn/run/outliers.hpp"
 #include "specdyn/run/experiment.hpp"
 
 namespace specdyn::models {
@@ -21,9 +22,17 @@ struct model_entry {
   std::function<run::theory_result(const run_config&, const run::theory_options&)> theory;
   std::function<run::compare_result(const run_config&, const run::theory_options&, const run::compare_options&)> compare;
   std::function<std::string(const std::string& rule, double gamma0, std::optional<std::size_t> width)> equations;
+  std::function<run::outliers_result(const run_config&, const run::theory_options&, const run::outliers_options&)> outliers;
 };
 
 const std::vector<model_entry>& registry();
+
+/// `specdyn outliers` for models with a hidden N×N weight; a usage error for the others.
+template <class Decl>
+run::outliers_result outliers_for(Decl decl, const run_config& c, const run::theory_options& t, const run::outliers_options& o) {
+  if constexpr (Decl::hidden_layers >= 2) return run::run_outliers(decl, c, t, o);
+  else throw usage_error("--model = " + c.model + ": it has no hidden N×N weight (one dense layer); use a model with two or more dense layers");
+}
 
 /// The entry for `name`, or usage_error listing the known names.
 inline const model_entry& find_model(const std::string& name) {

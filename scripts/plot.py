@@ -1,21 +1,24 @@
 #!/usr/bin/env python3
-"""Plots specdyn run records (finite-width runs and, when present, theory records).
+"""Plots specdyn run records: finite-width runs, theory records, compare and outliers summaries.
 
 usage: plot.py --out DIR RECORD.json [RECORD.json ...]
 
 Writes into DIR:
-  loss.png                 train (solid) and test (dashed) loss vs step, every record
-  eos.png                  (η/P)·λ_max(K) and η·λ_max(Hessian) vs step, with the stability line at 2
-  outliers_<layer>.png     top singular values vs step with the bulk edge (dashed), every record
-  spectrum_<layer>.png     histograms of the full spectrum at three or more times, with the
-                           initial bulk law (quarter circle or Marchenko–Pastur) overlaid
-  compare_<model>_<rule>.png  (for `specdyn compare` records) finite-width loss curves with the theory,
-                           and each error against N on log-log axes with the N^-1/2 reference
-Several records share each figure (e.g. widths or rules), labelled by rule and width; theory
-records (`specdyn theory`) are drawn in black with their Monte Carlo error band.
+  loss.png                  train (solid) and test (dashed) loss vs step; theory in black with its
+                            Monte Carlo band
+  eos.png                   (η/P)·λ_max(K) and η·λ_max(Hessian) vs step with GD's stability limit 2
+                            (for cross-entropy only the Hessian criterion is drawn against it)
+  outliers_<layer>.png      top singular values vs step with the bulk edge; theory records add the
+                            predicted outliers (black) and the naive independent-spike BBP (grey dashed)
+  spectrum_<layer>.png      histograms of the full spectrum at a few times with the initial bulk law
+  compare_<model>_<rule>.png     (`specdyn compare`) loss curves vs theory, errors vs N with fitted slopes
+  outliers_vs_gamma0_<layer>.png (`specdyn outliers`) where each outlier ends, vs γ0 (and vs σ, t),
+  outliers_vs_sigma_<layer>.png  theory line, naive BBP dashed, finite widths as markers
+  outliers_vs_t_<layer>.png
+  mup_vs_ntk_<layer>.png         (`specdyn outliers --params mup,ntk`) top outlier vs step across widths
+Records that disagree on the data (task, samples, seed, ...) are overlaid with a warning.
 """
 import argparse
-import json
 import math
 import os
 import sys
@@ -26,91 +29,115 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import specdyn_record  # noqa: E402
 
-def load(path):
-    with open(path) as f:
-        rec = json.load(f)
-    rec["_dir"] = os.path.dirname(os.path.abspath(path))
-    rec["_path"] = path
-    return rec
-
-
-def array(rec, value):
-    """A record array: inline nested lists, or {"npy": file} next to the record."""
-    if isinstance(value, dict) and "npy" in value:
-        return np.load(os.path.join(rec["_dir"], value["npy"]))
-    return value
+DATA_KEYS = ("dim", "samples", "test_samples", "outputs", "seed", "task", "teacher", "noise", "x", "y", "loss")
+THEORY = dict(color="k", lw=1.6)
+EOS_LINE = dict(color="tab:red", lw=1.0, ls=":")
 
 
-def label(rec):
+def arr(v):
+    if v is None:
+        return np.array([])
+    if isinstance(v, np.ndarray):
+        return v.astype(float)
+    return np.array([np.nan if x is None else x for x in v], dtype=float)
+
+
+def aligned(steps, values):
+    """Steps and values cut to a common length (a failed run may stop between them)."""
+    s, v = arr(steps), arr(values)
+    n = min(len(s), len(v))
+    return s[:n], v[:n]
+
+
+def common(recs, key):
+    vals = {str(r["config"].get(key)) for r in recs}
+    return next(iter(vals)) if len(vals) == 1 else None
+
+
+def title(recs, what):
+    model = common(recs, "model") or "several models"
+    bits = []
+    for key, sym in (("gamma0", "γ0"), ("lr", "η"), ("samples", "P")):
+        v = common(recs, key)
+        bits.append(f"{sym}={v}" if v is not None else f"{sym} varies")
+    return f"{model}: {what}\n({', '.join(bits)})"
+
+
+def label(rec, recs):
     c = rec["config"]
+    seeds = {r["config"].get("seed") for r in recs}
+    tail = f" seed {c['seed']}" if len(seeds) > 1 else ""
     if rec.get("kind") == "theory":
-        return f"{c['param']} theory (N=∞)"
-    return f"{c['param']} N={c['width']}"
+        w = c.get("width")
+        return f"{c['param']} theory (N={'∞' if w in (None, 'infinite') else w}){tail}"
+    return f"{c['param']} N={c['width']}{tail}"
 
 
-def style(i):
-    return dict(color=f"C{i % 10}")
-
-
-def nums(xs):
-    return np.array([np.nan if x is None else x for x in xs], dtype=float)
+def warn_mixed_data(recs):
+    data = [r for r in recs if r.get("kind") in ("finite_width", "theory")]
+    diffs = [k for k in DATA_KEYS if len({str(r["config"].get(k)) for r in data}) > 1]
+    if diffs:
+        print(f"plot.py: warning: the records differ in {', '.join(diffs)}: figures overlay different data or runs",
+              file=sys.stderr)
 
 
 def plot_loss(recs, out):
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(6.8, 4.4))
     for i, r in enumerate(recs):
-        steps = np.array(r["steps"])
+        steps, train = aligned(r["steps"], r["train_loss"])
         if r.get("kind") == "theory":
-            mean, se = nums(r["train_loss"]), nums(r.get("train_loss_stderr", [0] * len(steps)))
-            ax.plot(steps, mean, "k--", lw=1.5, label=f"{label(r)} train")
-            ax.fill_between(steps, mean - 2 * se, mean + 2 * se, color="k", alpha=0.15, lw=0)
-            test = nums(r.get("test_loss", []))
+            _, se = aligned(r["steps"], r.get("train_loss_stderr"))
+            ax.plot(steps, train, ls="--", label=f"{label(r, recs)} train", **THEORY)
+            if se.size and np.isfinite(se).any():
+                ax.fill_between(steps, train - 2 * se, train + 2 * se, color="k", alpha=0.15, lw=0)
+            s2, test = aligned(r["steps"], r.get("test_loss"))
             if test.size and np.isfinite(test).any():
-                ax.plot(steps, test, "k:", lw=1.5, label=f"{label(r)} test")
+                ax.plot(s2, test, ls=":", label=f"{label(r, recs)} test", **THEORY)
             continue
-        ax.plot(steps, nums(r["train_loss"]), label=f"{label(r)} train", **style(i))
-        test = nums(r.get("test_loss", []))
-        if test.size and np.isfinite(test).any():
-            ok = np.isfinite(test)
-            ax.plot(steps[ok], test[ok], "--", label=f"{label(r)} test", **style(i))
+        ax.plot(steps, train, color=f"C{i % 10}", label=f"{label(r, recs)} train")
+        s2, test = aligned(r["steps"], r.get("test_loss"))
+        ok = np.isfinite(test)
+        if ok.any():
+            ax.plot(s2[ok], test[ok], "--", color=f"C{i % 10}", label=f"{label(r, recs)} test")
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
-    ax.set_title(title(recs, "loss"))
-    ax.legend(fontsize=8)
+    ax.set_title(title(recs, "loss"), fontsize=10)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(os.path.join(out, "loss.png"), dpi=120)
     plt.close(fig)
 
 
-def title(recs, what):
-    c = recs[0]["config"]
-    return f"{c['model']}: {what} (γ0={c['gamma0']}, η={c['lr']})"
-
-
 def plot_eos(recs, out):
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    any_data = False
+    fig, ax = plt.subplots(figsize=(6.8, 4.6))
+    any_data, xent = False, False
     for i, r in enumerate(recs):
+        is_xent = r["config"].get("loss") == "xent"
+        xent |= is_xent
         ntk = r.get("ntk", {})
-        if ntk.get("steps") and r.get("kind") == "theory":
-            ax.plot(ntk["steps"], nums(ntk["eos_ratio"]), "k--", lw=1.5, label=f"{label(r)} (η/P)λmax(K)")
-            any_data = True
-        elif ntk.get("steps"):
-            ax.plot(ntk["steps"], nums(ntk["eos_ratio"]), "-o", ms=3, label=f"{label(r)} (η/P)λmax(K)", **style(i))
+        if len(ntk.get("steps", [])) and not is_xent:
+            s, v = aligned(ntk["steps"], ntk.get("eos_ratio"))
+            if r.get("kind") == "theory":
+                ax.plot(s, v, ls="--", label=f"{label(r, recs)} (η/P)λmax(K)", **THEORY)
+            else:
+                ax.plot(s, v, "-o", ms=3, color=f"C{i % 10}", label=f"{label(r, recs)} (η/P)λmax(K)")
             any_data = True
         sh = r.get("sharpness", {})
-        if sh.get("steps"):
-            ax.plot(sh["steps"], nums(sh["eta_times_hessian_top"]), ":s", ms=3, label=f"{label(r)} η·λmax(H)", **style(i))
+        if len(sh.get("steps", [])):
+            s, v = aligned(sh["steps"], sh.get("eta_times_hessian_top"))
+            ax.plot(s, v, ":s", ms=3, color=f"C{i % 10}", label=f"{label(r, recs)} η·λmax(H)")
             any_data = True
     if not any_data:
         plt.close(fig)
         return
-    ax.axhline(2.0, color="k", lw=1, ls="--", label="edge of stability (2)")
+    ax.axhline(2.0, label="GD stability limit 2" + (" (η·λmax(H); the NTK ratio is MSE-only)" if xent else ""), **EOS_LINE)
     ax.set_xlabel("step")
     ax.set_ylabel("sharpness × η")
-    ax.set_title(title(recs, "leading NTK mode and Hessian vs edge of stability"))
+    ax.set_title(title(recs, "leading NTK mode and Hessian vs the edge of stability"), fontsize=10)
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(os.path.join(out, "eos.png"), dpi=120)
@@ -126,24 +153,52 @@ def layers(recs):
     return names
 
 
+def ragged_top(rows, k=1):
+    """[step] → top-k values (NaN padded) from a ragged list or a 2-D array."""
+    out = np.full((len(rows), k), np.nan)
+    for i, row in enumerate(rows):
+        row = arr(row)
+        out[i, :min(k, row.size)] = row[:k]
+    return out
+
+
 def plot_outliers(recs, out, layer):
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(6.8, 4.6))
+    drawn = False
     for i, r in enumerate(recs):
         s = r.get("spectra", {}).get(layer)
         if not s:
             continue
-        steps = np.array(s["steps"])
-        sv = array(r, s["singular_values"])
-        top = np.array([np.array(row, dtype=float)[:4] for row in sv])
+        pred = s.get("predicted")
+        if pred and "outliers" in pred:  # theory: predicted outliers and the naive baseline
+            steps = arr(pred["steps"])
+            top = ragged_top(pred["outliers"], 3)
+            for k in range(top.shape[1]):
+                ax.plot(steps, top[:, k], "-", marker=".", label=f"{label(r, recs)}: two-level theory" if k == 0 else None,
+                        alpha=1.0 if k == 0 else 0.5, **THEORY)
+            naive = ragged_top(pred["naive_bbp"], 1)[:, 0]
+            ax.plot(steps, naive, "--", color="0.5", lw=1.3, label=f"{label(r, recs)}: naive BBP (independent spikes)")
+            ax.axhline(pred.get("bulk_edge", 2.0), color="k", lw=0.8, ls="-.")
+            drawn = True
+            continue
+        if "singular_values" not in s:
+            continue
+        steps = arr(s["steps"])
+        top = ragged_top(s["singular_values"], 4)[: len(steps)]
+        steps = steps[: len(top)]
         for k in range(top.shape[1]):
-            ax.plot(steps, top[:, k], lw=1.5 if k == 0 else 0.8, alpha=1.0 if k == 0 else 0.6,
-                    label=f"{label(r)} top-4 σ" if k == 0 else None, **style(i))
-        ax.axhline(s["bulk_edge"], ls="--", lw=1, **style(i))
-    ax.plot([], [], "k--", lw=1, label="bulk edge at init")
+            ax.plot(steps, top[:, k], lw=1.5 if k == 0 else 0.8, alpha=1.0 if k == 0 else 0.5, color=f"C{i % 10}",
+                    label=f"{label(r, recs)} top-4 σ" if k == 0 else None)
+        ax.axhline(s["bulk_edge"], ls="--", lw=1, color=f"C{i % 10}")
+        drawn = True
+    if not drawn:
+        plt.close(fig)
+        return
+    ax.plot([], [], "k--", lw=1, label="bulk edge at init (per run); dash-dot: 2σ")
     ax.set_xlabel("step")
     ax.set_ylabel(f"singular values of {layer} (effective weight)")
-    ax.set_title(title(recs, f"{layer}: outliers vs the bulk edge"))
-    ax.legend(fontsize=8)
+    ax.set_title(title(recs, f"{layer}: outliers vs the bulk edge"), fontsize=10)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(os.path.join(out, f"outliers_{layer}.png"), dpi=120)
     plt.close(fig)
@@ -157,37 +212,43 @@ def bulk_density(s_grid, shape, edge_hi):
     c = small / big
     lam = s_grid ** 2 / (e * e * big)
     a, b = (1 - math.sqrt(c)) ** 2, (1 + math.sqrt(c)) ** 2
-    rho = np.where((lam > a) & (lam < b), np.sqrt(np.clip((b - lam) * (lam - a), 0, None)) / (2 * math.pi * c * np.maximum(lam, 1e-300)), 0.0)
-    return rho * 2 * s_grid / (e * e * big)  # density of s, normalised over the `small` values
+    rho = np.where((lam > a) & (lam < b), np.sqrt(np.clip((b - lam) * (lam - a), 0, None)) /
+                   (2 * math.pi * c * np.maximum(lam, 1e-300)), 0.0)
+    return rho * 2 * s_grid / (e * e * big)
 
 
 def plot_spectrum(recs, out, layer):
-    with_hist = [r for r in recs if r.get("spectra", {}).get(layer, {}).get("histogram")]
+    with_layer = [r for r in recs if "singular_values" in r.get("spectra", {}).get(layer, {})]
+    with_hist = [r for r in with_layer if r["spectra"][layer].get("histogram")]
+    for r in with_layer:
+        if r not in with_hist:
+            print(f"plot.py: no spectrum_{layer}.png for {os.path.basename(r['_path'])}: it recorded only the top "
+                  f"{r['config'].get('top_k')} singular values (--spectra-method krylov); use --spectra-method full", file=sys.stderr)
     if not with_hist:
         return
-    fig, axes = plt.subplots(1, len(with_hist), figsize=(4.2 * len(with_hist), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(with_hist), figsize=(4.2 * len(with_hist), 3.8), squeeze=False)
     for ax, r in zip(axes[0], with_hist):
         s = r["spectra"][layer]
         h = s["histogram"]
-        edges = np.array(h["edges"])
-        counts = array(r, h["counts"])
-        steps = s["steps"]
+        edges = arr(h["edges"])
+        counts = h["counts"]
+        steps = arr(s["steps"])
+        n = min(len(steps), len(counts))
         total = min(s["shape"])
-        picks = sorted(set([0, len(steps) // 2, len(steps) - 1] + ([len(steps) // 4] if len(steps) > 6 else [])))
+        picks = sorted(set([0, n // 2, n - 1] + ([n // 4] if n > 6 else [])))
         centres = 0.5 * (edges[1:] + edges[:-1])
         width = edges[1] - edges[0]
         for j, p in enumerate(picks):
-            dens = np.array(counts[p], dtype=float) / (total * width)
-            ax.step(centres, dens, where="mid", lw=1.2, color=plt.cm.viridis(j / max(1, len(picks) - 1)),
-                    label=f"step {steps[p]}")
+            ax.step(centres, arr(counts[p]) / (total * width), where="mid", lw=1.2,
+                    color=plt.cm.viridis(j / max(1, len(picks) - 1)), label=f"step {int(steps[p])}")
         grid = np.linspace(1e-6, edges[-1], 400)
         law = "quarter circle" if s["shape"][0] == s["shape"][1] else "Marchenko–Pastur"
         ax.plot(grid, bulk_density(grid, s["shape"], s["bulk_edge"]), "k--", lw=1, label=law)
         ax.axvline(s["bulk_edge"], color="r", lw=0.8, ls=":")
         for p in picks:
-            for o in s["outliers"][p] if isinstance(s["outliers"], list) else []:
+            for o in arr(s["outliers"][p]) if p < len(s["outliers"]) else []:
                 ax.plot([o], [0], "rv", ms=6)
-        ax.set_title(f"{label(r)}", fontsize=9)
+        ax.set_title(label(r, recs), fontsize=9)
         ax.set_xlabel("singular value")
         ax.set_ylabel("density")
         ax.legend(fontsize=7)
@@ -197,39 +258,151 @@ def plot_spectrum(recs, out, layer):
     plt.close(fig)
 
 
+def fit_text(fit):
+    k = fit.get("exponent")
+    if k is None:
+        return "slope n/a"
+    ci = fit.get("ci95", [None, None])
+    return f"slope {k:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci and ci[0] is not None else "")
+
+
 def plot_compare(rec, out):
     c = rec["config"]
-    widths = [w["width"] for w in rec["widths"]]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    if not rec.get("widths"):
+        return
+    widths = np.array([w["width"] for w in rec["widths"]], dtype=float)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.6))
     for i, w in enumerate(rec["widths"]):
-        for k, curve in enumerate(w["train_loss"]):
-            a1.plot(nums(curve), lw=0.8, alpha=0.7, color=f"C{i}", label=f"N={w['width']}" if k == 0 else None)
-    a1.plot(nums(rec["theory_train_loss"]), "k--", lw=1.8, label="theory (N=∞)")
+        curves = w["train_loss"]
+        for k, curve in enumerate(curves if isinstance(curves, list) else list(curves)):
+            a1.plot(arr(curve), lw=0.8, alpha=0.7, color=f"C{i}", label=f"N={w['width']}" if k == 0 else None)
+    a1.plot(arr(rec["theory_train_loss"]), "--", label="theory (N=∞)", **THEORY)
     a1.set_yscale("log")
     a1.set_xlabel("step")
     a1.set_ylabel("training loss")
     a1.legend(fontsize=8)
-    a1.set_title(f"{c['model']} {c['param']}: finite width vs theory")
+    a1.set_title(f"{c['model']} {c['param']}: finite width vs theory", fontsize=10)
+
     def mean_of(key, sub=None):
-        vals = []
-        for w in rec["widths"]:
-            v = w[key] if sub is None else w[key][sub]
-            vals.append(np.mean(nums(v)))
-        return np.array(vals)
-    x = np.array(widths, dtype=float)
-    a2.loglog(x, mean_of("loss_error"), "-o", label=f"loss curve (slope {rec['loss_exponent']:.2f})")
-    a2.loglog(x, mean_of("ntk_top_error"), "-s", label=f"NTK λmax (slope {rec['ntk_exponent']:.2f})")
+        return np.array([np.nanmean(arr(w[key] if sub is None else w[key][sub])) for w in rec["widths"]])
+
+    slopes = []
+    le = mean_of("loss_error")
+    a2.loglog(widths, le, "-o", label=f"loss curve ({fit_text(rec['loss_fit'])})")
+    slopes.append(rec["loss_fit"].get("exponent"))
+    a2.loglog(widths, mean_of("ntk_top_error"), "-s", label=f"NTK λmax ({fit_text(rec['ntk_fit'])})")
     for name in rec["widths"][0].get("phi_cosine", {}):
-        a2.loglog(x, 1 - mean_of("phi_cosine", name), ":^", label=f"1 − cos Φ {name}")
-    ref = mean_of("loss_error")[0] * (x / x[0]) ** -0.5
-    a2.loglog(x, ref, "k-", lw=0.8, label="∝ N^-1/2")
+        a2.loglog(widths, 1 - mean_of("phi_cosine", name), ":^", label=f"1 − cos Φ {name}")
+    for name, o in rec.get("outliers", {}).items():
+        a2.loglog(widths, mean_of("outlier_error", name), "-D", label=f"{name} top singular value ({fit_text(o['fit'])})")
+    if np.isfinite(le[0]) and le[0] > 0:
+        a2.loglog(widths, le[0] * (widths / widths[0]) ** -0.5, "k-", lw=0.8, label="∝ N^-1/2")
+    if rec.get("theory_mc_error") is not None:
+        a2.axhline(rec["theory_mc_error"], **EOS_LINE, label="theory Monte Carlo error (loss)")
     a2.set_xlabel("width N")
     a2.set_ylabel("error vs theory (mean over seeds)")
     a2.legend(fontsize=7)
-    a2.set_title("error falls with width")
+    k = slopes[0]
+    a2.set_title(f"error vs width: loss-curve slope {k:.2f}" if k is not None else "error vs width", fontsize=10)
     fig.tight_layout()
     fig.savefig(os.path.join(out, f"compare_{c['model']}_{c['param']}.png"), dpi=120)
     plt.close(fig)
+
+
+def plot_outlier_scan(rec, out):
+    c = rec["config"]
+    points = rec.get("points", [])
+    if not points:
+        return
+    steps = arr(rec["steps"])
+    layer_names = list(points[0]["layers"].keys())
+    widths = sorted({p["width"] for p in points if p["width"] != "infinite"})
+
+    def final(p, layer, key):
+        return arr(p["layers"][layer][key])[-1]
+
+    def measured_final(p, layer):
+        m = p["layers"][layer]["measured_top"]
+        vals = [arr(s)[-1] for s in m] if len(m) else []
+        return (np.mean(vals), np.std(vals) / max(1, math.sqrt(len(vals)))) if vals else (np.nan, np.nan)
+
+    for layer in layer_names:
+        for axis, key, sym in (("gamma0", "gamma0", "γ0"), ("sigma", "sigma", "σ")):
+            values = sorted({p[key] for p in points})
+            if len(values) < 2:
+                continue
+            other = "sigma" if key == "gamma0" else "gamma0"
+            fig, ax = plt.subplots(figsize=(6.8, 4.6))
+            for pi, param in enumerate(dict.fromkeys(p["param"] for p in points)):
+                fixed = sorted({p[other] for p in points if p["param"] == param})[0]
+                sel = [p for p in points if p["param"] == param and p[other] == fixed]
+                th = {}
+                for p in sel:
+                    th.setdefault(p[key], (final(p, layer, "predicted_top"), final(p, layer, "naive_bbp_top"), p["sigma"]))
+                xs = sorted(th)
+                ax.plot(xs, [th[x][0] for x in xs], "-", marker="o", color=f"C{pi}", label=f"{param}: two-level theory")
+                ax.plot(xs, [th[x][1] for x in xs], "--", color=f"C{pi}", alpha=0.6, label=f"{param}: naive BBP")
+                ax.plot(xs, [2 * th[x][2] for x in xs], ":", color="0.4", lw=0.8)
+                for wi, w in enumerate(widths):
+                    pts = sorted([p for p in sel if p["width"] == w], key=lambda p: p[key])
+                    if not pts:
+                        continue
+                    m = [measured_final(p, layer) for p in pts]
+                    ax.errorbar([p[key] for p in pts], [x[0] for x in m], yerr=[x[1] for x in m], fmt="s", ms=4,
+                                color=f"C{pi}", alpha=0.4 + 0.6 * (wi + 1) / len(widths), label=f"{param}: N={w}")
+            ax.set_xlabel(sym)
+            ax.set_ylabel(f"top singular value of {layer} at step {int(steps[-1])}")
+            ax.set_title(f"{c['model']}: {layer} outlier vs {sym} (dotted: bulk edge 2σ)\n(η={c['lr']}, T={c['steps']}, P={c['samples']})",
+                         fontsize=10)
+            ax.legend(fontsize=7)
+            fig.tight_layout()
+            fig.savefig(os.path.join(out, f"outliers_vs_{axis}_{layer}.png"), dpi=120)
+            plt.close(fig)
+        # trajectories: one curve per (rule, γ0, σ) from theory, markers from the finite widths
+        fig, ax = plt.subplots(figsize=(6.8, 4.6))
+        seen = set()
+        for i, p in enumerate(points):
+            keyt = (p["param"], p["gamma0"], p["sigma"], p["width"] if p["param"] != "mup" else "inf")
+            col = f"C{len(seen) % 10}" if keyt not in seen else None
+            if keyt not in seen:
+                seen.add(keyt)
+                lab = f"{p['param']} γ0={p['gamma0']} σ={p['sigma']}" + (f" N={p['width']}" if keyt[3] != "inf" else "")
+                ax.plot(steps, arr(p["layers"][layer]["predicted_top"]), "-", color=col, label=f"{lab} theory")
+                esc = p["layers"][layer]["escape_step"]
+                if esc is not None:
+                    ax.axvline(esc, color=col, lw=0.6, ls=":")
+            for s in p["layers"][layer]["measured_top"]:
+                ax.plot(steps[: len(arr(s))], arr(s), "o", ms=3, alpha=0.5, color=col or "0.5")
+        ax.set_xlabel("step (dotted: predicted escape)")
+        ax.set_ylabel(f"top singular value of {layer}")
+        ax.set_title(f"{c['model']}: {layer} outlier trajectories (markers: finite width)", fontsize=10)
+        ax.legend(fontsize=6)
+        fig.tight_layout()
+        fig.savefig(os.path.join(out, f"outliers_vs_t_{layer}.png"), dpi=120)
+        plt.close(fig)
+        params = list(dict.fromkeys(p["param"] for p in points))
+        if len(params) > 1 and widths:
+            fig, axes = plt.subplots(1, len(params), figsize=(5.6 * len(params), 4.4), sharey=True, squeeze=False)
+            for ax, param in zip(axes[0], params):
+                g0 = sorted({p["gamma0"] for p in points})[0]
+                for wi, w in enumerate(widths):
+                    for p in points:
+                        if p["param"] != param or p["width"] != w or p["gamma0"] != g0:
+                            continue
+                        col = plt.cm.viridis(wi / max(1, len(widths) - 1))
+                        for k, s in enumerate(p["layers"][layer]["measured_top"]):
+                            ax.plot(steps[: len(arr(s))], arr(s), "o-", ms=3, lw=0.8, color=col, label=f"N={w}" if k == 0 else None)
+                        if param != "mup" or wi == 0:
+                            ax.plot(steps, arr(p["layers"][layer]["predicted_top"]), "--", color=col if param != "mup" else "k", lw=1.4,
+                                    label=("theory N=∞" if param == "mup" else f"theory N={w}"))
+                ax.axhline(2 * sorted({p["sigma"] for p in points})[0], color="0.4", lw=0.8, ls=":")
+                ax.set_title(f"{param}: {layer} top singular value (γ0={g0})", fontsize=10)
+                ax.set_xlabel("step")
+                ax.legend(fontsize=7)
+            axes[0][0].set_ylabel("top singular value")
+            fig.tight_layout()
+            fig.savefig(os.path.join(out, f"mup_vs_ntk_{layer}.png"), dpi=120)
+            plt.close(fig)
 
 
 def main():
@@ -238,18 +411,20 @@ def main():
     ap.add_argument("records", nargs="+")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    recs = [load(p) for p in args.records]
-    for r in [r for r in recs if r.get("kind") == "compare"]:
-        plot_compare(r, args.out)
-    recs = [r for r in recs if r.get("kind") != "compare"]
-    if not recs:
-        print(f"plots written to {args.out}")
-        return
-    plot_loss(recs, args.out)
-    plot_eos(recs, args.out)
-    for layer in layers(recs):
-        plot_outliers(recs, args.out, layer)
-        plot_spectrum(recs, args.out, layer)
+    recs = [specdyn_record.load(p) for p in args.records]
+    for r in recs:
+        if r.get("kind") == "compare":
+            plot_compare(r, args.out)
+        elif r.get("kind") == "outliers":
+            plot_outlier_scan(r, args.out)
+    recs = [r for r in recs if r.get("kind") in ("finite_width", "theory") and len(r.get("steps", []))]
+    if recs:
+        warn_mixed_data(recs)
+        plot_loss(recs, args.out)
+        plot_eos(recs, args.out)
+        for layer in layers(recs):
+            plot_outliers(recs, args.out, layer)
+            plot_spectrum(recs, args.out, layer)
     print(f"plots written to {args.out}")
 
 

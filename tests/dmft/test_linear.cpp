@@ -1,5 +1,5 @@
 // The exact deep-linear closure (particle solver with an orthonormal design of innovations)
-// against independent oracles: the infinite-width two-layer one-sample map (THEORY.md §2.4 with
+// against independent oracles: the infinite-width two-layer one-sample map (docs/conventions.md §4.3 with
 // A = B = σ², Cc = 0), the whitened two-layer gradient-flow solution (§3.3), kernel regression in
 // the lazy limit (§3.4), the classic alternating iteration, and finite-width networks.
 #include <catch2/catch.hpp>
@@ -52,7 +52,7 @@ TEST_CASE("exact closure = the infinite-width one-sample map, through a catapult
 
 TEST_CASE("whitened two-layer linear net follows the gradient-flow closed form", "[dmft][linear]") {
   // Our conventions (docs/dmft.md): with K^x = I, σ = 1 and τ = η·step/P, f stays along y with
-  // |f| = a and d a/dτ = 2√(1 + γ0² a²)(|y| − a) — THEORY.md §3.3 in units of τ. GD at step η
+  // |f| = a and d a/dτ = 2√(1 + γ0² a²)(|y| − a) — docs/dmft.md §6 in units of τ. GD at step η
   // differs from the flow by O(η): the error must shrink in proportion when η halves.
   const std::size_t D = 8, P = 4;
   task_data data;

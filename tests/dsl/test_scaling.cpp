@@ -1,4 +1,4 @@
-// Verdicts of the scaling rules (THEORY.md §1.2; TP4 Theorems 3.3–3.4) and the exact rationals
+// Verdicts of the scaling rules (docs/conventions.md §2; TP4 Theorems 3.3–3.4) and the exact rationals
 // they rest on. Every check here is also a static_assert-able constant expression.
 #include <catch2/catch.hpp>
 
@@ -23,7 +23,7 @@ TEST_CASE("named rules get TP4's verdicts at every depth", "[dsl][scaling]") {
   }
 }
 
-TEST_CASE("r exponents match THEORY.md's checks", "[dsl][scaling]") {
+TEST_CASE("r exponents match the checks of docs/conventions.md §2", "[dsl][scaling]") {
   CHECK(r_exponent(rules::mup_table, 3) == rational{0});
   CHECK(r_exponent(rules::ntk_table, 3) == rational{1, 2});
   CHECK(r_exponent(rules::sp_table, 3) == rational{-1});

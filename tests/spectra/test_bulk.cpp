@@ -1,4 +1,4 @@
-// Random-matrix oracles (THEORY.md §4.1–4.2) against the spectra module: quarter circle and
+// Random-matrix oracles (docs/conventions.md §5) against the spectra module: quarter circle and
 // Marchenko–Pastur edges and densities at N = 1000, the MP Stieltjes transform, and BBP outliers
 // for rectangular, square and Wigner spikes at n = 1000.
 #include <catch2/catch.hpp>

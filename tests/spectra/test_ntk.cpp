@@ -1,4 +1,4 @@
-// The NTK from the identity K = Σ_i (lr_i s_i²/η)(δ·δ)(in·in) (THEORY.md §2.1) against an explicit
+// The NTK from the identity K = Σ_i (lr_i s_i²/η)(δ·δ)(in·in) (docs/conventions.md §4.1) against an explicit
 // Jacobian J Λ Jᵀ, against Σ G^{ℓ+1}⊙Φ^ℓ in μP, and against one small GD step of the network.
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-// THEORY.md §1.2: (a, b, c) → (a + θ, b − θ, c − 2θ) leaves gradient descent unchanged. The §1.1
+// docs/conventions.md §2: (a, b, c) → (a + θ, b − θ, c − 2θ) leaves gradient descent unchanged. The §1.1
 // form of μP and TP4's table (θ = −1/2) must give the same trajectory from the same draws.
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-// THEORY.md §1.3, the coord check: after 10 GD steps at a fixed η the RMS change of each layer's
+// docs/conventions.md §3, the coord check: after 10 GD steps at a fixed η the RMS change of each layer's
 // pre-activations is O(1) in N under μP, grows with N under SP at a fixed raw learning rate, and
 // shrinks like N^{-1/2} under NTK parameterization.
 #include <catch2/catch.hpp>

@@ -1,4 +1,4 @@
-// THEORY.md §2.4: for the two-layer μP linear network on one sample with |x|² = D, the overlaps
+// docs/conventions.md §4.3: for the two-layer μP linear network on one sample with |x|² = D, the overlaps
 // A = |w|²/N, B = |h|²/N, Cc = w·h/N follow an exact quadratic map at every width. The trained
 // network must equal the map started from its measured A, B, Cc.
 #include <catch2/catch.hpp>

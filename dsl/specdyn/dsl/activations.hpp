@@ -30,7 +30,7 @@ concept activation = requires(double x) {
   { A::d2phi(x) } -> std::convertible_to<double>;
 };
 
-/// Activations with closed-form Gaussian kernels (THEORY.md §3.4).
+/// Activations with closed-form Gaussian kernels (docs/conventions.md §7).
 template <class A>
 concept gaussian_kernel_activation = activation<A> && requires(double q) {
   { A::gauss_phi_phi(q, q, q) } -> std::convertible_to<double>;

@@ -1,4 +1,4 @@
-// Scaling rules as abc-parameterizations (Yang & Hu, Tensor Programs IV; THEORY.md §1.2).
+// Scaling rules as abc-parameterizations (Yang & Hu, Tensor Programs IV; docs/conventions.md §2).
 // A rule is a constexpr table of exponents per layer kind (input, hidden, readout) plus the
 // learning-rate exponent c. Layer ℓ of kind k computes with W_eff = N^{-a_k} w, draws
 // w ~ N(0, σ² N^{-2 b_k}) and trains with raw learning rate η γ0² N^{-c}; the readout further
@@ -45,7 +45,7 @@ constexpr std::string_view to_string(verdict v) {
   return "?";
 }
 
-/// TP4's r exponent for a network with `hidden_layers` = L dense layers (THEORY.md §1.2):
+/// TP4's r exponent for a network with `hidden_layers` = L dense layers (docs/conventions.md §2):
 /// r = min(a_{L+1}+b_{L+1}, 2a_{L+1}+c) + c − 1 + min_{ℓ=1..L}[2a_ℓ + 𝟙(ℓ=1)].
 constexpr rational r_exponent(const exponents& e, std::size_t hidden_layers) {
   rational inner = rational{2} * e.a_input + rational{1};
@@ -55,7 +55,7 @@ constexpr rational r_exponent(const exponents& e, std::size_t hidden_layers) {
 
 /// TP4 Theorems 3.3 and 3.4. Stability needs Θ(1) pre-activations at initialisation
 /// (a_1+b_1 = 0, a_ℓ+b_ℓ = 1/2, a_{L+1}+b_{L+1} ≥ 1/2), features that do not blow up (r ≥ 0)
-/// and logits that do not blow up (2a_{L+1}+c ≥ 1, a_{L+1}+b_{L+1}+r ≥ 1). THEORY.md's summary
+/// and logits that do not blow up (2a_{L+1}+c ≥ 1, a_{L+1}+b_{L+1}+r ≥ 1). A common summary
 /// leaves out the logit conditions; without them SP at c = 0 with one hidden layer would pass.
 /// Among stable rules: feature learning iff r = 0; kernel iff r > 0 and the function still moves,
 /// through the features (a_{L+1}+b_{L+1}+r = 1) or the readout's own update (2a_{L+1}+c = 1);
@@ -93,7 +93,7 @@ concept scaling_rule_type = requires {
 
 namespace rules {
 inline constexpr rational half{1, 2};
-/// μP in THEORY.md §1.1 form: readout 1/(γ0 N), raw learning rate η γ0² N.
+/// μP in docs/conventions.md §1 form: readout 1/(γ0 N), raw learning rate η γ0² N.
 inline constexpr exponents mup_table{.a_input = 0, .a_hidden = half, .a_readout = 1, .c = -1};
 /// μP as tabulated in TP4 (related to mup_table by the abc symmetry with θ = −1/2).
 inline constexpr exponents mup_tp4_table{.a_input = -half, .a_hidden = 0, .a_readout = half,

@@ -1,4 +1,4 @@
-// Static Gaussian kernels of a declaration (THEORY.md §3.4): Φ^ℓ and G^ℓ at initialisation, in
+// Static Gaussian kernels of a declaration (docs/conventions.md §7): Φ^ℓ and G^ℓ at initialisation, in
 // closed form where the activation has one (linear, ReLU, erf) and by bivariate Gauss–Hermite
 // quadrature otherwise. Used by the lazy solver and to start the alternating scheme.
 #pragma once

@@ -1,4 +1,4 @@
-// The DMFT of a declared network (THEORY.md §3.1, re-derived in docs/dmft.md), solved by a
+// The DMFT of a declared network (docs/dmft.md §2), solved by a
 // population of S single-site "particles" per layer. For layer ℓ with sources u^ℓ (forward, from
 // the weight below) and r^ℓ (backward, from the weight above):
 //   h^ℓ(t) = u^ℓ(t) + Σ_{s<t} [Rφ^{ℓ−1}(t,s) + (ηγ0κ_{ℓ−1}/P) Φ^{ℓ−1}(t,s)∘Δ(s)] g^ℓ(s)

@@ -2,7 +2,7 @@
 // the generated passes, ad/chain.hpp) and Lanczos (Spectra). The Hessian is preconditioned by the
 // per-layer learning rates, Λ^{1/2} H Λ^{1/2} with Λ_i = lr_i/η, so that GD on the quadratic
 // model is stable iff η·λ_max < 2 — the same units as the NTK ratio (η/P)λ_max(K)
-// (THEORY.md §6). For MSE at a zero-residual point H = Gauss–Newton and λ_max = λ_max(K)/P.
+// (docs/conventions.md §6). For MSE at a zero-residual point H = Gauss–Newton and λ_max = λ_max(K)/P.
 //   specdyn::spectra::hessian h(net, x, y, f0, ad::loss_kind::mse);
 //   double top = h.top_eigenvalue();
 #pragma once

@@ -1,4 +1,4 @@
-// The empirical NTK on the training set from the exact identity of THEORY.md §2.1, in the units
+// The empirical NTK on the training set from the exact identity of docs/conventions.md §4.1, in the units
 // where one GD step of the linearised model is f ← f + (η/P) K Δ:
 //   K_{(a,μ),(b,ν)} = Σ_i (lr_i s_i² / η) (δ^{i,a}_μ · δ^{i,b}_ν)(in^i_μ · in^i_ν)
 // with δ^{i,a} = ∂f^a/∂pre_i (one reverse pass per output, no weight update) and in^i the input

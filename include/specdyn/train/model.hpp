@@ -27,7 +27,7 @@ struct shape {
 };
 
 /// Runtime hyper-parameters: output scale γ0, initial weight std σ, learning rate η in
-/// function-space units (THEORY.md §1.1) and the seed of the initial weights.
+/// function-space units (docs/conventions.md §1) and the seed of the initial weights.
 struct hyper {
   double gamma0 = 1.0, sigma = 1.0, eta = 0.5;
   std::uint64_t seed = 0;
@@ -79,7 +79,7 @@ class model {
   /// Standard deviation of the entries of W_eff^i at initialisation.
   [[nodiscard]] double effective_std(std::size_t i) const { return params_.scale[i] * init_std_[i]; }
   /// The richness γ0_eff of the μP-form network with the same forward pass: the readout of
-  /// THEORY.md §1.1 has entries σ/(γ0 N), so γ0_eff = σ/(N · std(W_eff^L)). μP and MF give γ0,
+  /// docs/conventions.md §1 has entries σ/(γ0 N), so γ0_eff = σ/(N · std(W_eff^L)). μP and MF give γ0,
   /// NTK gives γ0/√N.
   [[nodiscard]] double effective_gamma0() const {
     return hyper_.sigma / (double(shape_.N) * effective_std(L));

@@ -37,7 +37,7 @@ struct spike_log {
 struct train_options {
   std::size_t steps = 100;
   std::size_t batch = 0;  // 0: full batch (GD); otherwise mini-batch SGD without replacement per epoch
-  bool centre = false;    // train the centred network f(θ) − f(θ0) (THEORY.md §1.1)
+  bool centre = false;    // train the centred network f(θ) − f(θ0) (docs/conventions.md §1)
   ad::loss_kind loss = ad::loss_kind::mse;
   std::uint64_t seed = 0;  // mini-batch order
   double divergence_factor = 1e4;  // stop when the loss exceeds this × max(initial loss, 1e-3); 0: only NaN/Inf
