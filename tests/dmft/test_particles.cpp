@@ -7,6 +7,7 @@
 #include "dmft_support.hpp"
 #include "mlp3_relu.hpp"
 #include "mlp3_tanh.hpp"
+#include "specdyn/stats.hpp"
 
 using namespace specdyn;
 using namespace specdyn::testing;
@@ -15,8 +16,14 @@ namespace {
 using tanh3 = std::remove_cvref_t<decltype(models::mlp3_tanh)>;
 using relu3 = std::remove_cvref_t<decltype(models::mlp3_relu)>;
 using dl3 = std::remove_cvref_t<decltype(models::deep_linear3)>;
-// Monte Carlo estimates: agreement within this many standard errors (|z| > 4.5 has p < 1e-5).
-constexpr double mc_sigmas = 4.5;
+// Monte Carlo checks: a replica mean m with standard error se from R replicas is compared with an
+// exact value through t = (m − exact)/se, which has Student's t law with R − 1 degrees of freedom.
+// Each test case bounds its whole family of checks by Bonferroni: P(any false failure) ≤ 1e-3.
+constexpr double family_false_failure = 1e-3;
+// A solver whose variance exploded would pass any t-test: every se is also bounded by its expected
+// size, κ times the i.i.d. scale (a product of two unit-variance Gaussians has sd ≤ √2; κ = 3 leaves
+// room for non-Gaussian tails and for the ±25 % scatter of an se estimated from few replicas).
+constexpr double se_excess = 3.0;
 // 64×64-point Gauss–Hermite on smooth integrands (erf, linear): exponentially accurate.
 constexpr double quadrature_tolerance = 1e-10;
 // Damped iteration stopped at a relative change of 1e-12 with β = 0.5: distance to the fixed
@@ -60,16 +67,21 @@ TEST_CASE("t = 0 kernels of the particle solver equal the ReLU and erf closed fo
     matrix kx({5, 5});
     blas::gemm(true, false, 0.1, data.x, data.x, 0.0, kx);
     const auto [phi, g] = dmft::lazy_kernels<Decl>(kx, 1.2, 1);
-    const auto reps = replicas<Decl>(pr, 4000, 6);
+    const std::size_t S = 4000, R = 12;
+    const auto reps = replicas<Decl>(pr, S, R);
+    const double z = stats::family_threshold(2 * 2 * 15 * 2, double(R - 1), family_false_failure);  // both activations
+    const double iid = 1.0 / std::sqrt(double(S * R));
     for (std::size_t l = 0; l < 2; ++l)
       for (std::size_t a = 0; a < 5; ++a)
         for (std::size_t b = 0; b <= a; ++b) {
           const auto [m, se] = mean_se(reps, [&](const dmft::solution& s) { return s.phi_tt[l][0](a, b); });
           const auto [mg, seg] = mean_se(reps, [&](const dmft::solution& s) { return s.g_tt[l][0](a, b); });
           INFO(Decl::describe() << " layer " << l + 1 << " (" << a << "," << b << ") Φ " << m << " ± " << se << " vs " << phi[l](a, b)
-                                << "; G " << mg << " ± " << seg << " vs " << g[l](a, b));
-          CHECK(std::abs(m - phi[l](a, b)) < mc_sigmas * se);
-          CHECK(std::abs(mg - g[l](a, b)) < mc_sigmas * seg + 1e-12);
+                                << "; G " << mg << " ± " << seg << " vs " << g[l](a, b) << "; threshold " << z);
+          CHECK(std::abs(m - phi[l](a, b)) < z * se);
+          CHECK(std::abs(mg - g[l](a, b)) < z * seg + 1e-12);
+          CHECK(se < se_excess * std::sqrt(2 * phi[l](a, a) * phi[l](b, b)) * iid);
+          CHECK(seg < se_excess * std::sqrt(2 * g[l](a, a) * g[l](b, b)) * iid + 1e-12);
         }
   };
   using namespace dsl;
@@ -85,11 +97,15 @@ TEST_CASE("lazy limit of the particle solver is kernel regression within Monte C
     auto lazy_pr = pr;
     lazy_pr.rule.lazy = true;
     const auto lazy = dmft::lazy_solve<Decl>(lazy_pr);
-    const auto reps = replicas<Decl>(pr, 4000, 6);
+    const std::size_t R = 6;
+    const auto reps = replicas<Decl>(pr, 4000, R);
+    const double z = stats::family_threshold(2 * 2, double(R - 1), family_false_failure);
     for (std::size_t t : {std::size_t(3), std::size_t(10)}) {
       const auto [m, se] = mean_se(reps, [&](const dmft::solution& s) { return s.train_loss[t]; });
       INFO(Decl::describe() << " t = " << t << " particles " << m << " ± " << se << " kernel regression " << lazy.train_loss[t]);
-      CHECK(std::abs(m - lazy.train_loss[t]) < mc_sigmas * se + 1e-6 * lazy.train_loss[t]);
+      CHECK(std::abs(m - lazy.train_loss[t]) < z * se + 1e-6 * lazy.train_loss[t]);
+      // with control variates the lazy loss is resolved to far better than 1 %
+      CHECK(se < 0.01 * lazy.train_loss[t]);
     }
   };
   check(models::mlp3_tanh);
@@ -100,14 +116,19 @@ TEST_CASE("for φ = id the Monte Carlo particle solver agrees with the exact clo
   const auto data = make_task({.kind = task_kind::linear_teacher}, 10, 1, 5, 0, 3);
   const auto pr = make_problem<dl3>(data, 1.0, 0.5, 12, "mup", 1.0);
   const auto exact = exact_linear<dl3>(pr);
-  const auto reps = replicas<dl3>(pr, 3000, 8);
+  const std::size_t R = 8;
+  const auto reps = replicas<dl3>(pr, 3000, R);
+  const double z = stats::family_threshold(2 * 2, double(R - 1), family_false_failure);
   for (std::size_t t : {std::size_t(4), std::size_t(12)}) {
     const auto [m, se] = mean_se(reps, [&](const dmft::solution& s) { return s.train_loss[t]; });
     const auto [k, sek] = mean_se(reps, [&](const dmft::solution& s) { return s.ntk_top[t]; });
     INFO("t = " << t << " loss " << m << " ± " << se << " exact " << exact.train_loss[t] << "; K " << k << " ± " << sek << " exact " << exact.ntk_top[t]);
-    CHECK(std::abs(m - exact.train_loss[t]) < mc_sigmas * se);
-    CHECK(std::abs(k - exact.ntk_top[t]) < mc_sigmas * sek);
+    CHECK(std::abs(m - exact.train_loss[t]) < z * se);
+    CHECK(std::abs(k - exact.ntk_top[t]) < z * sek);
     CHECK(se > 0);  // the Monte Carlo run really is random
+    // and not noisier than 3000 particles allow (relative errors of second moments ~ S^{-1/2})
+    CHECK(se < se_excess * std::sqrt(2.0 / double(3000 * R)) * 4 * exact.train_loss[t]);
+    CHECK(sek < se_excess * std::sqrt(2.0 / double(3000 * R)) * exact.ntk_top[t]);
   }
 }
 

@@ -171,6 +171,41 @@ inline std::vector<spike_grams> mean_spikes(const std::vector<solution>& reps) {
   return m;
 }
 
+/// Predictions from R replicas. The prediction from the pooled (mean) Gram matrices carries a Monte
+/// Carlo bias ∝ 1/(S·R) (noise adds to S(s), docs/spectra-theory.md §5); with R ≥ 2 each outlier is
+/// bias-corrected by the jackknife 2·pred(all) − mean(pred(half A), pred(half B)), the halves
+/// having twice the bias. The top outlier's standard error is the spread of the single replicas'
+/// predictions / √R.
+template <class Decl>
+std::vector<layer_prediction> predict_from_replicas(const std::vector<solution>& reps, const problem& pr,
+                                                    const std::vector<std::size_t>& steps, const spectral_options& spo) {
+  const std::size_t R = reps.size();
+  auto out = predict_spectra<Decl>(mean_spikes(reps), pr, steps, spo);
+  if (R < 2) {
+    for (auto& lp : out) lp.top_outlier_se.assign(steps.size(), stats::nan);
+    return out;
+  }
+  const std::vector<solution> half_a(reps.begin(), reps.begin() + std::ptrdiff_t(R / 2)), half_b(reps.begin() + std::ptrdiff_t(R / 2), reps.end());
+  const auto pa = predict_spectra<Decl>(mean_spikes(half_a), pr, steps, spo);
+  const auto pb = predict_spectra<Decl>(mean_spikes(half_b), pr, steps, spo);
+  for (std::size_t i = 1; i < out.size(); ++i) {
+    auto& lp = out[i];
+    for (std::size_t k = 0; k < steps.size(); ++k) {
+      auto& o = lp.hidden[k].outliers;
+      const auto& a = pa[i].hidden[k].outliers;
+      const auto& b = pb[i].hidden[k].outliers;
+      for (std::size_t q = 0; q < o.size() && q < a.size() && q < b.size(); ++q) o[q] = 2 * o[q] - 0.5 * (a[q] + b[q]);
+      std::vector<double> tops;
+      for (const auto& rep : reps) {
+        const auto p = predict_hidden(rep.spikes[i], steps[k], pr.sigma, spo);
+        tops.push_back(p.outliers.empty() ? 2 * pr.sigma : p.outliers.front());
+      }
+      lp.top_outlier_se.push_back(stats::mean_se(tops).second);
+    }
+  }
+  return out;
+}
+
 /// The memory a theory solve plans to use (the guard applied before anything is written).
 template <class Decl>
 double estimate_theory_bytes(const problem& pr, const theory_options& th) {
@@ -276,20 +311,7 @@ averaged solve_theory(const problem& pr, const theory_options& th, std::uint64_t
     spo.cut = th.spectral_cut > 0 ? th.spectral_cut : (exact ? 1e-10 : particle_spectral_cut);
     spo.edge_resolution = exact ? 1e-9 : 1e-2;
     out.spectral_cut = spo.cut;
-    out.spectra = predict_spectra<Decl>(out.mean.spikes, pr, pred_steps, spo);
-    // Monte Carlo error of the top outlier: the spread of the replicas' own predictions
-    for (std::size_t i = 1; i < out.spectra.size(); ++i) {
-      auto& lp = out.spectra[i];
-      for (std::size_t k = 0; k < pred_steps.size(); ++k) {
-        std::vector<double> tops;
-        if (R > 1)
-          for (const auto& rep : reps) {
-            const auto p = predict_hidden(rep.spikes[i], pred_steps[k], pr.sigma, spo);
-            tops.push_back(p.outliers.empty() ? 2 * pr.sigma : p.outliers.front());
-          }
-        lp.top_outlier_se.push_back(R > 1 ? stats::mean_se(tops).second : stats::nan);
-      }
-    }
+    out.spectra = predict_from_replicas<Decl>(reps, pr, pred_steps, spo);
     out.spectra_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_spec).count();
   }
   return out;
