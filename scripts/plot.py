@@ -221,7 +221,7 @@ def plot_spectrum(recs, out, layer):
     with_layer = [r for r in recs if "singular_values" in r.get("spectra", {}).get(layer, {})]
     with_hist = [r for r in with_layer if r["spectra"][layer].get("histogram")]
     for r in with_layer:
-        if r not in with_hist:
+        if not any(r is h for h in with_hist):
             print(f"plot.py: no spectrum_{layer}.png for {os.path.basename(r['_path'])}: it recorded only the top "
                   f"{r['config'].get('top_k')} singular values (--spectra-method krylov); use --spectra-method full", file=sys.stderr)
     if not with_hist:

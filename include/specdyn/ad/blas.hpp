@@ -66,6 +66,20 @@ inline void gemm(bool trans_a, bool trans_b, double alpha, const A& a, const B& 
        c.shape(0), c.shape(1));
 }
 
+/// C = alpha AᵀA + beta C for a row-major A [k, n] (half the work of the general product), full C.
+template <class A, class C>
+inline void syrk_t(double alpha, const A& a, double beta, C& c) {
+  const std::size_t k = a.shape(0), n = a.shape(1);
+  if (c.shape(0) != n || c.shape(1) != n)
+    throw std::invalid_argument("specdyn: syrk shape mismatch: AᵀA is " + std::to_string(n) + "x" + std::to_string(n) + ", C is " +
+                                std::to_string(c.shape(0)) + "x" + std::to_string(c.shape(1)));
+  if (n == 0) return;
+  cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, to_blas_int(n, "n"), to_blas_int(k, "k"), alpha, a.data(),
+              to_blas_int(std::max<std::size_t>(n, 1), "lda"), beta, c.data(), to_blas_int(n, "ldc"));
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < i; ++j) c(i, j) = c(j, i);
+}
+
 /// y = alpha op(A) x + beta y for a row-major A [rows, cols]; x and y hold the lengths op(A) needs.
 inline void gemv(bool trans, double alpha, const double* a, std::size_t rows, std::size_t cols, const double* x,
                  double beta, double* y) {

@@ -230,14 +230,14 @@ class particle_solver {
     std::vector<matrix> response;             // input weight: σ²⟨∂ĝ^1(s)/∂u^1⟩ [P, P], s = 0..T−1
   };
 
-  /// Contracts a [S, C·P_all] field with Δ_eff over outputs into columns t·P + α of hist [S, T·P].
-  void contract_into(const matrix& field, const matrix& delta, std::size_t t, matrix& hist) const {
+  /// Contracts a [S, C·P_all] field with Δ_eff over outputs into columns offset + α (α < P) of out.
+  void contract_into(const matrix& field, const matrix& delta, std::size_t offset, matrix& out) const {
     const std::size_t S = field.shape(0), pt = pr_.p_train;
     for (std::size_t i = 0; i < S; ++i)
       for (std::size_t a = 0; a < pt; ++a) {
         double v = 0;
         for (std::size_t c = 0; c < c_; ++c) v += delta(c, a) * field(i, c * p_ + a);
-        hist(i, t * pt + a) = v;
+        out(i, offset + a) = v;
       }
   }
 
@@ -389,7 +389,7 @@ class particle_solver {
                 }
               blas::gemm(false, true, 1.0, phi[l][s], q, 1.0, z);
             }
-            if (split && pass == 0) contract_into(z, wr.delta[t], t, sh.z_hat[l]);  // ẑ = Σ_c Δ^c z̄^c
+            if (split && pass == 0) contract_into(z, wr.delta[t], t * pt, sh.z_hat[l]);  // ẑ = Σ_c Δ^c z̄^c
           }
         }
         g[l][t] = matrix({S, b_});
@@ -400,7 +400,7 @@ class particle_solver {
           wr.g[l][t][s] = matrix({b_, b_});
           blas::gemm(true, false, inv_s, g[l][t], g[l][s], 0.0, wr.g[l][t][s]);  // G(t,s) = ⟨g(t)g(s)ᵀ⟩
         }
-        if (spikes && t < T) contract_into(g[l][t], wr.delta[t], t, sh.g_hat[l]);
+        if (spikes && t < T) contract_into(g[l][t], wr.delta[t], t * pt, sh.g_hat[l]);
         if (l > 0 || (spikes && t < T)) {  // Rg^ℓ(t, s≤t) = σ² ⟨∂g(t)/∂u(s)⟩ (layer 1: only for the input weight's spikes)
           // Control variate: the lazy part φ'(u(t)) r(t) has ⟨φ'(u) r ξ_u⟩ = ⟨r⟩⟨φ'(u) ξ_u⟩ = 0.
           matrix lazy_g({S, b_});
@@ -412,25 +412,54 @@ class particle_solver {
             auto r = src_u[l].stein(matrix(g[l][t] - lazy_g), t, centre);
             for (std::size_t s = 0; s <= t; ++s) wr.r_g[l][t][s] = s2 * r[s];
           } else {
-            matrix fluct = g[l][t] - lazy_g, contracted({S, T * pt});
-            contract_into(fluct, wr.delta[t], t, contracted);
-            const matrix cols = xt::view(contracted, xt::all(), xt::range(t * pt, (t + 1) * pt));
-            auto r = src_u[0].stein(cols, 0, centre);  // the input source is constant in time
+            matrix contracted({S, pt});
+            contract_into(matrix(g[l][t] - lazy_g), wr.delta[t], 0, contracted);
+            auto r = src_u[0].stein(contracted, 0, centre);  // the input source is constant in time
             sh.response[t] = s2 * matrix(xt::view(r[0], xt::all(), xt::range(0, pt)));
           }
         }
       });
     }
-    if (spikes) out.spikes = spike_moments(sh, phi);
+    if (spikes) out.spikes = spike_moments(sh, phi, wr);
   }
 
-  /// Gram matrices (1/S) AᵀB of the stacked spike histories, per weight (see spike_grams).
-  std::vector<spike_grams> spike_moments(const spike_histories& sh, const std::vector<std::vector<matrix>>& phi) const {
+  /// The spike Gram matrices per weight (see spike_grams). ⟨φφ⟩ and ⟨ĝĝ⟩ are read off the kernel
+  /// store (Φ(t,s) and G(t,s) contracted with Δ_eff), the other four are (1/S)AᵀB products of the
+  /// stacked particle histories (symmetric ones by syrk).
+  std::vector<spike_grams> spike_moments(const spike_histories& sh, const std::vector<std::vector<matrix>>& phi,
+                                         const kernel_store& st) const {
     const std::size_t T = pr_.steps, S = opt_.particles, pt = pr_.p_train, n = T * pt;
     const double inv_s = 1.0 / double(S);
     auto gram = [&](const matrix& a, const matrix& b) {
       matrix m({n, n});
       blas::gemm(true, false, inv_s, a, b, 0.0, m);
+      return m;
+    };
+    auto gram_sym = [&](const matrix& a) {
+      matrix m({n, n});
+      blas::syrk_t(inv_s, a, 0.0, m);
+      return m;
+    };
+    // Φ^ℓ(t,s) on the training points, and G^ℓ(t,s) contracted with Δ_eff(t), Δ_eff(s)
+    auto phi_blocks = [&](std::size_t l) {
+      matrix m({n, n});
+      for (std::size_t t = 0; t < T; ++t)
+        for (std::size_t s = 0; s <= t; ++s)
+          for (std::size_t a = 0; a < pt; ++a)
+            for (std::size_t b = 0; b < pt; ++b) m(t * pt + a, s * pt + b) = m(s * pt + b, t * pt + a) = st.phi[l][t][s](a, b);
+      return m;
+    };
+    auto g_blocks = [&](std::size_t l) {
+      matrix m({n, n});
+      for (std::size_t t = 0; t < T; ++t)
+        for (std::size_t s = 0; s <= t; ++s)
+          for (std::size_t a = 0; a < pt; ++a)
+            for (std::size_t b = 0; b < pt; ++b) {
+              double v = 0;
+              for (std::size_t c = 0; c < c_; ++c)
+                for (std::size_t c2 = 0; c2 < c_; ++c2) v += st.delta[t](c, a) * st.delta[s](c2, b) * st.g[l][t][s](c * p_ + a, c2 * p_ + b);
+              m(t * pt + a, s * pt + b) = m(s * pt + b, t * pt + a) = v;
+            }
       return m;
     };
     std::vector<spike_grams> out(L);
@@ -439,20 +468,20 @@ class particle_solver {
       sg.p = pt;
       sg.steps = T;
       sg.coef = coef(i);
-      sg.gg = gram(sh.g_hat[i], sh.g_hat[i]);
+      sg.gg = g_blocks(i);
       if (i == 0) {
         sg.response = sh.response;
         continue;
       }
       sg.gy = gram(sh.g_hat[i], sh.y_bar[i]);
-      sg.yy = gram(sh.y_bar[i], sh.y_bar[i]);
+      sg.yy = gram_sym(sh.y_bar[i]);
       matrix phi_stack({S, n});  // φ^{ℓ}(s) of the weight's input layer, training points
       for (std::size_t s = 0; s < T; ++s)
         for (std::size_t k = 0; k < S; ++k)
           for (std::size_t a = 0; a < pt; ++a) phi_stack(k, s * pt + a) = phi[i - 1][s](k, a);
-      sg.pp = gram(phi_stack, phi_stack);
+      sg.pp = phi_blocks(i - 1);
       sg.pz = gram(phi_stack, sh.z_hat[i - 1]);
-      sg.zz = gram(sh.z_hat[i - 1], sh.z_hat[i - 1]);
+      sg.zz = gram_sym(sh.z_hat[i - 1]);
     }
     return out;
   }

@@ -66,6 +66,7 @@ struct hidden_prediction {
   std::vector<double> overlap_spike_right;  // |⟨v_k, v̂_1⟩|²
   std::vector<double> overlap_initial;      // with the top singular vectors of X: 0 at N = ∞ (edge vectors)
   std::size_t rank_row = 0, rank_col = 0;   // sizes of the orthonormal bases kept
+  std::size_t unresolved = 0;               // roots dropped as Monte Carlo noise (run/theory.hpp)
 };
 
 namespace detail {
@@ -76,27 +77,16 @@ struct gram_basis {
   [[nodiscard]] std::size_t size() const { return coords.shape(0); }
 };
 inline gram_basis make_basis(const matrix& gram, double floor) {
-  const std::size_t n = gram.shape(0);
   gram_basis b;
-  if (n == 0) {
-    b.coords = matrix({0, 0});
-    b.project = matrix({0, 0});
-    return b;
-  }
-  matrix sym = 0.5 * (gram + xt::transpose(gram));
-  auto [lam, vec] = xt::linalg::eigh(sym);
-  std::vector<std::size_t> keep;
-  for (std::size_t k = n; k-- > 0;)
-    if (lam(k) > floor) keep.push_back(k);
-  b.coords = matrix({keep.size(), n});
-  b.project = matrix({keep.size(), n});
-  for (std::size_t j = 0; j < keep.size(); ++j) {
-    const double l = lam(keep[j]);
+  const auto [lam, vec] = spectra::eigen_above(gram, floor);
+  const std::size_t n = gram.shape(0), k = lam.size();
+  b.coords = matrix({k, n});
+  b.project = matrix({k, n});
+  for (std::size_t j = 0; j < k; ++j)
     for (std::size_t i = 0; i < n; ++i) {
-      b.coords(j, i) = std::sqrt(l) * vec(i, keep[j]);
-      b.project(j, i) = vec(i, keep[j]) / std::sqrt(l);
+      b.coords(j, i) = std::sqrt(lam[j]) * vec(i, j);
+      b.project(j, i) = vec(i, j) / std::sqrt(lam[j]);
     }
-  }
   return b;
 }
 inline matrix leading(const matrix& m, std::size_t n) { return xt::view(m, xt::range(0, n), xt::range(0, n)); }

@@ -174,7 +174,8 @@ inline std::vector<spike_grams> mean_spikes(const std::vector<solution>& reps) {
 /// Predictions from R replicas. The prediction from the pooled (mean) Gram matrices carries a Monte
 /// Carlo bias ∝ 1/(S·R) (noise adds to S(s), docs/spectra-theory.md §5); with R ≥ 2 each outlier is
 /// bias-corrected by the jackknife 2·pred(all) − mean(pred(half A), pred(half B)), the halves
-/// having twice the bias. The top outlier's standard error is the spread of the single replicas'
+/// having twice the bias, and roots the two halves do not both resolve are dropped (counted in
+/// `unresolved`). The top outlier's standard error is the spread of the single replicas'
 /// predictions / √R.
 template <class Decl>
 std::vector<layer_prediction> predict_from_replicas(const std::vector<solution>& reps, const problem& pr,
@@ -194,7 +195,18 @@ std::vector<layer_prediction> predict_from_replicas(const std::vector<solution>&
       auto& o = lp.hidden[k].outliers;
       const auto& a = pa[i].hidden[k].outliers;
       const auto& b = pb[i].hidden[k].outliers;
-      for (std::size_t q = 0; q < o.size() && q < a.size() && q < b.size(); ++q) o[q] = 2 * o[q] - 0.5 * (a[q] + b[q]);
+      // keep a root only where both halves find it and agree on it to within half its distance
+      // from the edge (weak roots near the edge are Monte Carlo noise); bias-correct the kept ones
+      std::vector<double> kept;
+      for (std::size_t q = 0; q < o.size() && q < a.size() && q < b.size(); ++q) {
+        if (std::abs(a[q] - b[q]) > 0.5 * (o[q] - 2 * pr.sigma)) break;
+        kept.push_back(2 * o[q] - 0.5 * (a[q] + b[q]));
+      }
+      lp.hidden[k].unresolved = o.size() - kept.size();
+      o = kept;
+      lp.hidden[k].overlap_spike_left.resize(kept.size());
+      lp.hidden[k].overlap_spike_right.resize(kept.size());
+      lp.hidden[k].overlap_initial.resize(kept.size());
       std::vector<double> tops;
       for (const auto& rep : reps) {
         const auto p = predict_hidden(rep.spikes[i], steps[k], pr.sigma, spo);
@@ -353,9 +365,10 @@ inline void put_predictions(io::record& rec, io::json& j, const std::vector<laye
                                "initial_top: with the top singular vectors of W(0), 0 at N = infinity";
     s["stderr"] = io::numbers(lp.top_outlier_se);
     s["escape_step"] = escape ? io::json(*escape) : io::json(nullptr);
-    std::vector<std::size_t> rr, rc;
-    for (const auto& h : lp.hidden) { rr.push_back(h.rank_row); rc.push_back(h.rank_col); }
+    std::vector<std::size_t> rr, rc, un;
+    for (const auto& h : lp.hidden) { rr.push_back(h.rank_row); rc.push_back(h.rank_col); un.push_back(h.unresolved); }
     s["basis_sizes"] = {{"row", rr}, {"column", rc}};
+    s["unresolved_roots"] = un;
     s["escape_resolution"] = "first prediction step with an outlier (predictions every spectra_every steps)";
   }
   rec.set_prefix("");

@@ -23,9 +23,52 @@
 #include "specdyn/data/rng.hpp"
 #include "specdyn/errors.hpp"
 
+extern "C" void dsyevr_(const char* jobz, const char* range, const char* uplo, const int* n, double* a, const int* lda,
+                        const double* vl, const double* vu, const int* il, const int* iu, const double* abstol, int* m,
+                        double* w, double* z, const int* ldz, int* isuppz, double* work, const int* lwork, int* iwork,
+                        const int* liwork, int* info);
+
 namespace specdyn::spectra {
 
 using matrix = xt::xtensor<double, 2>;
+
+/// Eigenpairs of a symmetric matrix with eigenvalue above `floor` (LAPACK dsyevr: tridiagonal
+/// reduction plus only the requested vectors, several times cheaper than a full eigh when few
+/// directions are kept). Returns eigenvalues descending and vectors as columns [n, k] (row-major).
+inline std::pair<std::vector<double>, matrix> eigen_above(const matrix& a, double floor) {
+  const int n = blas::to_blas_int(a.shape(0), "n");
+  if (n == 0) return {{}, matrix({0, 0})};
+  std::vector<double> work_a(a.begin(), a.end());  // symmetric: row-major = column-major
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < i; ++j) work_a[std::size_t(i) * n + j] = work_a[std::size_t(j) * n + i] = 0.5 * (a(i, j) + a(j, i));
+  double top = 0;
+  for (int i = 0; i < n; ++i) top = std::max(top, std::abs(a(i, i)));
+  const double vl = floor, vu = 2 * (top * n + std::abs(floor)) + 1;  // Gershgorin-safe upper bound for a PSD Gram
+  const int il = 0, iu = 0, lda = n, ldz = n;
+  const double abstol = 0;
+  int m = 0, info = 0, lwork = -1, liwork = -1, iwork_q = 0;
+  double work_q = 0;
+  const auto un = static_cast<std::size_t>(n);
+  std::vector<double> w(un), z(un * un);
+  std::vector<int> isuppz(2 * un);
+  dsyevr_("V", "V", "U", &n, work_a.data(), &lda, &vl, &vu, &il, &iu, &abstol, &m, w.data(), z.data(), &ldz, isuppz.data(), &work_q,
+          &lwork, &iwork_q, &liwork, &info);
+  lwork = int(work_q);
+  liwork = iwork_q;
+  std::vector<double> work(static_cast<std::size_t>(std::max(lwork, 1)));
+  std::vector<int> iwork(static_cast<std::size_t>(std::max(liwork, 1)));
+  dsyevr_("V", "V", "U", &n, work_a.data(), &lda, &vl, &vu, &il, &iu, &abstol, &m, w.data(), z.data(), &ldz, isuppz.data(), work.data(),
+          &lwork, iwork.data(), &liwork, &info);
+  if (info != 0) throw solver_error("symmetric eigenproblem (dsyevr) failed with info = " + std::to_string(info));
+  std::vector<double> values(static_cast<std::size_t>(m));
+  matrix vectors({un, static_cast<std::size_t>(m)});
+  for (int k = 0; k < m; ++k) {  // ascending from LAPACK → descending; z is column-major [n, m]
+    const int src = m - 1 - k;
+    values[std::size_t(k)] = w[std::size_t(src)];
+    for (int i = 0; i < n; ++i) vectors(std::size_t(i), std::size_t(k)) = z[std::size_t(src) * n + i];
+  }
+  return {values, vectors};
+}
 
 /// Eigenvalues of a symmetric matrix, descending.
 inline std::vector<double> eigenvalues_desc(const matrix& a) {
