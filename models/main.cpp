@@ -329,7 +329,7 @@ int main(int argc, char** argv) {
       const auto& entry = models::find_model(out_cfg.model);
       const auto r = entry.outliers(out_cfg, out_th, out_opt);
       std::printf("wrote %s\n", r.record.c_str());
-      if (r.status == "completed" && !out_cfg.quiet) {
+      if (!r.points.empty()) {
         const std::string figs = r.record.parent_path().string();
         if (plot({r.record.string()}, figs) == 0) std::printf("figures in %s\n", figs.c_str());
       }
