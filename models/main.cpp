@@ -14,6 +14,9 @@
 #include <CLI/CLI.hpp>
 
 #include "registry.hpp"
+#include "specdyn/run/sweep.hpp"
+#include "specdyn/run/proportional.hpp"
+#include "deep_linear2.hpp"
 
 using namespace specdyn;
 namespace fs = std::filesystem;
@@ -38,6 +41,7 @@ void add_run_flags(CLI::App* cmd, run_config& c, bool with_width = true) {
   cmd->add_option("--task", c.task, "single-index, linear, random or npy")->capture_default_str();
   cmd->add_option("--teacher", c.teacher, "Single-index link φ*: linear, tanh, relu, he2")->capture_default_str();
   cmd->add_option("--noise", c.noise, "Label noise std for teacher tasks")->capture_default_str();
+  cmd->add_option("--covariance-decay", c.covariance_decay, "Input covariance eigenvalues ∝ k^-a, mean 1 (0: isotropic)")->capture_default_str();
   cmd->add_option("--x", c.x_npy, "Inputs [P, D] as .npy (with --task npy)");
   cmd->add_option("--y", c.y_npy, "Targets [P] or [P, C] as .npy (with --task npy)");
   cmd->add_option("--loss", c.loss, "mse or xent (softmax cross-entropy, C > 1)")->capture_default_str();
@@ -244,6 +248,53 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   outliers->add_option("--seeds", out_opt.seeds, "Finite-width seeds per point")->capture_default_str();
 
+  run_config sw_cfg;
+  sw_cfg.spectra_every = 10;
+  sw_cfg.ntk_every = 10;
+  run::sweep_options sw_opt;
+  std::string sw_params = "mup,ntk", sw_widths = "256,512,1024", sw_lrs = "0.1,0.2,0.5,1,2", sw_gamma0s = "1";
+  auto* sweep = app.add_subcommand("sweep", "Grid of rules × widths × learning rates × seeds (× γ0): records per point, "
+                                            "learning-rate transfer summary and figures; resumes an interrupted sweep");
+  add_run_flags(sweep, sw_cfg, false);
+  for (const char* f : {"--param", "--gamma0", "--lr"}) sweep->remove_option(sweep->get_option(f));
+  sweep->add_option("--params", sw_params, "Comma-separated scaling rules")->capture_default_str();
+  sweep->add_option("--widths", sw_widths, "Comma-separated widths")->capture_default_str();
+  sweep->add_option("--lrs", sw_lrs, "Comma-separated learning rates η")->capture_default_str();
+  sweep->add_option("--gamma0s", sw_gamma0s, "Comma-separated output scales γ0")->capture_default_str();
+  sweep->add_option("--seeds", sw_opt.seeds, "Seeds per point (seed, seed+1, ...)")->capture_default_str();
+  sweep->add_option("--jobs", sw_opt.jobs, "Points run in parallel (0: all cores)")->capture_default_str();
+  sweep->add_flag("--theory", sw_opt.theory, "Also solve the N = ∞ theory of each (rule, γ0, η) for width-independent rules");
+  sweep->add_option("--particles", sw_opt.particles, "Theory particles per replica (nonlinear networks)")->capture_default_str();
+  sweep->add_option("--replicas", sw_opt.replicas, "Theory replicas")->capture_default_str();
+  sweep->add_option("--spectra-every", sw_cfg.spectra_every, "Steps between spectra snapshots of each point")->capture_default_str();
+  sweep->add_option("--ntk-every", sw_cfg.ntk_every, "Steps between NTK measurements of each point")->capture_default_str();
+
+  dmft::proportional_problem pp;
+  run::proportional_options pp_opt;
+  std::string pp_dims = "256,512,1024";
+  auto* proportional = app.add_subcommand("proportional",
+      "deep_linear2 in the proportional limit (N, D, P → ∞ at fixed ratios): theory vs networks at growing D");
+  proportional->add_option("--dims", pp_dims, "Comma-separated input dimensions D of the networks")->capture_default_str();
+  proportional->add_option("--ratio-samples", pp.alpha, "α = P/D")->capture_default_str();
+  proportional->add_option("--ratio-width", pp.nu, "ν = N/D")->capture_default_str();
+  proportional->add_option("--gamma0-tilde", pp.gamma0_tilde, "γ̃0 = γ0·√D (held fixed as D grows)")->capture_default_str();
+  proportional->add_option("--lr-over-p", pp.eta_hat, "η/P (held fixed; the network at D uses η = this × αD)")->capture_default_str();
+  proportional->add_option("--sigma", pp.sigma, "Initial weight scale σ")->capture_default_str();
+  proportional->add_option("--noise", pp.noise, "Label noise σ_ε")->capture_default_str();
+  proportional->add_option("--steps", pp.steps, "Training steps T")->capture_default_str();
+  proportional->add_option("--seeds", pp_opt.seeds, "Networks per D (fresh data, weights and teacher)")->capture_default_str();
+  proportional->add_option("--seed", pp_opt.seed, "First seed")->capture_default_str();
+  proportional->add_option("--out", pp_opt.out, "Directory for the record")->capture_default_str();
+  proportional->add_flag("--quiet", pp_opt.quiet, "No progress bar or table");
+  run::proportional_scan_options ps_opt;
+  std::string ps_nus, ps_lrs, ps_params = "mup,ntk";
+  proportional->add_option("--scan-nus", ps_nus,
+                           "Theory-only learning-rate scan: comma-separated ν = N/D at fixed D (with --scan-lrs-over-p; no networks are trained)");
+  proportional->add_option("--scan-lrs-over-p", ps_lrs, "Comma-separated η/P values of the scan");
+  proportional->add_option("--scan-dim", ps_opt.dim, "Input dimension D of the scan (μP: γ̃0 = γ0√D; NTK: γ̃0 = γ0√D/√N)")->capture_default_str();
+  proportional->add_option("--gamma0", ps_opt.gamma0, "Network output scale γ0 of the scan")->capture_default_str();
+  proportional->add_option("--params", ps_params, "Rules of the scan (mup, ntk)")->capture_default_str();
+
   std::string eq_model, eq_param = "mup", eq_out;
   double eq_gamma0 = 1.0;
   std::size_t eq_width = 0;
@@ -329,10 +380,52 @@ int main(int argc, char** argv) {
       const auto& entry = models::find_model(out_cfg.model);
       const auto r = entry.outliers(out_cfg, out_th, out_opt);
       std::printf("wrote %s\n", r.record.c_str());
+      std::fflush(stdout);
       if (!r.points.empty()) {
         const std::string figs = r.record.parent_path().string();
         if (plot({r.record.string()}, figs) == 0) std::printf("figures in %s\n", figs.c_str());
       }
+      return finish(cmd_name, r.status, r.message, r.signal, r.record);
+    }
+    if (*proportional) {
+      cmd_name = "specdyn proportional";
+      if (!ps_nus.empty() || !ps_lrs.empty()) {
+        require(!ps_nus.empty() && !ps_lrs.empty(), "--scan-nus", ps_nus.empty() ? std::string("''") : ps_nus,
+                "a scan needs both --scan-nus and --scan-lrs-over-p");
+        ps_opt.nus = parse_numbers("--scan-nus", ps_nus);
+        ps_opt.eta_hats = parse_numbers("--scan-lrs-over-p", ps_lrs);
+        ps_opt.params = parse_words(ps_params);
+        ps_opt.out = pp_opt.out;
+        ps_opt.quiet = pp_opt.quiet;
+        const auto rec = run::run_proportional_scan(pp, ps_opt, command_line(argc, argv));
+        std::printf("wrote %s\n", rec.c_str());
+        return 0;
+      }
+      pp_opt.dims = parse_sizes("--dims", pp_dims);
+      const auto r = run::run_proportional(models::deep_linear2, pp, pp_opt, command_line(argc, argv));
+      std::printf("wrote %s\n", r.record.c_str());
+      return finish(cmd_name, r.status, r.message, r.signal, r.record);
+    }
+    if (*sweep) {
+      cmd_name = "specdyn sweep";
+      sw_opt.params = parse_words(sw_params);
+      sw_opt.widths = parse_sizes("--widths", sw_widths);
+      sw_opt.lrs = parse_numbers("--lrs", sw_lrs);
+      sw_opt.gamma0s = parse_numbers("--gamma0s", sw_gamma0s);
+      models::find_model(sw_cfg.model);
+      sw_cfg.command_line = command_line(argc, argv);
+      for (std::size_t n : sw_opt.widths) {
+        run_config c = sw_cfg;
+        c.width = n;
+        c.validate();
+        io::require_memory(estimate_train_bytes(c, models::find_model(sw_cfg.model).hidden_layers) * double(std::max<std::size_t>(1, sw_opt.jobs ? sw_opt.jobs : 2)),
+                           "--widths contains " + std::to_string(n), "lower the largest width or --jobs");
+      }
+      auto r = run::run_sweep(fs::read_symlink("/proc/self/exe").string(), sw_cfg, sw_opt);
+      run::write_sweep_summary(r, sw_cfg, sw_opt);
+      std::printf("wrote %s (%zu points run, %zu already complete)\n", r.record.c_str(), r.ran, r.skipped);
+      std::fflush(stdout);
+      plot({r.record.string()}, r.record.parent_path().string());
       return finish(cmd_name, r.status, r.message, r.signal, r.record);
     }
     if (*equations) {

@@ -16,6 +16,9 @@ Writes into DIR:
   outliers_vs_sigma_<layer>.png  theory line, naive BBP dashed, finite widths as markers
   outliers_vs_t_<layer>.png
   mup_vs_ntk_<layer>.png         (`specdyn outliers --params mup,ntk`) top outlier vs step across widths
+  sweep_lr_transfer.png          (`specdyn sweep`) final loss vs η per width, one panel per rule, theory dashed
+  sweep_eta_star.png             optimal η* vs width with the fitted exponent per rule
+  sweep_dynamics.png             top outlier of W1 and (η/P)λmax(K) vs step across widths near η*
 Records that disagree on the data (task, samples, seed, ...) are overlaid with a warning.
 """
 import argparse
@@ -405,6 +408,145 @@ def plot_outlier_scan(rec, out):
             plt.close(fig)
 
 
+def plot_sweep(rec, out):
+    c = rec["config"]
+    curves = rec.get("curves", [])
+    if not curves:
+        return
+    params = list(dict.fromkeys(cv["param"] for cv in curves))
+    widths = sorted({cv["width"] for cv in curves if cv["width"] != "infinite"})
+    fig, axes = plt.subplots(1, len(params), figsize=(5.8 * len(params), 4.6), squeeze=False, sharey=True)
+    for ax, param in zip(axes[0], params):
+        for cv in curves:
+            if cv["param"] != param:
+                continue
+            etas, loss = arr(cv["lrs"]), arr(cv["final_train_loss"])
+            div = arr(cv["diverged_seeds"]) > 0
+            if cv["width"] == "infinite":
+                ax.plot(etas[~div], loss[~div], "k--", lw=1.6, label="theory (N=∞)")
+                continue
+            wi = widths.index(cv["width"])
+            col = plt.cm.viridis(wi / max(1, len(widths) - 1))
+            ok = np.isfinite(loss) & ~div
+            ax.plot(etas[ok], loss[ok], "o-", color=col, ms=4, label=f"N={cv['width']}")
+            if div.any():
+                top = np.nanmax(loss[ok]) * 3 if ok.any() else 1.0
+                ax.plot(etas[div], np.full(div.sum(), top), "x", color=col, ms=7)
+            if cv.get("eta_star") is not None and not cv.get("eta_star_at_grid_edge"):
+                ax.axvline(cv["eta_star"], color=col, lw=0.7, ls=":")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("learning rate η (×: diverged; dotted: interpolated η*)")
+        ax.set_title(f"{param}: final training loss vs η", fontsize=10)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel(f"training loss after {c['steps']} steps")
+    fig.suptitle(f"{c['model']}: learning-rate transfer across widths (P={c['samples']}, γ0 per rule as given)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "sweep_lr_transfer.png"), dpi=120)
+    plt.close(fig)
+    fits = rec.get("eta_star_fits", {})
+    if fits:
+        fig, ax = plt.subplots(figsize=(6.2, 4.4))
+        for i, (key, fdat) in enumerate(fits.items()):
+            k = fdat.get("exponent")
+            ax.loglog(arr(fdat["widths"]), arr(fdat["eta_star"]), "o-", color=f"C{i}",
+                      label=f"{key}: η* ∝ N^{k:.2f}" if k is not None else key)
+        ax.set_xlabel("width N")
+        ax.set_ylabel("optimal learning rate η*")
+        ax.set_title(f"{c['model']}: η* vs width", fontsize=10)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(os.path.join(out, "sweep_eta_star.png"), dpi=120)
+        plt.close(fig)
+    # dynamics across widths at the η closest to each rule's median η*
+    points = rec.get("points", [])
+    fig, axes = plt.subplots(2, len(params), figsize=(5.8 * len(params), 7.0), squeeze=False)
+    for j, param in enumerate(params):
+        stars = [cv["eta_star"] for cv in curves if cv["param"] == param and cv.get("eta_star") is not None]
+        lrs = sorted({p["lr"] for p in points if p["param"] == param})
+        if not lrs:
+            continue
+        target = np.median(stars) if stars else lrs[len(lrs) // 2]
+        eta = min(lrs, key=lambda e: abs(math.log(e / target)))
+        for p in points:
+            if p["param"] != param or p["lr"] != eta or p["status"] != "completed":
+                continue
+            if p["width"] == "infinite":
+                col, lab = "k", "theory (N=∞)"
+            else:
+                col = plt.cm.viridis(widths.index(p["width"]) / max(1, len(widths) - 1))
+                lab = f"N={p['width']}"
+            if len(p["top_singular_W1"]):
+                axes[0][j].plot(arr(p["spectra_steps"])[: len(p["top_singular_W1"])], arr(p["top_singular_W1"]), "-", color=col, label=lab)
+            if len(p["eos_ratio"]):
+                axes[1][j].plot(arr(p["ntk_steps"])[: len(p["eos_ratio"])], arr(p["eos_ratio"]), "-", color=col, label=lab)
+        axes[0][j].set_title(f"{param}, η = {eta:g}: top singular value of W1", fontsize=10)
+        axes[1][j].set_title(f"{param}, η = {eta:g}: (η/P)·λmax(K)", fontsize=10)
+        axes[1][j].axhline(2.0, **EOS_LINE, label="edge of stability 2")
+        for ax in axes[:, j]:
+            ax.set_xlabel("step")
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "sweep_dynamics.png"), dpi=120)
+    plt.close(fig)
+
+
+def plot_proportional(rec, out):
+    """Loss curves of the proportional theory against the seed-averaged networks at each D."""
+    c, th = rec["config"], rec["theory"]
+    fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.4))
+    dims = rec.get("dims", [])
+    for ax, key, name in ((axes[0], "train_loss", "training"), (axes[1], "test_loss", "test")):
+        ax.semilogy(arr(th[key]), "k-", lw=2, label="theory (D → ∞)")
+        for i, d in enumerate(dims):
+            curves = [arr(v) for v in d[key] if len(v)]
+            if not curves:
+                continue
+            n = min(len(v) for v in curves)
+            m = np.mean([v[:n] for v in curves], axis=0)
+            col = plt.cm.viridis(i / max(1, len(dims) - 1))
+            ax.semilogy(m, "o", color=col, ms=3, label=f"D={d['dim']} (mean of {len(curves)})")
+        ax.set_xlabel("step")
+        ax.set_ylabel(f"{name} loss")
+        ax.legend(fontsize=7)
+    fig.suptitle(f"deep_linear2, proportional limit: α={c['alpha']}, ν={c['nu']}, γ̃0={c['gamma0_tilde']}, "
+                 f"η/P={c['eta_over_p']}, σ_ε={c['noise']}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "proportional_loss.png"), dpi=120)
+    plt.close(fig)
+
+
+def plot_proportional_scan(rec, out):
+    """Theory learning-rate transfer across width ratios ν, μP and NTK side by side."""
+    c = rec["config"]
+    etas = arr(c["eta_over_p"])
+    params = list(dict.fromkeys(cv["param"] for cv in rec["curves"]))
+    nus = sorted({cv["nu"] for cv in rec["curves"]})
+    fig, axes = plt.subplots(1, len(params), figsize=(5.8 * len(params), 4.5), squeeze=False, sharey=True)
+    for ax, param in zip(axes[0], params):
+        for cv in rec["curves"]:
+            if cv["param"] != param:
+                continue
+            col = plt.cm.viridis(nus.index(cv["nu"]) / max(1, len(nus) - 1))
+            loss = arr(cv["final_train_loss"])
+            ok = np.isfinite(loss)
+            ax.plot(etas[ok], loss[ok], "-", color=col, label=f"ν={cv['nu']:g} (γ̃0={cv['gamma0_tilde']:.3g})")
+            if cv.get("eta_star_over_p") is not None and not cv.get("eta_star_at_grid_edge"):
+                ax.axvline(cv["eta_star_over_p"], color=col, lw=0.7, ls=":")
+        fit = rec.get("eta_star_fits", {}).get(param)
+        k = f", η* ∝ ν^{fit['exponent']:.2f}" if fit and fit.get("exponent") is not None else ""
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("η/P (missing: diverged; dotted: η*)")
+        ax.set_title(f"{param}{k}", fontsize=10)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel(f"training loss after {c['steps']} steps (theory)")
+    fig.suptitle(f"deep_linear2 proportional theory at D={c['dim']}, α={c['alpha']}, γ0={c['gamma0']}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "proportional_lr_transfer.png"), dpi=120)
+    plt.close(fig)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
@@ -417,6 +559,12 @@ def main():
             plot_compare(r, args.out)
         elif r.get("kind") == "outliers":
             plot_outlier_scan(r, args.out)
+        elif r.get("kind") == "sweep":
+            plot_sweep(r, args.out)
+        elif r.get("kind") == "proportional":
+            plot_proportional(r, args.out)
+        elif r.get("kind") == "proportional_scan":
+            plot_proportional_scan(r, args.out)
     recs = [r for r in recs if r.get("kind") in ("finite_width", "theory") and len(r.get("steps", []))]
     if recs:
         warn_mixed_data(recs)

@@ -126,6 +126,15 @@ TEST_CASE("bad input: exit code 2, one line naming the problem, nothing written"
       {"compare --model mlp3_tanh --widths 64,abc --quiet --out " + out.string(), "--widths = 64,abc"},
       {"compare --model mlp3_tanh --widths 600000 --steps 2 --quiet --out " + out.string(), "needs about"},
       {"plot " + (scratch() / "nothing.json").string() + " --out " + out.string(), "no such file"},
+      {"sweep --model mlp3_tanh --widths 64,abc --quiet --out " + out.string(), "--widths = 64,abc"},
+      {"sweep --model mlp3_tanh --widths 64 --lrs 0.5,-1 --quiet --out " + out.string(), "-1"},
+      {"sweep --model mlp3_tanh --widths 64 --params mup,xyz --quiet --out " + out.string(), "xyz"},
+      {"sweep --model mlp3_tanh --widths 64 --seeds 0 --quiet --out " + out.string(), "--seeds = 0"},
+      {"sweep --model mlp3_tanh --widths 600000 --quiet --out " + out.string(), "needs about"},
+      {"proportional --dims 256,x --quiet --out " + out.string(), "--dims"},
+      {"proportional --dims 4 --quiet --out " + out.string(), "--dims = 4"},
+      {"proportional --ratio-samples -1 --quiet --out " + out.string(), "α = P/D = -1"},
+      {"proportional --lr-over-p 0 --quiet --out " + out.string(), "η/P = 0"},
   };
   for (const auto& [args, expected] : cases) {
     const auto r = run(args);
@@ -210,4 +219,57 @@ TEST_CASE("divergence, failures and signals keep the record and set the exit cod
     CHECK(j["status"] == "interrupted");
     CHECK(j["message"].get<std::string>().find("SIGINT") != std::string::npos);
   }
+}
+
+TEST_CASE("sweep: every point recorded, diverged points are data, a re-run resumes and redoes torn records", "[cli][sweep]") {
+  const fs::path out = scratch() / "sweep";
+  fs::remove_all(out);
+  // η = 1000 diverges at every width; the others complete
+  const std::string args = "sweep --model mlp3_tanh --dim 8 --samples 8 --test-samples 0 --steps 5 --params mup,ntk --widths 32,64 "
+                           "--lrs 0.5,1,2,1000 --seeds 1 --jobs 2 --quiet --out " + out.string();
+  const auto first = run(args);
+  INFO(first.err);
+  REQUIRE(first.code == 0);
+  const fs::path summary = only_record(out);
+  const json j = read_json(summary);
+  CHECK(j["kind"] == "sweep");
+  CHECK(j["status"] == "completed");
+  CHECK(j["points_run"] == 16);
+  CHECK(j["points_skipped"] == 0);
+  REQUIRE(j["points"].size() == 16);
+  std::size_t diverged = 0;
+  for (const auto& p : j["points"]) {
+    CHECK(fs::exists(out / "points" / p["record"].get<std::string>()));
+    if (p["lr"] == 1000) {
+      CHECK(p["status"] == "diverged");
+      ++diverged;
+    } else {
+      CHECK(p["status"] == "completed");
+    }
+  }
+  CHECK(diverged == 4);
+  REQUIRE(j["curves"].size() == 4);  // (mup, ntk) × (32, 64)
+  for (const auto& c : j["curves"]) {
+    CHECK(c["eta_star"].is_number());
+    CHECK(c["eta_star"].get<double>() <= 2.0);  // the optimum is never the diverged grid point
+  }
+  // resume: nothing to redo
+  const auto second = run(args);
+  REQUIRE(second.code == 0);
+  const json j2 = read_json(summary);
+  CHECK(j2["points_run"] == 0);
+  CHECK(j2["points_skipped"] == 16);
+  CHECK(j2["curves"] == j["curves"]);
+  // a torn record and a missing one are redone, and the summary is the same as the uninterrupted run's
+  const fs::path torn = out / "points" / j["points"][0]["record"].get<std::string>();
+  const fs::path gone = out / "points" / j["points"][5]["record"].get<std::string>();
+  fs::resize_file(torn, fs::file_size(torn) / 2);
+  fs::remove(gone);
+  const auto third = run(args);
+  REQUIRE(third.code == 0);
+  const json j3 = read_json(summary);
+  CHECK(j3["points_run"] == 2);
+  CHECK(j3["points_skipped"] == 14);
+  CHECK(j3["curves"] == j["curves"]);
+  CHECK(j3["points"] == j["points"]);
 }

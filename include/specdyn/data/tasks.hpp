@@ -1,12 +1,14 @@
-// Synthetic tasks: Gaussian inputs x ~ N(0, I_D) with a single-index teacher y = φ*(β·x/√D)
-// (φ* ∈ linear, tanh, relu, he2), a linear teacher with C outputs and label noise, or random ±1
-// labels; held-out points for teacher tasks. The teacher directions are kept (for overlaps with
+// Synthetic tasks: Gaussian inputs x ~ N(0, I_D) (or with a power-law covariance spectrum
+// λ_k ∝ k^{−a}, mean 1) with a single-index teacher y = φ*(β·x/√D) (φ* ∈ linear, tanh, relu, he2),
+// a linear teacher with C outputs and label noise, or random ±1 labels; held-out points for
+// teacher tasks. The teacher directions are kept (for overlaps with
 // the top singular vectors). Data from .npy files lives in io/npy.hpp.
 //   auto data = specdyn::make_task({.kind = task_kind::single_index, .teacher = "tanh"}, D, C, P, P_test, seed);
 #pragma once
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "specdyn/errors.hpp"
 #include "specdyn/data/rng.hpp"
@@ -20,7 +22,18 @@ struct task_spec {
   task_kind kind = task_kind::single_index;
   std::string teacher = "tanh";  // single-index link φ*: linear, tanh, relu, he2
   double label_noise = 0.0;      // std of Gaussian noise added to teacher labels
+  double covariance_decay = 0.0; // input covariance eigenvalues λ_k ∝ k^{−decay} (mean 1); 0: isotropic
 };
+
+/// The input covariance's eigenvalues (diagonal in the coordinate basis), normalised to mean 1.
+inline std::vector<double> covariance_spectrum(std::size_t d, double decay) {
+  std::vector<double> lam(d, 1.0);
+  if (decay == 0) return lam;
+  double mean = 0;
+  for (std::size_t k = 0; k < d; ++k) mean += (lam[k] = std::pow(double(k + 1), -decay)) / double(d);
+  for (auto& l : lam) l /= mean;
+  return lam;
+}
 
 struct task_data : dataset {
   matrix teacher;  // [C, D] rows: teacher directions with |row|² = D (empty for random labels)
@@ -44,11 +57,20 @@ inline task_data make_task(const task_spec& spec, std::size_t d, std::size_t c, 
   require(p >= 1, "samples", p, "use at least one training sample");
   require(spec.label_noise >= 0 && std::isfinite(spec.label_noise), "label noise", spec.label_noise,
           "use a non-negative number");
+  require(spec.covariance_decay >= 0 && spec.covariance_decay <= 10, "--covariance-decay", spec.covariance_decay,
+          "use 0 (isotropic inputs) to 10");
+  const auto lam = covariance_spectrum(d, spec.covariance_decay);
+  auto shape_inputs = [&](matrix& x) {  // x = Λ^{1/2} z
+    if (spec.covariance_decay == 0) return;
+    for (std::size_t i = 0; i < x.shape(0); ++i)
+      for (std::size_t mu = 0; mu < x.shape(1); ++mu) x(i, mu) *= std::sqrt(lam[i]);
+  };
   if (spec.kind == task_kind::single_index) teacher_link(spec.teacher, 0.0);  // validates the name
   task_data data;
   rng gen(seed, rng::stream::data), gen_test(seed, rng::stream::test_data), gen_teacher(seed, rng::stream::teacher);
   data.x = matrix({d, p});
   fill_gaussian(data.x, gen);
+  shape_inputs(data.x);
   const bool has_teacher = spec.kind != task_kind::random_labels;
   if (has_teacher) {
     const std::size_t rows = spec.kind == task_kind::single_index ? 1 : c;
@@ -63,6 +85,7 @@ inline task_data make_task(const task_spec& spec, std::size_t d, std::size_t c, 
     if (p_test > 0) {
       data.x_test = matrix({d, p_test});
       fill_gaussian(data.x_test, gen_test);
+      shape_inputs(data.x_test);
     }
   }
   auto label = [&](const matrix& x, matrix& y, rng& noise) {

@@ -37,6 +37,7 @@ struct run_config {
   std::string task = "single-index";  // single-index | linear | random | npy
   std::string teacher = "tanh";
   double noise = 0.0;
+  double covariance_decay = 0.0;      // input covariance λ_k ∝ k^{−a}; 0: isotropic
   std::string x_npy, y_npy;
   std::string loss = "mse";           // mse | xent
   bool centre = true;
@@ -87,6 +88,7 @@ struct run_config {
     std::string name = model + "_" + param + "_" + kind + "_" + task + "_P" + std::to_string(samples) + "_T" + std::to_string(steps) +
                        "_lr" + compact(lr) + "_g" + compact(gamma0);
     if (sigma != 1.0) name += "_sig" + compact(sigma);
+    if (covariance_decay != 0.0) name += "_cov" + compact(covariance_decay);
     if (batch) name += "_B" + std::to_string(batch);
     if (loss != "mse") name += "_" + loss;
     return name + "_s" + std::to_string(seed);
@@ -101,7 +103,7 @@ struct run_config {
   [[nodiscard]] io::json to_json() const {
     return {{"model", model}, {"param", param}, {"width", width}, {"dim", dim}, {"samples", samples},
             {"outputs", outputs}, {"test_samples", test_samples}, {"gamma0", gamma0}, {"sigma", sigma}, {"lr", lr},
-            {"steps", steps}, {"batch", batch}, {"seed", seed}, {"task", task}, {"teacher", teacher}, {"noise", noise},
+            {"steps", steps}, {"batch", batch}, {"seed", seed}, {"task", task}, {"teacher", teacher}, {"noise", noise}, {"covariance_decay", covariance_decay},
             {"x", x_npy}, {"y", y_npy}, {"loss", loss}, {"centre", centre}, {"spectra_every", spectra_every},
             {"top_k", top_k}, {"spectra_method", spectra_method}, {"ntk_every", ntk_every},
             {"hessian_every", hessian_every}, {"eval_every", eval_every}, {"out", out}, {"command_line", command_line}};
@@ -110,7 +112,7 @@ struct run_config {
   /// The data-defining part of a config: records that differ here describe different runs.
   [[nodiscard]] io::json data_json() const {
     return {{"model", model}, {"dim", dim}, {"samples", samples}, {"outputs", outputs}, {"test_samples", test_samples},
-            {"seed", seed}, {"task", task}, {"teacher", teacher}, {"noise", noise}, {"x", x_npy}, {"y", y_npy}, {"loss", loss}};
+            {"seed", seed}, {"task", task}, {"teacher", teacher}, {"noise", noise}, {"covariance_decay", covariance_decay}, {"x", x_npy}, {"y", y_npy}, {"loss", loss}};
   }
 
  private:
@@ -153,6 +155,7 @@ inline task_data make_data(const run_config& cfg) {
   spec.kind = cfg.task == "single-index" ? task_kind::single_index : cfg.task == "linear" ? task_kind::linear_teacher : task_kind::random_labels;
   spec.teacher = cfg.teacher;
   spec.label_noise = cfg.noise;
+  spec.covariance_decay = cfg.covariance_decay;
   auto data = make_task(spec, cfg.dim, cfg.outputs, cfg.samples, cfg.test_samples, cfg.seed);
   if (cfg.loss == "xent") {  // one-hot classes for cross-entropy
     rng gen(cfg.seed, rng::stream::data, 77);

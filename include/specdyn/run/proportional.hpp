@@ -1,0 +1,321 @@
+// `specdyn proportional`: the proportional-limit theory of deep_linear2 (dmft/proportional.hpp)
+// against trained networks at growing D with α = P/D, ν = N/D, γ̃0 = γ0√D and η̂ = η/P held fixed
+// (the network at dimension D has P = αD samples, width N = νD, γ0 = γ̃0/√D and η = η̂P). Prints
+// per D the relative L2 error of the seed-averaged training and test loss curves against the theory
+// (with a jackknife error bar over seeds), the typical single-network error beside it, and the
+// fitted exponent in D of the averaged-curve error; writes one record (kind "proportional") with the
+// theory curves and every network's curves.
+//   auto res = specdyn::run::run_proportional(models::deep_linear2, pr, {256, 512, 1024}, 2, opts);
+#pragma once
+
+#include <cstdio>
+
+#include "specdyn/dmft/proportional.hpp"
+#include "specdyn/run/experiment.hpp"
+#include "specdyn/run/sweep.hpp"
+#include "specdyn/stats.hpp"
+
+namespace specdyn::run {
+
+struct proportional_options {
+  std::vector<std::size_t> dims{256, 512, 1024};
+  std::size_t seeds = 2;
+  std::uint64_t seed = 0;
+  std::string out = "runs";
+  bool quiet = false;
+};
+
+struct proportional_result {
+  std::filesystem::path record;
+  dmft::proportional_solution theory;
+  std::vector<std::vector<double>> train_error, test_error;  // [dim][seed]: each network's own curve error
+  std::vector<double> mean_train_error, mean_test_error;     // [dim]: error of the seed-averaged curve
+  std::vector<double> mean_train_se, mean_test_se;           // [dim]: jackknife over seeds (NaN with one seed)
+  stats::power_fit train_fit, test_fit;
+  std::string status = "completed", message;
+  int signal = 0;
+};
+
+template <class Decl>
+proportional_result run_proportional(Decl decl, const dmft::proportional_problem& pr, const proportional_options& po,
+                                     const std::string& command_line) {
+  static_assert(Decl::hidden_layers == 1, "specdyn: the proportional-limit theory is derived for deep_linear2 (one dense layer)");
+  pr.validate();
+  require(!po.dims.empty(), "--dims", std::string("''"), "give at least one input dimension, e.g. 256,512,1024");
+  require(po.seeds >= 1 && po.seeds <= 1000, "--seeds", po.seeds, "use 1 to 1000");
+  for (auto d : po.dims) {
+    require(d >= 8, "--dims", d, "dimensions must be at least 8");
+    run_config c;
+    c.model = "deep_linear2";
+    c.dim = d;
+    c.width = std::max<std::size_t>(1, std::size_t(std::llround(pr.nu * double(d))));
+    c.samples = std::max<std::size_t>(1, std::size_t(std::llround(pr.alpha * double(d))));
+    io::require_memory(estimate_train_bytes(c, 1), "--dims contains " + std::to_string(d), "lower the largest dimension");
+  }
+  proportional_result res;
+  res.theory = dmft::solve_proportional(pr);
+  const auto& th = res.theory;
+  auto curve_error = [](const std::vector<double>& a, const std::vector<double>& b) {
+    double num = 0, den = 0;
+    for (std::size_t t = 0; t < a.size() && t < b.size(); ++t) {
+      num += (a[t] - b[t]) * (a[t] - b[t]);
+      den += b[t] * b[t];
+    }
+    return std::sqrt(num / den);
+  };
+  std::vector<std::vector<std::vector<double>>> curves(po.dims.size()), test_curves(po.dims.size());
+  {
+    io::interrupt_guard guard;
+    io::progress bar("proportional", po.dims.size() * po.seeds, po.quiet);
+    std::size_t done = 0;
+    try {
+      for (std::size_t di = 0; di < po.dims.size(); ++di) {
+        const std::size_t d = po.dims[di];
+        const std::size_t p = std::max<std::size_t>(1, std::size_t(std::llround(pr.alpha * double(d))));
+        const std::size_t n = std::max<std::size_t>(1, std::size_t(std::llround(pr.nu * double(d))));
+        const double gamma0 = pr.gamma0_tilde / std::sqrt(double(d)), eta = pr.eta_hat * double(p);
+        res.train_error.emplace_back();
+        res.test_error.emplace_back();
+        for (std::size_t k = 0; k < po.seeds; ++k) {
+          // fresh data per seed: the theory averages over data, weights and teacher alike
+          const auto data = make_task({.kind = task_kind::linear_teacher, .label_noise = pr.noise}, d, 1, p, p, po.seed + k);
+          auto net = bind(decl, rule_from_name("mup", 1), {.D = d, .N = n, .C = 1},
+                          {.gamma0 = gamma0, .sigma = pr.sigma, .eta = eta, .seed = po.seed + 1000 + k});
+          trainer<Decl> tr(net, data, {.steps = pr.steps, .centre = true});
+          std::vector<double> test;
+          tr.run([&](std::size_t t, trainer<Decl>& self) {
+            io::throw_if_interrupted("at D = " + std::to_string(d) + ", step " + std::to_string(t));
+            test.push_back(self.evaluate_test());
+          });
+          res.train_error.back().push_back(curve_error(tr.train_loss(), th.train_loss));
+          res.test_error.back().push_back(curve_error(test, th.test_loss));
+          curves[di].push_back(tr.train_loss());
+          test_curves[di].push_back(test);
+          bar.update(++done, tr.train_loss().back());
+        }
+      }
+    } catch (const interrupted_error& e) {
+      res.status = "interrupted";
+      res.message = e.what();
+      res.signal = e.signal;
+    } catch (const divergence_error& e) {
+      res.status = "diverged";
+      res.message = e.what();
+    }
+  }
+  // error of the seed-averaged curve and its jackknife error bar over seeds
+  auto averaged_error = [&](const std::vector<std::vector<double>>& cs, const std::vector<double>& theory) {
+    auto mean_of = [&](std::size_t skip) {
+      std::vector<double> m(cs.front().size(), 0.0);
+      double n = 0;
+      for (std::size_t k = 0; k < cs.size(); ++k) {
+        if (k == skip) continue;
+        for (std::size_t t = 0; t < m.size() && t < cs[k].size(); ++t) m[t] += cs[k][t];
+        n += 1;
+      }
+      for (auto& v : m) v /= n;
+      return m;
+    };
+    const double full = curve_error(mean_of(cs.size()), theory);
+    double se = NAN;
+    if (cs.size() >= 2) {
+      std::vector<double> loo;
+      for (std::size_t k = 0; k < cs.size(); ++k) loo.push_back(curve_error(mean_of(k), theory));
+      double m = 0, v = 0;
+      for (double x : loo) m += x / double(loo.size());
+      for (double x : loo) v += (x - m) * (x - m);
+      se = std::sqrt(v * double(loo.size() - 1) / double(loo.size()));
+    }
+    return std::pair{full, se};
+  };
+  std::vector<double> xs, tr_e, te_e;
+  for (std::size_t di = 0; di < res.train_error.size(); ++di) {
+    if (res.train_error[di].empty()) continue;
+    const auto [a, sa] = averaged_error(curves[di], th.train_loss);
+    const auto [b, sb] = averaged_error(test_curves[di], th.test_loss);
+    res.mean_train_error.push_back(a);
+    res.mean_train_se.push_back(sa);
+    res.mean_test_error.push_back(b);
+    res.mean_test_se.push_back(sb);
+    xs.push_back(double(po.dims[di]));
+    tr_e.push_back(a);
+    te_e.push_back(b);
+  }
+  res.train_fit = stats::power_law_fit(xs, tr_e);
+  res.test_fit = stats::power_law_fit(xs, te_e);
+  if (!po.quiet) {
+    std::printf("\ndeep_linear2, proportional limit: α = P/D = %g, ν = N/D = %g, γ̃0 = γ0√D = %g, η/P = %g, σ = %g, σ_ε = %g, T = %zu\n",
+                pr.alpha, pr.nu, pr.gamma0_tilde, pr.eta_hat, pr.sigma, pr.noise, pr.steps);
+    std::printf("theory: train loss %.4g → %.4g, test loss %.4g → %.4g\n", th.train_loss.front(), th.train_loss.back(), th.test_loss.front(),
+                th.test_loss.back());
+    std::printf("relative L2 error of the loss curve averaged over %zu seed(s) (± jackknife), and of a single network (mean over seeds)\n",
+                po.seeds);
+    std::printf("%7s %7s %7s  %-22s %-22s %-10s %-10s\n", "D", "P", "N", "train (averaged)", "test (averaged)", "train (1)", "test (1)");
+    auto pm = [](double v, double se) {
+      char b[64];
+      if (std::isfinite(se)) std::snprintf(b, sizeof b, "%.4f ± %.4f", v, se);
+      else std::snprintf(b, sizeof b, "%.4f (1 seed)", v);
+      return std::string(b);
+    };
+    for (std::size_t di = 0; di < xs.size(); ++di) {
+      const std::size_t d = po.dims[di];
+      std::printf("%7zu %7zu %7zu  %-22s %-22s %-10.4f %-10.4f\n", d, std::size_t(std::llround(pr.alpha * double(d))),
+                  std::size_t(std::llround(pr.nu * double(d))), pm(res.mean_train_error[di], res.mean_train_se[di]).c_str(),
+                  pm(res.mean_test_error[di], res.mean_test_se[di]).c_str(), stats::mean_se(res.train_error[di]).first,
+                  stats::mean_se(res.test_error[di]).first);
+    }
+    std::printf("fitted error ∝ D^k: train k = %.2f", res.train_fit.slope);
+    if (std::isfinite(res.train_fit.ci_low)) std::printf(" [95%% CI %.2f, %.2f]", res.train_fit.ci_low, res.train_fit.ci_high);
+    std::printf(", test k = %.2f", res.test_fit.slope);
+    if (std::isfinite(res.test_fit.ci_low)) std::printf(" [95%% CI %.2f, %.2f]", res.test_fit.ci_low, res.test_fit.ci_high);
+    std::printf("\n");
+  }
+  std::filesystem::path dir(po.out);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  char name[160];
+  std::snprintf(name, sizeof name, "deep_linear2_proportional_a%g_nu%g_g%g_eh%g_T%zu_s%llu.json", pr.alpha, pr.nu, pr.gamma0_tilde, pr.eta_hat,
+                pr.steps, static_cast<unsigned long long>(po.seed));
+  res.record = dir / name;
+  io::record rec(res.record);
+  auto& j = rec.begin("proportional", {{"model", "deep_linear2"}, {"alpha", pr.alpha}, {"nu", pr.nu}, {"gamma0_tilde", pr.gamma0_tilde},
+                                       {"eta_over_p", pr.eta_hat}, {"sigma", pr.sigma}, {"noise", pr.noise}, {"steps", pr.steps},
+                                       {"dims", po.dims}, {"seeds", po.seeds}, {"seed", po.seed}, {"command_line", command_line},
+                                       {"weight_seeds", "seed + 1000 + k"}, {"data_seeds", "seed + k (fresh data per seed)"}});
+  j["status"] = res.status;
+  j["message"] = res.message;
+  j["theory"] = {{"train_loss", io::numbers(th.train_loss)}, {"test_loss", io::numbers(th.test_loss)},
+                 {"teacher_overlap", io::numbers(th.teacher_overlap)}, {"readout_norm", io::numbers(th.readout_norm)}};
+  j["fits"] = {{"train_exponent", io::number(res.train_fit.slope)}, {"train_ci95", {io::number(res.train_fit.ci_low), io::number(res.train_fit.ci_high)}},
+               {"test_exponent", io::number(res.test_fit.slope)}, {"test_ci95", {io::number(res.test_fit.ci_low), io::number(res.test_fit.ci_high)}}};
+  j["dims"] = io::json::array();
+  for (std::size_t di = 0; di < res.train_error.size(); ++di) {
+    io::json tr = io::json::array(), te = io::json::array();
+    for (const auto& c : curves[di]) tr.push_back(io::numbers(c));
+    for (const auto& c : test_curves[di]) te.push_back(io::numbers(c));
+    io::json row = {{"dim", po.dims[di]}, {"train_error", io::numbers(res.train_error[di])}, {"test_error", io::numbers(res.test_error[di])},
+                    {"train_loss", tr}, {"test_loss", te}};
+    if (di < res.mean_train_error.size()) {
+      row["averaged_train_error"] = io::number(res.mean_train_error[di]);
+      row["averaged_train_error_se"] = io::number(res.mean_train_se[di]);
+      row["averaged_test_error"] = io::number(res.mean_test_error[di]);
+      row["averaged_test_error_se"] = io::number(res.mean_test_se[di]);
+    }
+    j["dims"].push_back(row);
+  }
+  rec.write();
+  return res;
+}
+
+/// Learning-rate transfer across widths from the theory alone. At a fixed input dimension D the
+/// networks of width N = νD under a rule with output scale γ0 are the proportional theory at
+/// γ̃0 = γ0_eff·√D: μP keeps γ0_eff = γ0 (γ̃0 the same at every ν), NTK parameterization has
+/// γ0_eff = γ0/√N (γ̃0 = γ0/√ν). For each rule and ν: the training loss after T steps against η/P,
+/// the interpolated optimum, and η* ∝ ν^k fitted over the widths where the grid brackets it.
+struct proportional_scan_options {
+  std::vector<std::string> params{"mup", "ntk"};
+  std::vector<double> nus{0.5, 1, 2, 4, 8};
+  std::vector<double> eta_hats;
+  double gamma0 = 1.0;
+  std::size_t dim = 256;
+  std::string out = "runs";
+  bool quiet = false;
+};
+
+struct proportional_scan_curve {
+  std::string param;
+  double nu = 0, gamma0_tilde = 0;
+  std::vector<double> final_train, final_test;  // +∞ where the theory diverged
+  optimum best;
+};
+
+inline std::filesystem::path run_proportional_scan(const dmft::proportional_problem& base, const proportional_scan_options& so,
+                                                   const std::string& command_line) {
+  require(!so.nus.empty(), "--scan-nus", std::string("''"), "give widths as ratios ν = N/D, e.g. 0.5,1,2,4,8");
+  require(so.eta_hats.size() >= 3, "--scan-lrs-over-p", so.eta_hats.size(), "give at least 3 values of η/P to bracket an optimum");
+  for (double e : so.eta_hats) require(e > 0 && std::isfinite(e), "--scan-lrs-over-p", e, "values must be positive");
+  for (double v : so.nus) require(v > 0 && std::isfinite(v), "--scan-nus", v, "values must be positive");
+  require(so.gamma0 > 0 && std::isfinite(so.gamma0), "--gamma0", so.gamma0, "must be a positive number");
+  require(so.dim >= 8, "--scan-dim", so.dim, "use at least 8");
+  for (const auto& p : so.params)
+    require(p == "mup" || p == "ntk", "--params", p, "the proportional scan knows mup and ntk");
+  std::vector<double> etas = so.eta_hats;
+  std::sort(etas.begin(), etas.end());
+  std::vector<proportional_scan_curve> curves;
+  for (const auto& param : so.params)
+    for (double nu : so.nus) {
+      proportional_scan_curve c;
+      c.param = param;
+      c.nu = nu;
+      const double n = nu * double(so.dim);
+      c.gamma0_tilde = (param == "mup" ? so.gamma0 : so.gamma0 / std::sqrt(n)) * std::sqrt(double(so.dim));
+      for (double e : etas) {
+        auto pr = base;
+        pr.nu = nu;
+        pr.gamma0_tilde = c.gamma0_tilde;
+        pr.eta_hat = e;
+        try {
+          const auto sol = dmft::solve_proportional(pr);
+          c.final_train.push_back(sol.train_loss.back());
+          c.final_test.push_back(sol.test_loss.back());
+        } catch (const divergence_error&) {
+          c.final_train.push_back(INFINITY);
+          c.final_test.push_back(INFINITY);
+        }
+      }
+      c.best = interpolate_optimum(etas, c.final_train);
+      curves.push_back(c);
+    }
+  std::filesystem::path dir(so.out);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  char name[160];
+  std::snprintf(name, sizeof name, "deep_linear2_proportional_scan_a%g_g%g_D%zu_T%zu.json", base.alpha, so.gamma0, so.dim, base.steps);
+  io::record rec(dir / name);
+  auto& j = rec.begin("proportional_scan", {{"model", "deep_linear2"}, {"alpha", base.alpha}, {"gamma0", so.gamma0}, {"dim", so.dim},
+                                            {"sigma", base.sigma}, {"noise", base.noise}, {"steps", base.steps}, {"nus", so.nus},
+                                            {"eta_over_p", etas}, {"params", so.params}, {"command_line", command_line}});
+  j["status"] = "completed";
+  j["message"] = "";
+  j["curves"] = io::json::array();
+  if (!so.quiet) {
+    std::printf("deep_linear2 proportional theory at D = %zu, α = %g, γ0 = %g, T = %zu: training loss after T steps ('div' = diverged)\n", so.dim,
+                base.alpha, so.gamma0, base.steps);
+    std::printf("%-5s %6s %7s", "rule", "ν", "γ̃0");
+    for (double e : etas) std::printf(" %9.3g", e);
+    std::printf("   η*/P\n");
+  }
+  std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> star;
+  for (const auto& c : curves) {
+    if (!so.quiet) {
+      std::printf("%-5s %6.3g %7.3g", c.param.c_str(), c.nu, c.gamma0_tilde);
+      for (double v : c.final_train) {
+        if (std::isfinite(v)) std::printf(" %9.3e", v);
+        else std::printf(" %9s", "div");
+      }
+      std::printf("   %.4g%s\n", c.best.eta, c.best.at_edge ? " (grid edge)" : "");
+    }
+    if (!c.best.at_edge && std::isfinite(c.best.eta)) {
+      star[c.param].first.push_back(c.nu);
+      star[c.param].second.push_back(c.best.eta);
+    }
+    j["curves"].push_back({{"param", c.param}, {"nu", c.nu}, {"gamma0_tilde", c.gamma0_tilde}, {"final_train_loss", io::numbers(c.final_train)},
+                           {"final_test_loss", io::numbers(c.final_test)}, {"eta_star_over_p", io::number(c.best.eta)},
+                           {"eta_star_at_grid_edge", c.best.at_edge}});
+  }
+  j["eta_star_fits"] = io::json::object();
+  for (const auto& [param, xy] : star) {
+    const auto fit = stats::power_law_fit(xy.first, xy.second);
+    if (!so.quiet) {
+      std::printf("η* ∝ ν^k for %s: k = %.3f", param.c_str(), fit.slope);
+      if (std::isfinite(fit.ci_low)) std::printf(" [95%% CI %.3f, %.3f]", fit.ci_low, fit.ci_high);
+      std::printf(" (%zu widths)\n", fit.points);
+    }
+    j["eta_star_fits"][param] = {{"exponent", io::number(fit.slope)}, {"ci95", {io::number(fit.ci_low), io::number(fit.ci_high)}},
+                                 {"nus", xy.first}, {"eta_star_over_p", xy.second}};
+  }
+  rec.write();
+  return dir / name;
+}
+
+}  // namespace specdyn::run
