@@ -408,7 +408,8 @@ def plot_outlier_scan(rec, out):
             plt.close(fig)
 
 
-def plot_sweep(rec, out):
+def plot_sweep(rec, out, scans=()):
+    """scans: proportional_scan records of the same data (dim, samples) drawn as theory curves, one per width ratio."""
     c = rec["config"]
     curves = rec.get("curves", [])
     if not curves:
@@ -434,6 +435,19 @@ def plot_sweep(rec, out):
                 ax.plot(etas[div], np.full(div.sum(), top), "x", color=col, ms=7)
             if cv.get("eta_star") is not None and not cv.get("eta_star_at_grid_edge"):
                 ax.axvline(cv["eta_star"], color=col, lw=0.7, ls=":")
+        for sc in scans:
+            sc_c = sc["config"]
+            if sc_c.get("dim") != c.get("dim") or abs(sc_c.get("alpha", 0) * sc_c["dim"] - c.get("samples", -1)) > 0.5:
+                continue
+            for cv in sc["curves"]:
+                n = cv["nu"] * sc_c["dim"]
+                if cv["param"] != param or not any(abs(n - w) < 0.5 for w in widths):
+                    continue
+                col = plt.cm.viridis(widths.index(int(round(n))) / max(1, len(widths) - 1))
+                loss = arr(cv["final_train_loss"])
+                ok = np.isfinite(loss)
+                ax.plot(arr(sc_c["eta_over_p"])[ok] * c["samples"], loss[ok], "--", color=col, lw=1.0,
+                        label="theory (proportional limit), dashed" if cv["nu"] == min(x["nu"] for x in sc["curves"]) else None)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("learning rate η (×: diverged; dotted: interpolated η*)")
@@ -458,9 +472,13 @@ def plot_sweep(rec, out):
         fig.tight_layout()
         fig.savefig(os.path.join(out, "sweep_eta_star.png"), dpi=120)
         plt.close(fig)
-    # dynamics across widths at the η closest to each rule's median η*
+    # dynamics across widths at the η closest to each rule's median η*; the top-singular-value row
+    # only when the points recorded hidden-weight spectra (deep_linear2 has no hidden weight)
     points = rec.get("points", [])
-    fig, axes = plt.subplots(2, len(params), figsize=(5.8 * len(params), 7.0), squeeze=False)
+    has_w1 = any(len(p.get("top_singular_W1", [])) for p in points)
+    rows = 2 if has_w1 else 1
+    fig, axes = plt.subplots(rows, len(params), figsize=(5.8 * len(params), 3.6 * rows), squeeze=False)
+    eos_row = axes[rows - 1]
     for j, param in enumerate(params):
         stars = [cv["eta_star"] for cv in curves if cv["param"] == param and cv.get("eta_star") is not None]
         lrs = sorted({p["lr"] for p in points if p["param"] == param})
@@ -468,6 +486,7 @@ def plot_sweep(rec, out):
             continue
         target = np.median(stars) if stars else lrs[len(lrs) // 2]
         eta = min(lrs, key=lambda e: abs(math.log(e / target)))
+        labelled = set()
         for p in points:
             if p["param"] != param or p["lr"] != eta or p["status"] != "completed":
                 continue
@@ -476,16 +495,19 @@ def plot_sweep(rec, out):
             else:
                 col = plt.cm.viridis(widths.index(p["width"]) / max(1, len(widths) - 1))
                 lab = f"N={p['width']}"
-            if len(p["top_singular_W1"]):
+            lab, _ = (lab if lab not in labelled else None), labelled.add(lab)  # one legend entry per width
+            if has_w1 and len(p["top_singular_W1"]):
                 axes[0][j].plot(arr(p["spectra_steps"])[: len(p["top_singular_W1"])], arr(p["top_singular_W1"]), "-", color=col, label=lab)
             if len(p["eos_ratio"]):
-                axes[1][j].plot(arr(p["ntk_steps"])[: len(p["eos_ratio"])], arr(p["eos_ratio"]), "-", color=col, label=lab)
-        axes[0][j].set_title(f"{param}, η = {eta:g}: top singular value of W1", fontsize=10)
-        axes[1][j].set_title(f"{param}, η = {eta:g}: (η/P)·λmax(K)", fontsize=10)
-        axes[1][j].axhline(2.0, **EOS_LINE, label="edge of stability 2")
+                eos_row[j].plot(arr(p["ntk_steps"])[: len(p["eos_ratio"])], arr(p["eos_ratio"]), "-", color=col, label=lab)
+        if has_w1:
+            axes[0][j].set_title(f"{param}, η = {eta:g}: top singular value of W1", fontsize=10)
+        eos_row[j].set_title(f"{param}, η = {eta:g}: (η/P)·λmax(K), one line per seed", fontsize=10)
+        eos_row[j].axhline(2.0, **EOS_LINE, label="edge of stability 2")
         for ax in axes[:, j]:
             ax.set_xlabel("step")
-            ax.legend(fontsize=7)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(os.path.join(out, "sweep_dynamics.png"), dpi=120)
     plt.close(fig)
@@ -554,13 +576,14 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     recs = [specdyn_record.load(p) for p in args.records]
+    scans = [r for r in recs if r.get("kind") == "proportional_scan"]
     for r in recs:
         if r.get("kind") == "compare":
             plot_compare(r, args.out)
         elif r.get("kind") == "outliers":
             plot_outlier_scan(r, args.out)
         elif r.get("kind") == "sweep":
-            plot_sweep(r, args.out)
+            plot_sweep(r, args.out, scans)
         elif r.get("kind") == "proportional":
             plot_proportional(r, args.out)
         elif r.get("kind") == "proportional_scan":

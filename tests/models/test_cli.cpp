@@ -273,3 +273,27 @@ TEST_CASE("sweep: every point recorded, diverged points are data, a re-run resum
   CHECK(j3["curves"] == j["curves"]);
   CHECK(j3["points"] == j["points"]);
 }
+
+TEST_CASE("docs/dmft.md shows the compare table in the format the program prints", "[cli][docs]") {
+  const fs::path out = scratch() / "docs_compare", txt = scratch() / "compare_stdout.txt";
+  const std::string cmd = std::string(SPECDYN_CLI) + " compare --model deep_linear3 --task linear --samples 4 --dim 8 --steps 3 " +
+                          "--widths 32,64 --seeds 2 --test-samples 0 --out " + out.string() + " > " + txt.string() + " 2>&1";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  std::ifstream in(txt), doc(fs::path(SPECDYN_SOURCE_DIR) / "docs" / "dmft.md");
+  std::stringstream printed, documented;
+  printed << in.rdbuf();
+  documented << doc.rdbuf();
+  std::size_t checked = 0;
+  std::istringstream lines_in(printed.str());
+  for (std::string line; std::getline(lines_in, line);) {
+    // the table header and the fit lines: their wording is the format; numbers differ per run
+    const bool header = line.find("loss-curve error") != std::string::npos;
+    const bool fit = line.rfind("fitted error ∝ N^k: loss curve", 0) == 0 || line.rfind("theory: exact", 0) == 0;
+    if (!header && !fit) continue;
+    const std::string key = header ? line : line.substr(0, line.find(" k = ") == std::string::npos ? line.size() : line.find(" k = "));
+    INFO("program prints: " << line);
+    CHECK(documented.str().find(key) != std::string::npos);
+    ++checked;
+  }
+  CHECK(checked >= 2);
+}

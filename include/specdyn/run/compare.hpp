@@ -235,8 +235,12 @@ compare_result run_compare(Decl decl, const run_config& cfg_in, const theory_opt
   }
 
   if (co.print && !res.widths.empty()) {
-    std::printf("\n%s, %s, γ0 = %g, η = %g, P = %zu, T = %zu; theory: %s (%zu particles × %zu replicas)\n", cfg.model.c_str(),
-                cfg.param.c_str(), cfg.gamma0, cfg.lr, p, T, theory.sol.solver.c_str(), theory.sol.particles, theory.sol.replicas);
+    if (std::isfinite(res.theory_mc_error))
+      std::printf("\n%s, %s, γ0 = %g, η = %g, P = %zu, T = %zu; theory: %s (%zu particles × %zu replicas)\n", cfg.model.c_str(),
+                  cfg.param.c_str(), cfg.gamma0, cfg.lr, p, T, theory.sol.solver.c_str(), theory.sol.particles, theory.sol.replicas);
+    else
+      std::printf("\n%s, %s, γ0 = %g, η = %g, P = %zu, T = %zu; theory: %s\n", cfg.model.c_str(), cfg.param.c_str(), cfg.gamma0, cfg.lr, p, T,
+                  theory.sol.solver.c_str());
     if (std::isfinite(res.theory_mc_error)) std::printf("theory Monte Carlo error (relative, loss curve): %.2e\n", res.theory_mc_error);
     else std::printf("theory: exact (no Monte Carlo error)\n");
     for (std::size_t i = 0; i < predicted_top.size(); ++i)
