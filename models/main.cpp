@@ -192,6 +192,7 @@ int plot(const std::vector<std::string>& records, const std::string& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  specdyn::blas::ensure_native_core(argv);  // OpenBLAS core guard (may re-execute this program once)
   CLI::App app{"specdyn: spectral dynamics of wide networks, finite width and infinite-width theory"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string(specdyn::version) + " (" + specdyn::git_revision + ")");

@@ -22,3 +22,15 @@ TEST_CASE("gemm checks shapes and the int range", "[blas]") {
   CHECK_THROWS_AS(blas::to_blas_int(std::size_t(1) << 31, "n"), std::length_error);
   CHECK(blas::to_blas_int(2147483647, "n") == 2147483647);
 }
+
+TEST_CASE("OpenBLAS core guard: generic or older families on AVX2/AVX-512 CPUs map to the native family", "[blas]") {
+  using specdyn::blas::better_core;
+  CHECK(better_core("Prescott", true, true, false) == "SkylakeX");
+  CHECK(better_core("Prescott", false, true, false) == "Haswell");
+  CHECK(better_core("Core2", false, true, true) == "Zen");
+  CHECK(better_core("Sandybridge", false, true, false) == "Haswell");
+  CHECK(better_core("Prescott", false, false, false) == "");  // an old CPU keeps its kernels
+  CHECK(better_core("Haswell", true, true, false) == "");     // a modern choice is left alone
+  CHECK(better_core("SkylakeX", true, true, false) == "");
+  CHECK(better_core("Zen", false, true, true) == "");
+}

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/npy_fixtures.hpp"
+#include "specdyn/ad/blas.hpp"
 #include "specdyn/io/npy.hpp"
 
 namespace fs = std::filesystem;
@@ -169,6 +170,16 @@ TEST_CASE("a valid run writes a record that says what was run", "[cli]") {
   CHECK(j["spectra"]["W0"]["steps"].size() == 4);
   CHECK(j["spectra"]["W0"]["singular_values"][0].size() == 8);  // min(N, D) values of the 32×8 input weight
   CHECK(j["machine"]["blas_core"].is_string());
+#if defined(__x86_64__)
+  // the OpenBLAS core guard: on a CPU with AVX2 the CLI never runs generic or pre-AVX2 kernels (it
+  // re-runs itself with OPENBLAS_CORETYPE when OpenBLAS misdetects; a user-set value is respected)
+  if (std::getenv("OPENBLAS_CORETYPE") == nullptr && __builtin_cpu_supports("avx2")) {
+    const std::string core = j["machine"]["blas_core"];
+    CHECK(specdyn::blas::better_core(core, __builtin_cpu_supports("avx512f"), true, __builtin_cpu_is("amd")).empty());
+    if (j["machine"].contains("blas_core_detected"))
+      CHECK_FALSE(specdyn::blas::better_core(j["machine"]["blas_core_detected"], true, true, false).empty());
+  }
+#endif
   // a second run at the same path with different data is refused unless --force
   const auto again = run("train --model two_layer_relu --width 32 --dim 8 --samples 8 --steps 3 --noise 0.5 --quiet --out " +
                          only_record(out).string());

@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <iterator>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -14,6 +17,8 @@
 // declarations clash with OpenBLAS's cblas.h, so the CBLAS prototypes come from there.
 #include <xtensor-blas/xblas.hpp>
 #include <xtensor/xtensor.hpp>
+
+#include <unistd.h>
 
 extern "C" {
 char* openblas_get_corename(void);
@@ -91,5 +96,51 @@ inline void gemv(bool trans, double alpha, const double* a, std::size_t rows, st
 /// The CPU kernel family OpenBLAS selected at load time (e.g. "Haswell", "SkylakeX").
 inline std::string core_name() { return openblas_get_corename(); }
 inline int num_threads() { return openblas_get_num_threads(); }
+
+/// The core OpenBLAS detected before `ensure_native_core` re-ran the process with a better one
+/// ("" when it did not).
+inline std::string detected_core() {
+  const char* v = std::getenv("SPECDYN_BLAS_DETECTED_CORE");
+  return v ? v : "";
+}
+
+/// The kernel family a CPU with these features should use when OpenBLAS picked a generic or older
+/// one, or "" when its choice is fine. Debian's OpenBLAS 0.3.21 detects some recent CPUs (e.g.
+/// Sapphire Rapids) as "Prescott", whose GEMMs are 3–4× slower.
+inline std::string better_core(const std::string& detected, bool avx512, bool avx2, bool amd) {
+  static constexpr const char* old_families[] = {"Prescott", "Core2",  "Penryn",     "Dunnington", "Nehalem", "Atom",   "Sandybridge",
+                                                 "Katmai",   "Coppermine", "Northwood", "Banias",  "Unknown", "Generic", "Barcelona",
+                                                 "Opteron",  "Opteron_SSE3", "Bobcat", "Bulldozer", "Piledriver", "Steamroller", "Excavator"};
+  if (std::find(std::begin(old_families), std::end(old_families), detected) == std::end(old_families)) return "";
+  if (amd && avx2) return "Zen";
+  if (avx512) return "SkylakeX";
+  if (avx2) return "Haswell";
+  return "";
+}
+
+/// At start-up: when OpenBLAS picked a generic or older kernel family on a CPU with AVX2/AVX-512,
+/// re-execute this program once with OPENBLAS_CORETYPE set to the matching family (a user-set
+/// OPENBLAS_CORETYPE is always respected). Prints one line on stderr when stderr is a terminal;
+/// records carry the detected core as machine.blas_core_detected. Returns only if nothing is done.
+inline void ensure_native_core(char** argv) {
+#if defined(__x86_64__) && defined(__linux__)
+  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;
+  __builtin_cpu_init();
+  const std::string detected = core_name();
+  const std::string better = better_core(detected, __builtin_cpu_supports("avx512f"), __builtin_cpu_supports("avx2"), __builtin_cpu_is("amd"));
+  if (better.empty()) return;
+  ::setenv("OPENBLAS_CORETYPE", better.c_str(), 1);
+  ::setenv("SPECDYN_BLAS_DETECTED_CORE", detected.c_str(), 1);
+  if (::isatty(2))
+    std::fprintf(stderr, "specdyn: OpenBLAS chose the %s kernels on a CPU with %s; re-running with OPENBLAS_CORETYPE=%s (set it yourself to override)\n",
+                 detected.c_str(), __builtin_cpu_supports("avx512f") ? "AVX-512" : "AVX2", better.c_str());
+  ::execv("/proc/self/exe", argv);
+  // exec failed: carry on with the detected kernels
+  ::unsetenv("OPENBLAS_CORETYPE");
+  ::unsetenv("SPECDYN_BLAS_DETECTED_CORE");
+#else
+  (void)argv;
+#endif
+}
 
 }  // namespace specdyn::blas

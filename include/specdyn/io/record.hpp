@@ -35,8 +35,10 @@ inline std::string utc_now() {
 }
 
 inline json machine_facts() {
-  return {{"library", "specdyn"}, {"version", specdyn::version}, {"git", specdyn::git_revision},
-          {"blas_core", blas::core_name()}, {"blas_threads", blas::num_threads()}, {"started", utc_now()}};
+  json m = {{"library", "specdyn"}, {"version", specdyn::version}, {"git", specdyn::git_revision},
+            {"blas_core", blas::core_name()}, {"blas_threads", blas::num_threads()}, {"started", utc_now()}};
+  if (const auto d = blas::detected_core(); !d.empty()) m["blas_core_detected"] = d;  // specdyn re-ran itself with a better core
+  return m;
 }
 
 /// JSON-safe number: NaN/Inf become null.
