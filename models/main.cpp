@@ -17,6 +17,7 @@
 #include "specdyn/run/sweep.hpp"
 #include "specdyn/run/proportional.hpp"
 #include "deep_linear2.hpp"
+#include "deep_linear3.hpp"
 
 using namespace specdyn;
 namespace fs = std::filesystem;
@@ -274,7 +275,9 @@ int main(int argc, char** argv) {
   run::proportional_options pp_opt;
   std::string pp_dims = "256,512,1024";
   auto* proportional = app.add_subcommand("proportional",
-      "deep_linear2 in the proportional limit (N, D, P → ∞ at fixed ratios): theory vs networks at growing D");
+      "Deep linear networks in the proportional limit (N, D, P → ∞ at fixed ratios): theory vs networks at growing D");
+  std::string pp_model = "deep_linear2";
+  proportional->add_option("--model", pp_model, "deep_linear2 (one dense layer) or deep_linear3 (two)")->capture_default_str();
   proportional->add_option("--dims", pp_dims, "Comma-separated input dimensions D of the networks")->capture_default_str();
   proportional->add_option("--ratio-samples", pp.alpha, "α = P/D")->capture_default_str();
   proportional->add_option("--ratio-width", pp.nu, "ν = N/D")->capture_default_str();
@@ -390,6 +393,9 @@ int main(int argc, char** argv) {
     }
     if (*proportional) {
       cmd_name = "specdyn proportional";
+      require(pp_model == "deep_linear2" || pp_model == "deep_linear3", "--model", pp_model,
+              "the proportional theory knows deep_linear2 and deep_linear3");
+      pp.depth = pp_model == "deep_linear2" ? 1 : 2;
       if (!ps_nus.empty() || !ps_lrs.empty()) {
         require(!ps_nus.empty() && !ps_lrs.empty(), "--scan-nus", ps_nus.empty() ? std::string("''") : ps_nus,
                 "a scan needs both --scan-nus and --scan-lrs-over-p");
@@ -403,7 +409,8 @@ int main(int argc, char** argv) {
         return 0;
       }
       pp_opt.dims = parse_sizes("--dims", pp_dims);
-      const auto r = run::run_proportional(models::deep_linear2, pp, pp_opt, command_line(argc, argv));
+      const auto r = pp.depth == 1 ? run::run_proportional(models::deep_linear2, pp, pp_opt, command_line(argc, argv))
+                                   : run::run_proportional(models::deep_linear3, pp, pp_opt, command_line(argc, argv));
       std::printf("wrote %s\n", r.record.c_str());
       return finish(cmd_name, r.status, r.message, r.signal, r.record);
     }

@@ -1,25 +1,30 @@
-// The proportional limit of a two-layer linear network (deep_linear2, one output): width N, input
-// dimension D and samples P diverge together at fixed ν = N/D and α = P/D, with γ̃0 = γ0√D and
-// η̂ = η/P fixed (docs/proportional.md derives the scalings and the equations). The data matrix,
-// the N×D input weight and the readout are all random, so the theory has one single-site process
-// per index type — a data point μ, an input coordinate i, a hidden neuron k — each linear in its
-// Gaussian sources:
-//   μ:  Δ(t) = r^X(t) + Σ_{s<t} R_e(t,s) Δ(s) + ε                       r^X ~ GP(0, C_e)
-//   i:  β(t) = [r^A(t) + Σ_{s<t} (σ²ν R_w(t,s) + η̂γ̃0ν C_w(s,t)) v(s)] / (γ̃0ν),  e = β* − β + β(0)
-//       v(t) = u^X(t) + α Σ_{s≤t} R_Δ(t,s) e(s)                            r^A ~ GP(0, σ²ν C_w), u^X ~ GP(0, αC_Δ)
-//   k:  w(t+1) = w(t) + η̂γ̃0 [u^A(t) + Σ_{s≤t} σ² R_v(t,s) w(s) + η̂γ̃0 Σ_{s<t} C_v(s,t) w(s)]   u^A ~ GP(0, σ²C_v)
+// The proportional limit of deep linear networks with one output: width N, input dimension D and
+// samples P diverge together at fixed ν = N/D and α = P/D, with γ̃0 = γ0√D and η̂ = η/P fixed
+// (docs/proportional.md derives the scalings and the equations). Depth 1 is deep_linear2
+// (x → A → w), depth 2 deep_linear3 (x → A → W → w). The data matrix and every weight are random,
+// so the theory has one single-site process per index type, each linear in its Gaussian sources:
+//   data point μ:     Δ(t) = r^X(t) + Σ_{s<t} R_e(t,s) Δ(s) + ε                    r^X ~ GP(0, C_e)
+//   input coord i:    β(t) = [r^A(t) + Σ_{s<t} (σ²ν R_u(t,s) + η̂γ̃0ν C_u(s,t)) v(s)] / (γ̃0ν),  e = β* − β + β(0)
+//                     v(t) = u^X(t) + α Σ_{s≤t} R_Δ(t,s) e(s)          r^A ~ GP(0, σ²ν C_u), u^X ~ GP(0, αC_Δ)
+//   first neuron k:   a(t) = u^A(t) + σ² Σ_{s≤t} R_v(t,s) u(s) + η̂γ̃0 Σ_{s<t} C_v(s,t) u(s)      u^A ~ GP(0, σ²C_v)
+//     depth 1:        u = w,  w(t+1) = w(t) + η̂γ̃0 a(t),  w(0) ~ N(0, σ²)
+//     depth 2:        u(t) = ξ(t) + σ² Σ_{s<t} R_{w←χ}(t,s) a(s) + η̂γ̃0 Σ_{s<t} C_w(s,t) a(s)       ξ ~ GP(0, σ²C_w)
+//   top neuron m (depth 2): b(t) = χ(t) + σ² Σ_{s≤t} R_{a←ξ}(t,s) w(s) + η̂γ̃0 Σ_{s<t} C_a(s,t) w(s)   χ ~ GP(0, σ²C_a)
+//                     w(t+1) = w(t) + η̂γ̃0 b(t),  w(0) ~ N(0, σ²)
 // with responses R_x(t,s) = ⟨∂x(t)/∂source(s)⟩ and correlations C_x(t,s) = ⟨x(t)x(s)⟩ averaged over
 // each site. Every variable is a linear combination of its site's sources with deterministic
 // coefficients, so the closure is exact linear algebra over (T+1)×(T+1) blocks, solved in one causal
 // pass (no particles): the coefficient of a source is the response, and correlations are
 // coefficient · source covariance · coefficientᵀ.
-//   auto sol = specdyn::dmft::solve_proportional({.alpha = 2, .nu = 1, .gamma0_tilde = 16, .eta_hat = 0.4, .steps = 50});
+//   auto sol = specdyn::dmft::solve_proportional({.alpha = 2, .nu = 1, .gamma0_tilde = 16, .eta_hat = 0.02, .steps = 30});
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
 
+#include <xtensor-blas/xlinalg.hpp>
 #include <xtensor/xtensor.hpp>
 
 #include "specdyn/errors.hpp"
@@ -34,8 +39,11 @@ struct proportional_problem {
   double sigma = 1.0;         // initial weight scale
   double noise = 0.0;         // label noise standard deviation σ_ε
   std::size_t steps = 50;
+  std::size_t depth = 1;      // dense layers: 1 (deep_linear2) or 2 (deep_linear3)
+  std::size_t spectra_every = 0;  // predict the weight outliers every this many steps (0: never)
 
   void validate() const {
+    require(depth == 1 || depth == 2, "depth", depth, "the proportional theory is derived for 1 or 2 dense layers (deep_linear2, deep_linear3)");
     require(alpha > 0 && std::isfinite(alpha), "α = P/D", alpha, "must be a positive number");
     require(nu > 0 && std::isfinite(nu), "ν = N/D", nu, "must be a positive number");
     require(gamma0_tilde > 0 && std::isfinite(gamma0_tilde), "γ̃0 = γ0√D", gamma0_tilde, "must be a positive number");
@@ -46,121 +54,323 @@ struct proportional_problem {
   }
 };
 
+/// Predicted outliers of one weight matrix M (rows × cols, normalised by √rows) at N = ∞.
+struct proportional_spectrum {
+  std::string name;                          // "W0" (the N×D input weight) or "W1" (depth 2: the N×N hidden weight)
+  double edge = 0;                           // bulk edge σ(1 + √(cols/rows)) of M/√rows
+  std::vector<std::size_t> steps;
+  std::vector<std::vector<double>> outliers;  // per step, descending
+  std::vector<double> identity_residual;     // per step: |kᵀ(M₀ᵀl) − (M₀k)ᵀl| / scale, a self-check of the closure (≈ 1e-15)
+};
+
 struct proportional_solution {
+  std::vector<proportional_spectrum> spectra;  // empty unless spectra_every > 0
   std::vector<double> train_loss, test_loss;  // ½⟨Δ²⟩_μ and ½(⟨e²⟩_i + σ_ε²), t = 0..T
   std::vector<double> teacher_overlap;        // ⟨(β(t) − β(0)) β*⟩_i / ⟨β*²⟩: alignment with the teacher
   std::vector<double> readout_norm;           // ⟨w(t)²⟩_k
 };
 
-/// One causal pass of the proportional closure (the equations at the top of this file).
+namespace detail {
+using vec = std::vector<double>;
+using mat = std::vector<vec>;
+
+/// One site type: its Gaussian sources (time series with causally filled covariances; a static
+/// source is a series whose only nonzero covariance entry is [0][0]) and linear combinations of
+/// them, stored as one coefficient series per source.
+struct site {
+  std::size_t T1;
+  std::vector<mat> cov;  // [source][t][s]
+  using lin = std::vector<vec>;
+  site(std::size_t sources, std::size_t t1) : T1(t1), cov(sources, mat(t1, vec(t1, 0.0))) {}
+  [[nodiscard]] lin zero() const { return lin(cov.size(), vec(T1, 0.0)); }
+  static void axpy(double k, const lin& x, lin& y) {
+    if (k == 0) return;
+    for (std::size_t a = 0; a < x.size(); ++a)
+      for (std::size_t r = 0; r < x[a].size(); ++r) y[a][r] += k * x[a][r];
+  }
+  /// ⟨x y⟩ over the site, using source times ≤ upto.
+  [[nodiscard]] double corr(const lin& x, const lin& y, std::size_t upto) const {
+    double q = 0;
+    for (std::size_t a = 0; a < cov.size(); ++a)
+      for (std::size_t s = 0; s <= upto; ++s) {
+        if (x[a][s] == 0) continue;
+        double row = 0;
+        for (std::size_t r = 0; r <= upto; ++r) row += cov[a][s][r] * y[a][r];
+        q += x[a][s] * row;
+      }
+    return q;
+  }
+};
+/// The outliers of M = M₀ + c Σ_{s<t} l(s) k(s)ᵀ (M₀: rows × cols, i.i.d. N(0, σ²)) when the
+/// trajectory depends on M₀ only through Y = M₀K and Z = M₀ᵀL (K, L: the columns k(s), l(s)).
+/// Conditioning M₀ on Y and Z (exact for Gaussian M₀) gives M = M̃ + F with M̃ an independent
+/// Gaussian matrix on span(L)⊥ × span(K)⊥ and the finite-rank F = [Y L] Ω [K Z]ᵀ,
+///   Ω = [[G_K⁺, 0], [c·I − G_L⁺ LᵀY G_K⁺, G_L⁺]].
+/// Outliers of M/√rows are the s above the edge with det(I − Ω K_R(s) Ωᵀ K_L(s)) = 0, where
+/// K_L = LᵀP_L L/s + (P_L⊥L)ᵀ(P_L⊥L)·(s/rows)·g_r(s²/rows)·... in units of the unnormalised s (the
+/// code uses the normalised s̃ = s/√rows), with g_r, g_c the Stieltjes transforms of the
+/// Marchenko–Pastur laws of M̃M̃ᵀ/rows and M̃ᵀM̃/rows. Gram matrices come in consistent units
+/// (any common scaling of rows, cols and the Grams leaves the normalised outliers unchanged).
+struct spike_grams {
+  xt::xtensor<double, 2> gk, gl, yy, zz, ly;  // KᵀK, LᵀL, YᵀY, ZᵀZ, LᵀY (r × r)
+  double c = 0, rows = 1, cols = 1, sigma = 1;
+};
+
+/// Orthonormalising map of a Gram matrix: columns E_k/√λ_k for the eigenvalues above `cut`·λ_max
+/// (the rest are directions the vectors do not really span; in floating point they are noise).
+inline xt::xtensor<double, 2> whitener(const xt::xtensor<double, 2>& g, double cut) {
+  const std::size_t r = g.shape(0);
+  if (r == 0) return xt::zeros<double>({std::size_t{0}, std::size_t{0}});
+  auto [lam, vecs] = xt::linalg::eigh(g);
+  const double top = xt::amax(xt::abs(lam))();
+  std::vector<std::size_t> keep;
+  for (std::size_t k = 0; k < r; ++k)
+    if (lam(k) > cut * top) keep.push_back(k);
+  xt::xtensor<double, 2> w = xt::zeros<double>({r, keep.size()});
+  for (std::size_t j = 0; j < keep.size(); ++j)
+    for (std::size_t i = 0; i < r; ++i) w(i, j) = vecs(i, keep[j]) / std::sqrt(lam(keep[j]));
+  return w;
+}
+
+inline std::vector<double> spiked_outliers(const spike_grams& sg, double cut = 1e-9) {
+  using m2 = xt::xtensor<double, 2>;
+  using xt::linalg::dot;
+  if (sg.gk.shape(0) == 0) return {};
+  const double s2 = sg.sigma * sg.sigma, gamma = sg.cols / sg.rows, edge = sg.sigma * (1 + std::sqrt(gamma));
+  // orthonormal k̃ = K W_k, l̃ = L W_l and the consistent Ỹ = M₀k̃ = Y W_k, Z̃ = M₀ᵀl̃ = Z W_l
+  const m2 wk = whitener(sg.gk, cut), wl = whitener(sg.gl, cut);
+  const std::size_t rk = wk.shape(1), rl = wl.shape(1), r = rk + rl;
+  if (rk == 0 || rl == 0) return {};
+  const m2 wkt = xt::transpose(wk), wlt = xt::transpose(wl);
+  const m2 yy = dot(dot(wkt, sg.yy), wk), zz = dot(dot(wlt, sg.zz), wl), ly = dot(dot(wlt, sg.ly), wk);  // ỸᵀỸ, Z̃ᵀZ̃, l̃ᵀỸ
+  const m2 kz = xt::transpose(ly);                                                                      // k̃ᵀZ̃ = (M₀k̃)ᵀl̃
+  // the update L Kᵀ = Σ_s l(s)k(s)ᵀ in the new bases: l̃ᵀ(L Kᵀ)k̃ = W_lᵀ(LᵀL)(KᵀK)W_k
+  const m2 upd = dot(dot(dot(wlt, sg.gl), sg.gk), wk);
+  // F = [Ỹ l̃] Ω [k̃ Z̃]ᵀ,  Ω = [[I, 0], [c·upd − l̃ᵀỸ, I]]
+  m2 omega = xt::zeros<double>({r, r});
+  for (std::size_t i = 0; i < rk; ++i) omega(i, i) = 1.0;
+  for (std::size_t i = 0; i < rl; ++i) {
+    omega(rk + i, rk + i) = 1.0;
+    for (std::size_t j = 0; j < rk; ++j) omega(rk + i, j) = sg.c * upd(i, j) - ly(i, j);
+  }
+  // Grams of L = [Ỹ l̃] split on span(l̃) (where M̃ vanishes: resolvent 1/s) and its complement
+  // (Marchenko–Pastur), and of R = [k̃ Z̃] split on span(k̃) and its complement
+  m2 lpar = xt::zeros<double>({r, r}), lperp = lpar, rpar = lpar, rperp = lpar;
+  const m2 yl_ly = dot(xt::transpose(ly), ly), zk_kz = dot(xt::transpose(kz), kz);  // ỸᵀP_lỸ, Z̃ᵀP_kZ̃
+  for (std::size_t i = 0; i < rk; ++i)
+    for (std::size_t j = 0; j < rk; ++j) {
+      lpar(i, j) = yl_ly(i, j);                   // Ỹᵀ P_l Ỹ
+      lperp(i, j) = yy(i, j) - yl_ly(i, j);
+      rpar(i, j) = i == j ? 1.0 : 0.0;            // k̃ᵀk̃
+    }
+  for (std::size_t i = 0; i < rl; ++i)
+    for (std::size_t j = 0; j < rl; ++j) {
+      lpar(rk + i, rk + j) = i == j ? 1.0 : 0.0;  // l̃ᵀl̃
+      rpar(rk + i, rk + j) = zk_kz(i, j);
+      rperp(rk + i, rk + j) = zz(i, j) - zk_kz(i, j);
+    }
+  for (std::size_t i = 0; i < rk; ++i)
+    for (std::size_t j = 0; j < rl; ++j) {
+      lpar(i, rk + j) = ly(j, i);                 // Ỹᵀl̃
+      lpar(rk + j, i) = ly(j, i);
+      rpar(i, rk + j) = kz(i, j);                 // k̃ᵀZ̃
+      rpar(rk + j, i) = kz(i, j);
+    }
+  // Marchenko–Pastur: m(z) = (1/cols) tr(M̃ᵀM̃/rows − z)⁻¹ solves σ²γ z m² + (z − σ²(1 − γ)) m + 1 = 0
+  auto g_cols = [&](double z) {
+    const double b = z - s2 * (1 - gamma), disc = b * b - 4 * s2 * gamma * z;
+    const double m = (-b + std::sqrt(std::max(0.0, disc))) / (2 * s2 * gamma * z);  // the branch ~ −1/z at large z
+    return -m;
+  };
+  auto g_rows = [&](double z) { return (sg.cols * g_cols(z) + (sg.rows - sg.cols) / z) / sg.rows; };
+  const m2 omt = xt::transpose(omega);
+  auto f = [&](double st) {  // det(I − Ω K_R Ωᵀ K_L) at the normalised singular value st
+    const double s = st * std::sqrt(sg.rows), z = st * st, pre = st / std::sqrt(sg.rows);
+    const m2 kl = lpar / s + lperp * (pre * g_rows(z));
+    const m2 kr = rpar / s + rperp * (pre * g_cols(z));
+    const m2 t = dot(dot(dot(omega, kr), omt), kl);
+    m2 a = xt::eye<double>(r) - t;
+    return xt::linalg::det(a);
+  };
+  // scan above the edge on a grid geometric in s̃ − edge, bisect sign changes
+  const m2 ff = dot(dot(dot(omega, rpar + rperp), omt), lpar + lperp);  // ‖F‖²_F = tr(Ω RᵀR Ωᵀ LᵀL)
+  double fro2 = 0;
+  for (std::size_t i = 0; i < r; ++i) fro2 += ff(i, i);
+  const double smax = edge + 2 * std::sqrt(std::max(0.0, fro2) / sg.rows) + 1;
+  std::vector<double> roots;
+  const int n = 600;
+  double x0 = edge * (1 + 1e-7), f0 = f(x0);
+  for (int k = 1; k <= n; ++k) {
+    const double x1 = edge + (smax - edge) * std::pow(1e-7, 1.0 - double(k) / n), f1 = f(x1);
+    if (std::isfinite(f0) && std::isfinite(f1) && (f0 < 0) != (f1 < 0)) {
+      double lo = x0, hi = x1, flo = f0;
+      for (int it = 0; it < 200 && hi - lo > 1e-13 * hi; ++it) {
+        const double mid_x = 0.5 * (lo + hi), fm = f(mid_x);
+        if ((fm < 0) == (flo < 0)) { lo = mid_x; flo = fm; } else { hi = mid_x; }
+      }
+      roots.push_back(0.5 * (lo + hi));
+    }
+    x0 = x1;
+    f0 = f1;
+  }
+  std::sort(roots.rbegin(), roots.rend());
+  return roots;
+}
+}  // namespace detail
+
+/// One causal pass of the proportional closure for depth 1 (deep_linear2) or 2 (deep_linear3); the
+/// equations are at the top of this file and in docs/proportional.md.
 inline proportional_solution solve_proportional(const proportional_problem& pr) {
   pr.validate();
-  using vec = std::vector<double>;
-  using mat = std::vector<vec>;
+  using detail::site;
+  using lin = site::lin;
   const std::size_t T1 = pr.steps + 1;
   const double s2 = pr.sigma * pr.sigma, a = pr.alpha, nu = pr.nu, g = pr.gamma0_tilde, eh = pr.eta_hat;
-  auto zeros = [&] { return mat(T1, vec(T1, 0.0)); };
-  // source covariances, filled causally
-  mat c_uA = zeros(), c_rA = zeros(), c_uX = zeros(), c_rX = zeros();
-  // site correlations
-  mat c_w = zeros(), c_v = zeros(), c_e = zeros(), c_d = zeros();
-  // coefficients of each variable on its site's sources: [t][s]
-  mat w_uA = zeros();  vec w_0(T1, 0.0);                                  // k: w on u^A, w0 (var σ²)
-  mat b_rA = zeros(), b_uX = zeros();  vec b_st(T1, 0.0);                 // i: β on r^A, u^X, β* (var 1)
-  mat e_rA = zeros(), e_uX = zeros();  vec e_st(T1, 0.0);                 // i: e = β* − β + β(0)
-  mat v_rA = zeros(), v_uX = zeros();  vec v_st(T1, 0.0);                 // i: v
-  mat d_rX = zeros();  vec d_eps(T1, 0.0);                                // μ: Δ on r^X, ε (var σ_ε²)
-  auto quad = [&](const vec& x, const mat& c, const vec& y, std::size_t upto) {  // xᵀ C y over s, s' ≤ upto
-    double q = 0;
-    for (std::size_t s = 0; s <= upto; ++s) {
-      if (x[s] == 0) continue;
-      double row = 0;
-      for (std::size_t r = 0; r <= upto; ++r) row += c[s][r] * y[r];
-      q += x[s] * row;
-    }
-    return q;
-  };
+  const bool deep = pr.depth == 2;
+  // sources: μ {r^X, ε}; i {r^A, u^X, β*}; k {u^A, ξ (deep) | w0}; m {χ, w0} (deep only)
+  enum { rX = 0, eps = 1 };
+  enum { rA = 0, uX = 1, bstar = 2 };
+  enum { uA = 0, xi = 1 };
+  enum { chi = 0, w0 = 1 };
+  site mu(2, T1), in(3, T1), hid(2, T1), top(deep ? 2 : 0, T1);
+  mu.cov[eps][0][0] = pr.noise * pr.noise;
+  in.cov[bstar][0][0] = 1.0;
+  if (deep) top.cov[w0][0][0] = s2;
+  else hid.cov[xi][0][0] = s2;  // depth 1: the second source of a hidden neuron is its readout weight w(0)
+  std::vector<lin> D(T1, mu.zero()), beta(T1, in.zero()), e(T1, in.zero()), v(T1, in.zero()), u(T1, hid.zero()), act(T1, hid.zero());
+  std::vector<lin> w(T1, deep ? top.zero() : hid.zero()), b(T1, top.zero());
+  detail::mat c_u(T1, detail::vec(T1, 0.0)), c_v = c_u, c_e = c_u, c_d = c_u, c_w = c_u, c_a = c_u;
+  site& wsite = deep ? top : hid;  // where the readout w lives
   proportional_solution out;
   for (std::size_t t = 0; t < T1; ++t) {
-    // (1) neuron site: w(t) from step t−1 (readout update with the input weight's field Ã(t−1)v(t−1))
+    // (1) readout: w(t) = w(t−1) + η̂γ̃0 · (its input field at t−1)
     if (t == 0) {
-      w_0[0] = 1;
+      w[0][deep ? std::size_t(w0) : std::size_t(xi)][0] = 1.0;
     } else {
-      const std::size_t p = t - 1;
-      w_uA[t] = w_uA[p];
-      w_0[t] = w_0[p];
-      w_uA[t][p] += eh * g;  // η̂γ̃0 u^A(t−1)
-      for (std::size_t s = 0; s <= p; ++s) {
-        const double k = eh * g * (s2 * v_rA[p][s] + (s < p ? eh * g * c_v[s][p] : 0.0));  // σ²R_v(t−1,s) + η̂γ̃0 C_v(s,t−1)
-        if (k == 0) continue;
-        for (std::size_t r = 0; r < T1; ++r) w_uA[t][r] += k * w_uA[s][r];
-        w_0[t] += k * w_0[s];
+      w[t] = w[t - 1];
+      site::axpy(eh * g, deep ? b[t - 1] : act[t - 1], w[t]);
+    }
+    for (std::size_t s = 0; s <= t; ++s) c_w[t][s] = c_w[s][t] = wsite.corr(w[t], w[s], t);
+    // (2) backward signal entering the input weight: u = w (depth 1) or u = W(t)ᵀw(t)/√N (depth 2)
+    if (!deep) {
+      u[t] = w[t];
+    } else {
+      for (std::size_t s = 0; s <= t; ++s) hid.cov[xi][t][s] = hid.cov[xi][s][t] = s2 * c_w[t][s];
+      u[t][xi][t] = 1.0;
+      for (std::size_t s = 0; s < t; ++s)  // σ² R_{w←χ}(t,s) + η̂γ̃0 C_w(s,t), times a(s)
+        site::axpy(s2 * w[t][chi][s] + eh * g * c_w[s][t], act[s], u[t]);
+    }
+    for (std::size_t s = 0; s <= t; ++s) {
+      c_u[t][s] = c_u[s][t] = hid.corr(u[t], u[s], t);
+      in.cov[rA][t][s] = in.cov[rA][s][t] = s2 * nu * c_u[t][s];
+    }
+    // (3) input coordinate: β(t), e(t) = β* − β(t) + β(0)
+    beta[t][rA][t] = 1.0 / (g * nu);
+    for (std::size_t s = 0; s < t; ++s) site::axpy((s2 * nu * u[t][uA][s] + eh * g * nu * c_u[s][t]) / (g * nu), v[s], beta[t]);
+    e[t] = in.zero();
+    e[t][bstar][0] = 1.0;
+    site::axpy(-1.0, beta[t], e[t]);
+    site::axpy(1.0, beta[0], e[t]);
+    for (std::size_t s = 0; s <= t; ++s) {
+      c_e[t][s] = c_e[s][t] = in.corr(e[t], e[s], t);
+      mu.cov[rX][t][s] = mu.cov[rX][s][t] = c_e[t][s];
+    }
+    // (4) data point: Δ(t) = r^X(t) + Σ_{s<t} R_e(t,s) Δ(s) + ε
+    D[t][rX][t] = 1.0;
+    D[t][eps][0] = 1.0;
+    for (std::size_t s = 0; s < t; ++s) site::axpy(e[t][uX][s], D[s], D[t]);
+    for (std::size_t s = 0; s <= t; ++s) {
+      c_d[t][s] = c_d[s][t] = mu.corr(D[t], D[s], t);
+      in.cov[uX][t][s] = in.cov[uX][s][t] = a * c_d[t][s];
+    }
+    // (5) input coordinate: v(t) = u^X(t) + α Σ_{s≤t} R_Δ(t,s) e(s)
+    v[t][uX][t] = 1.0;
+    for (std::size_t s = 0; s <= t; ++s) site::axpy(a * D[t][rX][s], e[s], v[t]);
+    for (std::size_t s = 0; s <= t; ++s) {
+      c_v[t][s] = c_v[s][t] = in.corr(v[t], v[s], t);
+      hid.cov[uA][t][s] = hid.cov[uA][s][t] = s2 * c_v[t][s];
+    }
+    // (6) hidden neuron: a(t) = A(t)v(t)/√D = u^A(t) + σ² Σ_{s≤t} R_v(t,s) u(s) + η̂γ̃0 Σ_{s<t} C_v(s,t) u(s)
+    act[t][uA][t] = 1.0;
+    for (std::size_t s = 0; s <= t; ++s) site::axpy(s2 * v[t][rA][s] + (s < t ? eh * g * c_v[s][t] : 0.0), u[s], act[t]);
+    // (7) depth 2, top neuron: b(t) = W(t)a(t)/√N = χ(t) + σ² Σ_{s≤t} R_{a←ξ}(t,s) w(s) + η̂γ̃0 Σ_{s<t} C_a(s,t) w(s)
+    if (deep) {
+      for (std::size_t s = 0; s <= t; ++s) {
+        c_a[t][s] = c_a[s][t] = hid.corr(act[t], act[s], t);
+        top.cov[chi][t][s] = top.cov[chi][s][t] = s2 * c_a[t][s];
       }
-    }
-    for (std::size_t s = 0; s <= t; ++s) {
-      c_w[t][s] = c_w[s][t] = quad(w_uA[t], c_uA, w_uA[s], t) + s2 * w_0[t] * w_0[s];
-      c_rA[t][s] = c_rA[s][t] = s2 * nu * c_w[t][s];
-    }
-    // (2) input-coordinate site: β(t) and e(t)
-    b_rA[t][t] = 1.0 / (g * nu);
-    for (std::size_t s = 0; s < t; ++s) {
-      const double k = (s2 * nu * w_uA[t][s] + eh * g * nu * c_w[s][t]) / (g * nu);  // (σ²ν R_w(t,s) + η̂γ̃0ν C_w(s,t)) / γ̃0ν
-      if (k == 0) continue;
-      for (std::size_t r = 0; r < T1; ++r) {
-        b_rA[t][r] += k * v_rA[s][r];
-        b_uX[t][r] += k * v_uX[s][r];
-      }
-      b_st[t] += k * v_st[s];
-    }
-    for (std::size_t r = 0; r < T1; ++r) {
-      e_rA[t][r] = b_rA[0][r] - b_rA[t][r];
-      e_uX[t][r] = b_uX[0][r] - b_uX[t][r];
-    }
-    e_st[t] = 1.0 - b_st[t] + b_st[0];
-    auto corr_i = [&](const mat& x_rA, const mat& x_uX, const vec& x_st, std::size_t tt, const mat& y_rA, const mat& y_uX, const vec& y_st,
-                      std::size_t ss) {
-      return quad(x_rA[tt], c_rA, y_rA[ss], t) + quad(x_uX[tt], c_uX, y_uX[ss], t) + x_st[tt] * y_st[ss];
-    };
-    for (std::size_t s = 0; s <= t; ++s) {
-      c_e[t][s] = c_e[s][t] = corr_i(e_rA, e_uX, e_st, t, e_rA, e_uX, e_st, s);
-      c_rX[t][s] = c_rX[s][t] = c_e[t][s];
-    }
-    // (3) data site: Δ(t) = r^X(t) + Σ_{s<t} R_e(t,s) Δ(s) + ε,  R_e(t,s) = ∂e(t)/∂u^X(s)
-    d_rX[t][t] = 1;
-    d_eps[t] = 1;
-    for (std::size_t s = 0; s < t; ++s) {
-      const double k = e_uX[t][s];
-      if (k == 0) continue;
-      for (std::size_t r = 0; r < T1; ++r) d_rX[t][r] += k * d_rX[s][r];
-      d_eps[t] += k * d_eps[s];
-    }
-    for (std::size_t s = 0; s <= t; ++s) {
-      c_d[t][s] = c_d[s][t] = quad(d_rX[t], c_rX, d_rX[s], t) + pr.noise * pr.noise * d_eps[t] * d_eps[s];
-      c_uX[t][s] = c_uX[s][t] = a * c_d[t][s];
-    }
-    // (4) input-coordinate site: v(t) = u^X(t) + α Σ_{s≤t} R_Δ(t,s) e(s),  R_Δ(t,s) = ∂Δ(t)/∂r^X(s)
-    v_uX[t][t] = 1;
-    for (std::size_t s = 0; s <= t; ++s) {
-      const double k = a * d_rX[t][s];
-      if (k == 0) continue;
-      for (std::size_t r = 0; r < T1; ++r) {
-        v_rA[t][r] += k * e_rA[s][r];
-        v_uX[t][r] += k * e_uX[s][r];
-      }
-      v_st[t] += k * e_st[s];
-    }
-    for (std::size_t s = 0; s <= t; ++s) {
-      c_v[t][s] = c_v[s][t] = corr_i(v_rA, v_uX, v_st, t, v_rA, v_uX, v_st, s);
-      c_uA[t][s] = c_uA[s][t] = s2 * c_v[t][s];
+      b[t][chi][t] = 1.0;
+      for (std::size_t s = 0; s <= t; ++s) site::axpy(s2 * act[t][xi][s] + (s < t ? eh * g * c_a[s][t] : 0.0), w[s], b[t]);
     }
     out.train_loss.push_back(0.5 * c_d[t][t]);
     out.test_loss.push_back(0.5 * (c_e[t][t] + pr.noise * pr.noise));
-    out.teacher_overlap.push_back(b_st[t] - b_st[0]);
+    out.teacher_overlap.push_back(beta[t][bstar][0] - beta[0][bstar][0]);
     out.readout_norm.push_back(c_w[t][t]);
     if (!std::isfinite(c_d[t][t]) || c_d[t][t] > 1e12) {
       out.train_loss.back() = INFINITY;
       throw divergence_error(t, "the loss", "the proportional theory's training loss diverges; lower η/P (--lr-over-p) or γ̃0");
     }
+  }
+  if (pr.spectra_every == 0) return out;
+  // Weight spectra. The trajectory up to step t sees the initial weights only through their products
+  // with the update vectors (A₀v, A₀ᵀu; W₀a, W₀ᵀw), the "observed" fields below, so the outliers of
+  // A(t) and W(t) follow from detail::spiked_outliers with the Gram matrices of these vectors.
+  const std::size_t T = pr.steps;
+  std::vector<lin> p(T1, hid.zero()), q(T1, in.zero()), y(T1, top.zero()), z(T1, hid.zero());
+  for (std::size_t t = 0; t < T1; ++t) {
+    p[t] = act[t];  // A₀v(t)/√D: a(t) without the accumulated updates
+    q[t] = beta[t];
+    for (auto& x : q[t]) for (auto& c : x) c *= g * nu;  // A₀ᵀu(t)/√D: γ̃0ν β(t) without the updates
+    for (std::size_t s = 0; s < t; ++s) {
+      site::axpy(-eh * g * c_v[s][t], u[s], p[t]);
+      site::axpy(-eh * g * nu * c_u[s][t], v[s], q[t]);
+    }
+    if (deep) {
+      y[t] = b[t];  // W₀a(t)/√N
+      z[t] = u[t];  // W₀ᵀw(t)/√N
+      for (std::size_t s = 0; s < t; ++s) {
+        site::axpy(-eh * g * c_a[s][t], w[s], y[t]);
+        site::axpy(-eh * g * c_w[s][t], act[s], z[t]);
+      }
+    }
+  }
+  auto gram = [&](const site& st, const std::vector<lin>& xs, const std::vector<lin>& ys, double scale) {
+    xt::xtensor<double, 2> m = xt::zeros<double>({T, T});
+    for (std::size_t i = 0; i < T; ++i)
+      for (std::size_t j = 0; j < T; ++j) m(i, j) = scale * st.corr(xs[i], ys[j], T);
+    return m;
+  };
+  auto lead = [](const xt::xtensor<double, 2>& m, std::size_t r) { return xt::xtensor<double, 2>(xt::view(m, xt::range(0, r), xt::range(0, r))); };
+  // units: D = 1, so N = ν; vectors on the N side have Gram N⟨··⟩, on the D side D⟨··⟩
+  struct layer_grams {
+    std::string name;
+    xt::xtensor<double, 2> gk, gl, yy, zz, ly, kz;
+    double c, rows, cols;
+  };
+  std::vector<layer_grams> layers;
+  layers.push_back({"W0", gram(in, v, v, 1.0), gram(hid, u, u, nu), gram(hid, p, p, nu), gram(in, q, q, 1.0), gram(hid, u, p, nu),
+                    gram(in, v, q, 1.0), eh * g, nu, 1.0});
+  if (deep)
+    layers.push_back({"W1", gram(hid, act, act, nu), gram(top, w, w, nu), gram(top, y, y, nu * nu), gram(hid, z, z, nu * nu),
+                      gram(top, w, y, nu * std::sqrt(nu)), gram(hid, act, z, nu * std::sqrt(nu)), eh * g / std::sqrt(nu), nu, nu});
+  for (const auto& lg : layers) {
+    proportional_spectrum sp;
+    sp.name = lg.name;
+    sp.edge = pr.sigma * (1 + std::sqrt(lg.cols / lg.rows));
+    for (std::size_t t = 0; t <= T; t += pr.spectra_every) {
+      detail::spike_grams sg{lead(lg.gk, t), lead(lg.gl, t), lead(lg.yy, t), lead(lg.zz, t), lead(lg.ly, t), lg.c, lg.rows, lg.cols, pr.sigma};
+      sp.steps.push_back(t);
+      sp.outliers.push_back(detail::spiked_outliers(sg));
+      // kᵀ(M₀ᵀl) = (M₀k)ᵀl: ⟨k z⟩ and ⟨l y⟩ come from different sites, so their agreement checks the closure
+      double res = 0, scale = 0;
+      for (std::size_t i = 0; i < t; ++i)
+        for (std::size_t j = 0; j < t; ++j) {
+          res = std::max(res, std::abs(lg.kz(i, j) - lg.ly(j, i)));
+          scale = std::max(scale, std::abs(lg.kz(i, j)));
+        }
+      sp.identity_residual.push_back(scale > 0 ? res / scale : 0.0);
+    }
+    out.spectra.push_back(std::move(sp));
   }
   return out;
 }

@@ -1,4 +1,4 @@
-// `specdyn proportional`: the proportional-limit theory of deep_linear2 (dmft/proportional.hpp)
+// `specdyn proportional`: the proportional-limit theory of deep_linear2 or deep_linear3 (dmft/proportional.hpp)
 // against trained networks at growing D with α = P/D, ν = N/D, γ̃0 = γ0√D and η̂ = η/P held fixed
 // (the network at dimension D has P = αD samples, width N = νD, γ0 = γ̃0/√D and η = η̂P). Prints
 // per D the relative L2 error of the seed-averaged training and test loss curves against the theory
@@ -37,16 +37,20 @@ struct proportional_result {
 };
 
 template <class Decl>
-proportional_result run_proportional(Decl decl, const dmft::proportional_problem& pr, const proportional_options& po,
+proportional_result run_proportional(Decl decl, const dmft::proportional_problem& pr_in, const proportional_options& po,
                                      const std::string& command_line) {
-  static_assert(Decl::hidden_layers == 1, "specdyn: the proportional-limit theory is derived for deep_linear2 (one dense layer)");
+  static_assert(Decl::hidden_layers == 1 || Decl::hidden_layers == 2,
+                "specdyn: the proportional-limit theory is derived for linear networks with 1 or 2 dense layers (deep_linear2, deep_linear3)");
+  auto pr = pr_in;
+  pr.depth = Decl::hidden_layers;
+  const std::string model = pr.depth == 1 ? "deep_linear2" : "deep_linear3";
   pr.validate();
   require(!po.dims.empty(), "--dims", std::string("''"), "give at least one input dimension, e.g. 256,512,1024");
   require(po.seeds >= 1 && po.seeds <= 1000, "--seeds", po.seeds, "use 1 to 1000");
   for (auto d : po.dims) {
     require(d >= 8, "--dims", d, "dimensions must be at least 8");
     run_config c;
-    c.model = "deep_linear2";
+    c.model = model;
     c.dim = d;
     c.width = std::max<std::size_t>(1, std::size_t(std::llround(pr.nu * double(d))));
     c.samples = std::max<std::size_t>(1, std::size_t(std::llround(pr.alpha * double(d))));
@@ -144,7 +148,7 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
   res.train_fit = stats::power_law_fit(xs, tr_e);
   res.test_fit = stats::power_law_fit(xs, te_e);
   if (!po.quiet) {
-    std::printf("\ndeep_linear2, proportional limit: α = P/D = %g, ν = N/D = %g, γ̃0 = γ0√D = %g, η/P = %g, σ = %g, σ_ε = %g, T = %zu\n",
+    std::printf("\n%s, proportional limit: α = P/D = %g, ν = N/D = %g, γ̃0 = γ0√D = %g, η/P = %g, σ = %g, σ_ε = %g, T = %zu\n", model.c_str(),
                 pr.alpha, pr.nu, pr.gamma0_tilde, pr.eta_hat, pr.sigma, pr.noise, pr.steps);
     std::printf("theory: train loss %.4g → %.4g, test loss %.4g → %.4g\n", th.train_loss.front(), th.train_loss.back(), th.test_loss.front(),
                 th.test_loss.back());
@@ -174,11 +178,11 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   char name[160];
-  std::snprintf(name, sizeof name, "deep_linear2_proportional_a%g_nu%g_g%g_eh%g_T%zu_s%llu.json", pr.alpha, pr.nu, pr.gamma0_tilde, pr.eta_hat,
+  std::snprintf(name, sizeof name, "%s_proportional_a%g_nu%g_g%g_eh%g_T%zu_s%llu.json", model.c_str(), pr.alpha, pr.nu, pr.gamma0_tilde, pr.eta_hat,
                 pr.steps, static_cast<unsigned long long>(po.seed));
   res.record = dir / name;
   io::record rec(res.record);
-  auto& j = rec.begin("proportional", {{"model", "deep_linear2"}, {"alpha", pr.alpha}, {"nu", pr.nu}, {"gamma0_tilde", pr.gamma0_tilde},
+  auto& j = rec.begin("proportional", {{"model", model}, {"alpha", pr.alpha}, {"nu", pr.nu}, {"gamma0_tilde", pr.gamma0_tilde},
                                        {"eta_over_p", pr.eta_hat}, {"sigma", pr.sigma}, {"noise", pr.noise}, {"steps", pr.steps},
                                        {"dims", po.dims}, {"seeds", po.seeds}, {"seed", po.seed}, {"command_line", command_line},
                                        {"weight_seeds", "seed + 1000 + k"}, {"data_seeds", "seed + k (fresh data per seed)"}});
@@ -270,16 +274,17 @@ inline std::filesystem::path run_proportional_scan(const dmft::proportional_prob
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   char name[160];
-  std::snprintf(name, sizeof name, "deep_linear2_proportional_scan_a%g_g%g_D%zu_T%zu.json", base.alpha, so.gamma0, so.dim, base.steps);
+  const std::string model = base.depth == 2 ? "deep_linear3" : "deep_linear2";
+  std::snprintf(name, sizeof name, "%s_proportional_scan_a%g_g%g_D%zu_T%zu.json", model.c_str(), base.alpha, so.gamma0, so.dim, base.steps);
   io::record rec(dir / name);
-  auto& j = rec.begin("proportional_scan", {{"model", "deep_linear2"}, {"alpha", base.alpha}, {"gamma0", so.gamma0}, {"dim", so.dim},
+  auto& j = rec.begin("proportional_scan", {{"model", model}, {"alpha", base.alpha}, {"gamma0", so.gamma0}, {"dim", so.dim},
                                             {"sigma", base.sigma}, {"noise", base.noise}, {"steps", base.steps}, {"nus", so.nus},
                                             {"eta_over_p", etas}, {"params", so.params}, {"command_line", command_line}});
   j["status"] = "completed";
   j["message"] = "";
   j["curves"] = io::json::array();
   if (!so.quiet) {
-    std::printf("deep_linear2 proportional theory at D = %zu, α = %g, γ0 = %g, T = %zu: training loss after T steps ('div' = diverged)\n", so.dim,
+    std::printf("%s proportional theory at D = %zu, α = %g, γ0 = %g, T = %zu: training loss after T steps ('div' = diverged)\n", model.c_str(), so.dim,
                 base.alpha, so.gamma0, base.steps);
     std::printf("%-5s %6s %7s", "rule", "ν", "γ̃0");
     for (double e : etas) std::printf(" %9.3g", e);
