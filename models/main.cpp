@@ -288,6 +288,8 @@ int main(int argc, char** argv) {
   proportional->add_option("--steps", pp.steps, "Training steps T")->capture_default_str();
   proportional->add_option("--seeds", pp_opt.seeds, "Networks per D (fresh data, weights and teacher)")->capture_default_str();
   proportional->add_option("--seed", pp_opt.seed, "First seed")->capture_default_str();
+  proportional->add_option("--spectra-every", pp_opt.spectra_every,
+                           "Predict and measure the weights' top singular values every this many steps (0: never)")->capture_default_str();
   proportional->add_option("--out", pp_opt.out, "Directory for the record")->capture_default_str();
   proportional->add_flag("--quiet", pp_opt.quiet, "No progress bar or table");
   run::proportional_scan_options ps_opt;

@@ -531,10 +531,38 @@ def plot_proportional(rec, out):
         ax.set_xlabel("step")
         ax.set_ylabel(f"{name} loss")
         ax.legend(fontsize=7)
-    fig.suptitle(f"deep_linear2, proportional limit: α={c['alpha']}, ν={c['nu']}, γ̃0={c['gamma0_tilde']}, "
+    fig.suptitle(f"{c['model']}, proportional limit: α={c['alpha']}, ν={c['nu']}, γ̃0={c['gamma0_tilde']}, "
                  f"η/P={c['eta_over_p']}, σ_ε={c['noise']}", fontsize=10)
     fig.tight_layout()
     fig.savefig(os.path.join(out, "proportional_loss.png"), dpi=120)
+    plt.close(fig)
+    spectra = rec.get("spectra", {})
+    if not spectra:
+        return
+    fig, axes = plt.subplots(1, len(spectra), figsize=(5.8 * len(spectra), 4.4), squeeze=False)
+    for ax, (name, sp) in zip(axes[0], spectra.items()):
+        steps = arr(sp["steps"])
+        outl = sp["predicted_outliers"]
+        k = max((len(o) for o in outl), default=0)
+        for j in range(min(k, 3)):
+            ys = np.array([o[j] if len(o) > j else np.nan for o in outl])
+            ax.plot(steps, ys, "k-", lw=1.8, label="theory: outliers (D → ∞)" if j == 0 else None)
+        ax.axhline(sp["edge"], color="grey", ls="--", lw=1, label=f"bulk edge {sp['edge']:.3g}")
+        nets = sp.get("networks", [])
+        for i, d in enumerate(nets):
+            tops = [arr(t) for t in d["measured_top"] if len(t)]
+            if not tops:
+                continue
+            n = min(len(t) for t in tops)
+            col = plt.cm.viridis(i / max(1, len(nets) - 1))
+            ax.plot(steps[:n], np.mean([t[:n] for t in tops], axis=0), "o", color=col, ms=4, label=f"D={d['dim']}: top singular value")
+        ax.set_xlabel("step")
+        ax.set_ylabel(f"singular values of {name}/√N")
+        ax.set_title(f"{name}: predicted outliers vs networks", fontsize=10)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"{c['model']}, proportional limit: α={c['alpha']}, ν={c['nu']}, γ̃0={c['gamma0_tilde']}, η/P={c['eta_over_p']}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "proportional_outliers.png"), dpi=120)
     plt.close(fig)
 
 

@@ -18,6 +18,7 @@
 #include "deep_linear2.hpp"
 #include "deep_linear3.hpp"
 #include "specdyn/run/proportional.hpp"
+#include "specdyn/spectra/singular.hpp"
 #include "specdyn/stats.hpp"
 
 using namespace specdyn;
@@ -113,6 +114,75 @@ TEST_CASE("lazy, wide limit: the proportional theory is kernel regression with a
   CHECK(e3 / e4 == Approx(10).epsilon(0.1));
 }
 
+TEST_CASE("spiked outliers: the determinant reproduces classical rectangular BBP and sampled spectra", "[dmft][proportional][spectra]") {
+  using dmft::detail::spike_grams;
+  using dmft::detail::spiked_outliers;
+  const double sigma = 1.3;
+  SECTION("a rank-one update independent of M₀: σ√((1 + θ̃²)(γ + θ̃²))/θ̃ above the threshold θ̃ > γ^{1/4}") {
+    // the N = ∞ Grams of unit l, k independent of M₀: |M₀k|² = rows σ², |M₀ᵀl|² = cols σ², lᵀM₀k = 0
+    for (double gamma : {0.25, 1.0, 2.0})
+      for (double theta : {0.5, 1.2, 2.0, 3.5}) {
+        const double rows = 1000, cols = gamma * rows, c = theta * sigma * std::sqrt(rows);  // M/√rows gets the spike θσ
+        spike_grams g{xt::xtensor<double, 2>{{1.0}}, xt::xtensor<double, 2>{{1.0}}, xt::xtensor<double, 2>{{rows * sigma * sigma}},
+                      xt::xtensor<double, 2>{{cols * sigma * sigma}}, xt::xtensor<double, 2>{{0.0}}, c, rows, cols, sigma};
+        const auto out = spiked_outliers(g);
+        INFO("γ = " << gamma << ", θ̃ = " << theta);
+        if (theta > std::pow(gamma, 0.25) * 1.01) {
+          REQUIRE(out.size() == 1);
+          CHECK(out[0] == Approx(sigma * std::sqrt((1 + theta * theta) * (gamma + theta * theta)) / theta).epsilon(1e-9));
+        } else if (theta < std::pow(gamma, 0.25) * 0.99) {
+          CHECK(out.empty());
+        }
+      }
+  }
+  SECTION("Grams sampled from a finite Gaussian matrix: predictions = singular values within the O(N^{-1/2}) finite-size scale") {
+    const std::size_t N = 1200, D = 600, r = 2;
+    rng gen(7, rng::stream::data);
+    matrix a({N, D}), u({N, r}), v({D, r});
+    fill_gaussian(a, gen);
+    fill_gaussian(u, gen);
+    fill_gaussian(v, gen);
+    a *= sigma;
+    using xt::linalg::dot;
+    const matrix y = dot(a, v), z = dot(xt::transpose(a), u);
+    for (double strength : {0.0, 1.5}) {
+      const double c = strength / std::sqrt(double(D));
+      const matrix m = a + c * dot(u, xt::transpose(v));
+      const auto sv = spectra::all_singular(m).values;
+      spike_grams g{dot(xt::transpose(v), v), dot(xt::transpose(u), u), dot(xt::transpose(y), y), dot(xt::transpose(z), z), dot(xt::transpose(u), y), c,
+                    double(N), double(D), sigma};
+      const auto out = spiked_outliers(g);
+      INFO("strength " << strength);
+      if (strength == 0) CHECK(out.empty());  // M₀ itself has no outlier, although the conditioning splits it into M̃ + F
+      else CHECK(out.size() == 2);            // a rank-two update strong enough to emit two outliers
+      for (std::size_t i = 0; i < out.size() && i < sv.size(); ++i) CHECK(out[i] == Approx(sv[i] / std::sqrt(double(N))).epsilon(3 / std::sqrt(double(D))));
+    }
+  }
+}
+
+TEST_CASE("proportional spectra: no outlier and the random-matrix edges at t = 0, the closure's own identity", "[dmft][proportional][spectra]") {
+  for (std::size_t depth : {1, 2})
+    for (double nu : {0.5, 2.0}) {
+      auto pr = rich_problem_depth2();
+      pr.depth = depth;
+      pr.nu = nu;
+      pr.sigma = 0.8;
+      pr.spectra_every = 5;
+      const auto sol = dmft::solve_proportional(pr);
+      REQUIRE(sol.spectra.size() == depth);
+      // W0 = A/√N (N × D): Marchenko–Pastur edge σ(1 + √(D/N)); W1 = W/√N (N × N): quarter circle, edge 2σ
+      CHECK(sol.spectra[0].edge == Approx(0.8 * (1 + 1 / std::sqrt(nu))));
+      if (depth == 2) CHECK(sol.spectra[1].edge == Approx(1.6));
+      for (const auto& sp : sol.spectra) {
+        CHECK(sp.steps.front() == 0);
+        CHECK(sp.outliers.front().empty());          // nothing has been learned at t = 0
+        CHECK_FALSE(sp.outliers.back().empty());     // rich training: the weights have outliers at T
+        // kᵀ(M₀ᵀl) and (M₀k)ᵀl are computed at different sites of the closure; they agree to rounding
+        for (double r : sp.identity_residual) CHECK(r < 1e-12);
+      }
+    }
+}
+
 TEST_CASE("proportional theory vs networks at D = 128 (seed-averaged curve within 5 %)", "[dmft][proportional]") {
   // 16 networks at P = 256: the averaged curve fluctuates by ≈ 7 %/√16 ≈ 2 %; the theory's own bias is O(1/D)
   SECTION("depth 1 (deep_linear2)") {
@@ -144,6 +214,13 @@ TEST_CASE("proportional theory vs networks: < 3 % at D = 1024, single-network er
   const auto [e1024, s1024] = stats::mean_se(large.train_error[0]);
   INFO("single-network train-curve error: D = 256 " << e256 << " ± " << s256 << ", D = 1024 " << e1024 << " ± " << s1024);
   CHECK(e1024 < e256);
+  // the predicted top outliers of W0 (and W1) at T against the networks' top singular values
+  for (std::size_t l = 0; l < large.top_error.size(); ++l) {
+    const auto [o1024, q1024] = stats::mean_se(large.top_error[l][0]);
+    const auto [o256, q256] = stats::mean_se(small.top_error[l][0]);
+    INFO("weight " << l << ": top singular value error D = 256 " << o256 << " ± " << q256 << ", D = 1024 " << o1024 << " ± " << q1024);
+    CHECK(o1024 < 0.01);
+  }
   const auto [t256, u256] = stats::mean_se(small.test_error[0]);
   const auto [t1024, u1024] = stats::mean_se(large.test_error[0]);
   INFO("single-network test-curve error: D = 256 " << t256 << " ± " << u256 << ", D = 1024 " << t1024 << " ± " << u1024);

@@ -11,6 +11,7 @@
 #include <cstdio>
 
 #include "specdyn/dmft/proportional.hpp"
+#include "specdyn/spectra/singular.hpp"
 #include "specdyn/run/experiment.hpp"
 #include "specdyn/run/sweep.hpp"
 #include "specdyn/stats.hpp"
@@ -21,6 +22,7 @@ struct proportional_options {
   std::vector<std::size_t> dims{256, 512, 1024};
   std::size_t seeds = 2;
   std::uint64_t seed = 0;
+  std::size_t spectra_every = 5;  // top singular value of each weight every this many steps, against the theory's outliers (0: never)
   std::string out = "runs";
   bool quiet = false;
 };
@@ -32,6 +34,9 @@ struct proportional_result {
   std::vector<double> mean_train_error, mean_test_error;     // [dim]: error of the seed-averaged curve
   std::vector<double> mean_train_se, mean_test_se;           // [dim]: jackknife over seeds (NaN with one seed)
   stats::power_fit train_fit, test_fit;
+  // per weight (W0, then W1 for depth 2): [dim][seed] relative error of the top singular value at the last step
+  std::vector<std::vector<std::vector<double>>> top_error;
+  std::vector<stats::power_fit> top_fit;
   std::string status = "completed", message;
   int signal = 0;
 };
@@ -43,6 +48,7 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
                 "specdyn: the proportional-limit theory is derived for linear networks with 1 or 2 dense layers (deep_linear2, deep_linear3)");
   auto pr = pr_in;
   pr.depth = Decl::hidden_layers;
+  pr.spectra_every = po.spectra_every;
   const std::string model = pr.depth == 1 ? "deep_linear2" : "deep_linear3";
   pr.validate();
   require(!po.dims.empty(), "--dims", std::string("''"), "give at least one input dimension, e.g. 256,512,1024");
@@ -59,6 +65,14 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
   proportional_result res;
   res.theory = dmft::solve_proportional(pr);
   const auto& th = res.theory;
+  const std::size_t n_layers = th.spectra.size();
+  res.top_error.assign(n_layers, {});
+  // the theory's top singular value at the last recorded step: its largest outlier, else the bulk edge
+  auto predicted_top = [&](std::size_t l) {
+    const auto& sp = th.spectra[l];
+    return sp.outliers.back().empty() ? sp.edge : sp.outliers.back().front();
+  };
+  std::vector<std::vector<std::vector<std::vector<double>>>> measured_top(n_layers, std::vector<std::vector<std::vector<double>>>(po.dims.size()));
   auto curve_error = [](const std::vector<double>& a, const std::vector<double>& b) {
     double num = 0, den = 0;
     for (std::size_t t = 0; t < a.size() && t < b.size(); ++t) {
@@ -80,17 +94,29 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
         const double gamma0 = pr.gamma0_tilde / std::sqrt(double(d)), eta = pr.eta_hat * double(p);
         res.train_error.emplace_back();
         res.test_error.emplace_back();
+        for (auto& te : res.top_error) te.emplace_back();
         for (std::size_t k = 0; k < po.seeds; ++k) {
           // fresh data per seed: the theory averages over data, weights and teacher alike
           const auto data = make_task({.kind = task_kind::linear_teacher, .label_noise = pr.noise}, d, 1, p, p, po.seed + k);
-          auto net = bind(decl, rule_from_name("mup", 1), {.D = d, .N = n, .C = 1},
+          auto net = bind(decl, rule_from_name("mup", Decl::hidden_layers), {.D = d, .N = n, .C = 1},
                           {.gamma0 = gamma0, .sigma = pr.sigma, .eta = eta, .seed = po.seed + 1000 + k});
           trainer<Decl> tr(net, data, {.steps = pr.steps, .centre = true});
           std::vector<double> test;
+          std::vector<std::vector<double>> tops(n_layers);
           tr.run([&](std::size_t t, trainer<Decl>& self) {
             io::throw_if_interrupted("at D = " + std::to_string(d) + ", step " + std::to_string(t));
             test.push_back(self.evaluate_test());
+            if (po.spectra_every && t % po.spectra_every == 0)
+              for (std::size_t l = 0; l < n_layers; ++l) {  // the effective weight is already W/√N, like the theory's
+                const matrix m = self.net().scale(l) * self.net().params().w[l];
+                tops[l].push_back(spectra::top_singular(m, 1).values.front());
+              }
           });
+          for (std::size_t l = 0; l < n_layers; ++l) {
+            if (tops[l].size() == th.spectra[l].steps.size())
+              res.top_error[l].back().push_back(std::abs(tops[l].back() - predicted_top(l)) / predicted_top(l));
+            measured_top[l][di].push_back(tops[l]);
+          }
           res.train_error.back().push_back(curve_error(tr.train_loss(), th.train_loss));
           res.test_error.back().push_back(curve_error(test, th.test_loss));
           curves[di].push_back(tr.train_loss());
@@ -145,6 +171,11 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
     tr_e.push_back(a);
     te_e.push_back(b);
   }
+  for (std::size_t l = 0; l < n_layers; ++l) {
+    std::vector<double> ys;
+    for (std::size_t di = 0; di < xs.size(); ++di) ys.push_back(stats::mean_se(res.top_error[l][di]).first);
+    res.top_fit.push_back(stats::power_law_fit(xs, ys));
+  }
   res.train_fit = stats::power_law_fit(xs, tr_e);
   res.test_fit = stats::power_law_fit(xs, te_e);
   if (!po.quiet) {
@@ -168,6 +199,20 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
                   pm(res.mean_test_error[di], res.mean_test_se[di]).c_str(), stats::mean_se(res.train_error[di]).first,
                   stats::mean_se(res.test_error[di]).first);
     }
+    for (std::size_t l = 0; l < n_layers; ++l) {
+      const auto& sp = th.spectra[l];
+      std::printf("%s (normalised by √N, bulk edge %.4f): predicted top singular value at step %zu: %.4f%s\n", sp.name.c_str(), sp.edge,
+                  sp.steps.back(), predicted_top(l), sp.outliers.back().empty() ? " (no outlier: the edge)" : " (outlier)");
+      for (std::size_t di = 0; di < xs.size(); ++di) {
+        const auto [m, se] = stats::mean_se(res.top_error[l][di]);
+        std::printf("  D = %5zu: relative error of the measured top singular value %.4f", po.dims[di], m);
+        if (std::isfinite(se)) std::printf(" ± %.4f", se);
+        std::printf("\n");
+      }
+      std::printf("  fitted error ∝ D^k: k = %.2f", res.top_fit[l].slope);
+      if (std::isfinite(res.top_fit[l].ci_low)) std::printf(" [95%% CI %.2f, %.2f]", res.top_fit[l].ci_low, res.top_fit[l].ci_high);
+      std::printf(" (outliers fluctuate like D^-1/2, edges like D^-2/3)\n");
+    }
     std::printf("fitted error ∝ D^k: train k = %.2f", res.train_fit.slope);
     if (std::isfinite(res.train_fit.ci_low)) std::printf(" [95%% CI %.2f, %.2f]", res.train_fit.ci_low, res.train_fit.ci_high);
     std::printf(", test k = %.2f", res.test_fit.slope);
@@ -190,6 +235,19 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
   j["message"] = res.message;
   j["theory"] = {{"train_loss", io::numbers(th.train_loss)}, {"test_loss", io::numbers(th.test_loss)},
                  {"teacher_overlap", io::numbers(th.teacher_overlap)}, {"readout_norm", io::numbers(th.readout_norm)}};
+  j["spectra"] = io::json::object();
+  for (std::size_t l = 0; l < n_layers; ++l) {
+    const auto& sp = th.spectra[l];
+    io::json per_dim = io::json::array();
+    for (std::size_t di = 0; di < measured_top[l].size() && di < res.top_error[l].size(); ++di)
+      per_dim.push_back({{"dim", po.dims[di]}, {"measured_top", measured_top[l][di]}, {"top_error", io::numbers(res.top_error[l][di])}});
+    j["spectra"][sp.name] = {{"steps", sp.steps},
+                             {"edge", sp.edge},
+                             {"predicted_outliers", sp.outliers},
+                             {"identity_residual", io::numbers(sp.identity_residual)},
+                             {"top_error_exponent", io::number(res.top_fit[l].slope)},
+                             {"networks", per_dim}};
+  }
   j["fits"] = {{"train_exponent", io::number(res.train_fit.slope)}, {"train_ci95", {io::number(res.train_fit.ci_low), io::number(res.train_fit.ci_high)}},
                {"test_exponent", io::number(res.test_fit.slope)}, {"test_ci95", {io::number(res.test_fit.ci_low), io::number(res.test_fit.ci_high)}}};
   j["dims"] = io::json::array();
@@ -230,6 +288,7 @@ struct proportional_scan_curve {
   std::string param;
   double nu = 0, gamma0_tilde = 0;
   std::vector<double> final_train, final_test;  // +∞ where the theory diverged
+  std::vector<double> top_w0;                     // predicted top singular value of W0/√N at T (NaN where diverged)
   optimum best;
 };
 
@@ -258,13 +317,17 @@ inline std::filesystem::path run_proportional_scan(const dmft::proportional_prob
         pr.nu = nu;
         pr.gamma0_tilde = c.gamma0_tilde;
         pr.eta_hat = e;
+        pr.spectra_every = pr.steps;  // t = 0 and t = T
         try {
           const auto sol = dmft::solve_proportional(pr);
           c.final_train.push_back(sol.train_loss.back());
           c.final_test.push_back(sol.test_loss.back());
+          const auto& sp = sol.spectra.front();
+          c.top_w0.push_back(sp.outliers.back().empty() ? sp.edge : sp.outliers.back().front());
         } catch (const divergence_error&) {
           c.final_train.push_back(INFINITY);
           c.final_test.push_back(INFINITY);
+          c.top_w0.push_back(NAN);
         }
       }
       c.best = interpolate_optimum(etas, c.final_train);
@@ -305,6 +368,7 @@ inline std::filesystem::path run_proportional_scan(const dmft::proportional_prob
       star[c.param].second.push_back(c.best.eta);
     }
     j["curves"].push_back({{"param", c.param}, {"nu", c.nu}, {"gamma0_tilde", c.gamma0_tilde}, {"final_train_loss", io::numbers(c.final_train)},
+                           {"top_singular_W0", io::numbers(c.top_w0)},
                            {"final_test_loss", io::numbers(c.final_test)}, {"eta_star_over_p", io::number(c.best.eta)},
                            {"eta_star_at_grid_edge", c.best.at_edge}});
   }
@@ -318,6 +382,24 @@ inline std::filesystem::path run_proportional_scan(const dmft::proportional_prob
     }
     j["eta_star_fits"][param] = {{"exponent", io::number(fit.slope)}, {"ci95", {io::number(fit.ci_low), io::number(fit.ci_high)}},
                                  {"nus", xy.first}, {"eta_star_over_p", xy.second}};
+  }
+  if (!so.quiet) {  // the input weight's top singular value at T across widths, at one η per rule (its median η*)
+    std::printf("predicted top singular value of W0/√N at T across widths (bulk edge σ(1 + 1/√ν)), at one η per rule:\n");
+    for (const auto& param : so.params) {
+      std::vector<double> stars;
+      for (const auto& c : curves)
+        if (c.param == param && std::isfinite(c.best.eta)) stars.push_back(c.best.eta);
+      if (stars.empty()) continue;
+      std::sort(stars.begin(), stars.end());
+      const double target = stars[stars.size() / 2];
+      std::size_t best = 0;
+      for (std::size_t i = 0; i < etas.size(); ++i)
+        if (std::abs(std::log(etas[i] / target)) < std::abs(std::log(etas[best] / target))) best = i;
+      std::printf("  %-4s η/P = %-8.4g", param.c_str(), etas[best]);
+      for (const auto& c : curves)
+        if (c.param == param) std::printf("  ν=%g: %.4f (edge %.3f)", c.nu, c.top_w0[best], base.sigma * (1 + 1 / std::sqrt(c.nu)));
+      std::printf("\n");
+    }
   }
   rec.write();
   return dir / name;
