@@ -88,19 +88,25 @@ struct site {
     for (std::size_t a = 0; a < x.size(); ++a)
       for (std::size_t r = 0; r < x[a].size(); ++r) y[a][r] += k * x[a][r];
   }
-  /// ⟨x y⟩ over the site, using source times ≤ upto.
-  [[nodiscard]] double corr(const lin& x, const lin& y, std::size_t upto) const {
-    double q = 0;
+  /// The source covariance applied to x's coefficients (times ≤ upto): ⟨x y⟩ = dot(weighted(x), y).
+  /// Computing it once per x makes a row of correlations O(t²) instead of O(t³).
+  [[nodiscard]] lin weighted(const lin& x, std::size_t upto) const {
+    lin out = zero();
     for (std::size_t a = 0; a < cov.size(); ++a)
       for (std::size_t s = 0; s <= upto; ++s) {
         if (x[a][s] == 0) continue;
-        double row = 0;
-        for (std::size_t r = 0; r <= upto; ++r) row += cov[a][s][r] * y[a][r];
-        q += x[a][s] * row;
+        for (std::size_t r = 0; r <= upto; ++r) out[a][r] += cov[a][s][r] * x[a][s];
       }
+    return out;
+  }
+  static double dot(const lin& wx, const lin& y, std::size_t upto) {
+    double q = 0;
+    for (std::size_t a = 0; a < wx.size(); ++a)
+      for (std::size_t r = 0; r <= upto; ++r) q += wx[a][r] * y[a][r];
     return q;
   }
 };
+
 /// The outliers of M = M₀ + c Σ_{s<t} l(s) k(s)ᵀ (M₀: rows × cols, i.i.d. N(0, σ²)) when the
 /// trajectory depends on M₀ only through Y = M₀K and Z = M₀ᵀL (K, L: the columns k(s), l(s)).
 /// Conditioning M₀ on Y and Z (exact for Gaussian M₀) gives M = M̃ + F with M̃ an independent
@@ -250,7 +256,10 @@ inline proportional_solution solve_proportional(const proportional_problem& pr) 
       w[t] = w[t - 1];
       site::axpy(eh * g, deep ? b[t - 1] : act[t - 1], w[t]);
     }
-    for (std::size_t s = 0; s <= t; ++s) c_w[t][s] = c_w[s][t] = wsite.corr(w[t], w[s], t);
+    {
+      const lin wx = wsite.weighted(w[t], t);
+      for (std::size_t s = 0; s <= t; ++s) c_w[t][s] = c_w[s][t] = site::dot(wx, w[s], t);
+    }
     // (2) backward signal entering the input weight: u = w (depth 1) or u = W(t)ᵀw(t)/√N (depth 2)
     if (!deep) {
       u[t] = w[t];
@@ -260,8 +269,9 @@ inline proportional_solution solve_proportional(const proportional_problem& pr) 
       for (std::size_t s = 0; s < t; ++s)  // σ² R_{w←χ}(t,s) + η̂γ̃0 C_w(s,t), times a(s)
         site::axpy(s2 * w[t][chi][s] + eh * g * c_w[s][t], act[s], u[t]);
     }
+    const lin w_u = hid.weighted(u[t], t);
     for (std::size_t s = 0; s <= t; ++s) {
-      c_u[t][s] = c_u[s][t] = hid.corr(u[t], u[s], t);
+      c_u[t][s] = c_u[s][t] = site::dot(w_u, u[s], t);
       in.cov[rA][t][s] = in.cov[rA][s][t] = s2 * nu * c_u[t][s];
     }
     // (3) input coordinate: β(t), e(t) = β* − β(t) + β(0)
@@ -271,23 +281,26 @@ inline proportional_solution solve_proportional(const proportional_problem& pr) 
     e[t][bstar][0] = 1.0;
     site::axpy(-1.0, beta[t], e[t]);
     site::axpy(1.0, beta[0], e[t]);
+    const lin w_e = in.weighted(e[t], t);
     for (std::size_t s = 0; s <= t; ++s) {
-      c_e[t][s] = c_e[s][t] = in.corr(e[t], e[s], t);
+      c_e[t][s] = c_e[s][t] = site::dot(w_e, e[s], t);
       mu.cov[rX][t][s] = mu.cov[rX][s][t] = c_e[t][s];
     }
     // (4) data point: Δ(t) = r^X(t) + Σ_{s<t} R_e(t,s) Δ(s) + ε
     D[t][rX][t] = 1.0;
     D[t][eps][0] = 1.0;
     for (std::size_t s = 0; s < t; ++s) site::axpy(e[t][uX][s], D[s], D[t]);
+    const lin w_D = mu.weighted(D[t], t);
     for (std::size_t s = 0; s <= t; ++s) {
-      c_d[t][s] = c_d[s][t] = mu.corr(D[t], D[s], t);
+      c_d[t][s] = c_d[s][t] = site::dot(w_D, D[s], t);
       in.cov[uX][t][s] = in.cov[uX][s][t] = a * c_d[t][s];
     }
     // (5) input coordinate: v(t) = u^X(t) + α Σ_{s≤t} R_Δ(t,s) e(s)
     v[t][uX][t] = 1.0;
     for (std::size_t s = 0; s <= t; ++s) site::axpy(a * D[t][rX][s], e[s], v[t]);
+    const lin w_v = in.weighted(v[t], t);
     for (std::size_t s = 0; s <= t; ++s) {
-      c_v[t][s] = c_v[s][t] = in.corr(v[t], v[s], t);
+      c_v[t][s] = c_v[s][t] = site::dot(w_v, v[s], t);
       hid.cov[uA][t][s] = hid.cov[uA][s][t] = s2 * c_v[t][s];
     }
     // (6) hidden neuron: a(t) = A(t)v(t)/√D = u^A(t) + σ² Σ_{s≤t} R_v(t,s) u(s) + η̂γ̃0 Σ_{s<t} C_v(s,t) u(s)
@@ -295,8 +308,9 @@ inline proportional_solution solve_proportional(const proportional_problem& pr) 
     for (std::size_t s = 0; s <= t; ++s) site::axpy(s2 * v[t][rA][s] + (s < t ? eh * g * c_v[s][t] : 0.0), u[s], act[t]);
     // (7) depth 2, top neuron: b(t) = W(t)a(t)/√N = χ(t) + σ² Σ_{s≤t} R_{a←ξ}(t,s) w(s) + η̂γ̃0 Σ_{s<t} C_a(s,t) w(s)
     if (deep) {
+      const lin w_act = hid.weighted(act[t], t);
       for (std::size_t s = 0; s <= t; ++s) {
-        c_a[t][s] = c_a[s][t] = hid.corr(act[t], act[s], t);
+        c_a[t][s] = c_a[s][t] = site::dot(w_act, act[s], t);
         top.cov[chi][t][s] = top.cov[chi][s][t] = s2 * c_a[t][s];
       }
       b[t][chi][t] = 1.0;
@@ -336,8 +350,10 @@ inline proportional_solution solve_proportional(const proportional_problem& pr) 
   }
   auto gram = [&](const site& st, const std::vector<lin>& xs, const std::vector<lin>& ys, double scale) {
     xt::xtensor<double, 2> m = xt::zeros<double>({T, T});
-    for (std::size_t i = 0; i < T; ++i)
-      for (std::size_t j = 0; j < T; ++j) m(i, j) = scale * st.corr(xs[i], ys[j], T);
+    for (std::size_t i = 0; i < T; ++i) {
+      const lin wx = st.weighted(xs[i], T);
+      for (std::size_t j = 0; j < T; ++j) m(i, j) = scale * site::dot(wx, ys[j], T);
+    }
     return m;
   };
   auto lead = [](const xt::xtensor<double, 2>& m, std::size_t r) { return xt::xtensor<double, 2>(xt::view(m, xt::range(0, r), xt::range(0, r))); };
