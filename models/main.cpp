@@ -288,6 +288,7 @@ int main(int argc, char** argv) {
   proportional->add_option("--steps", pp.steps, "Training steps T")->capture_default_str();
   proportional->add_option("--seeds", pp_opt.seeds, "Networks per D (fresh data, weights and teacher)")->capture_default_str();
   proportional->add_option("--seed", pp_opt.seed, "First seed")->capture_default_str();
+  proportional->add_flag("--online", pp.online, "One-pass SGD: a fresh batch of B = αD points per step (--ratio-samples is then B/D, --lr-over-p is η/B)");
   proportional->add_option("--spectra-every", pp_opt.spectra_every,
                            "Predict and measure the weights' top singular values every this many steps (0: never)")->capture_default_str();
   proportional->add_option("--out", pp_opt.out, "Directory for the record")->capture_default_str();

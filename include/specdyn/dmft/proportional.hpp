@@ -41,6 +41,7 @@ struct proportional_problem {
   std::size_t steps = 50;
   std::size_t depth = 1;      // dense layers: 1 (deep_linear2) or 2 (deep_linear3)
   std::size_t spectra_every = 0;  // predict the weight outliers every this many steps (0: never)
+  bool online = false;  // one-pass SGD: a fresh batch of αD points each step (then α = B/D and η̂ = η/B)
 
   void validate() const {
     require(depth == 1 || depth == 2, "depth", depth, "the proportional theory is derived for 1 or 2 dense layers (deep_linear2, deep_linear3)");
@@ -239,7 +240,7 @@ inline proportional_solution solve_proportional(const proportional_problem& pr) 
   enum { uA = 0, xi = 1 };
   enum { chi = 0, w0 = 1 };
   site mu(2, T1), in(3, T1), hid(2, T1), top(deep ? 2 : 0, T1);
-  mu.cov[eps][0][0] = pr.noise * pr.noise;
+  if (!pr.online) mu.cov[eps][0][0] = pr.noise * pr.noise;  // one ε per data point for the whole run
   in.cov[bstar][0][0] = 1.0;
   if (deep) top.cov[w0][0][0] = s2;
   else hid.cov[xi][0][0] = s2;  // depth 1: the second source of a hidden neuron is its readout weight w(0)
@@ -284,12 +285,19 @@ inline proportional_solution solve_proportional(const proportional_problem& pr) 
     const lin w_e = in.weighted(e[t], t);
     for (std::size_t s = 0; s <= t; ++s) {
       c_e[t][s] = c_e[s][t] = site::dot(w_e, e[s], t);
-      mu.cov[rX][t][s] = mu.cov[rX][s][t] = c_e[t][s];
+      // online: the batch at step t is new, so its field r^X(t) is independent of every earlier one
+      mu.cov[rX][t][s] = mu.cov[rX][s][t] = (pr.online && s != t) ? 0.0 : c_e[t][s];
     }
-    // (4) data point: Δ(t) = r^X(t) + Σ_{s<t} R_e(t,s) Δ(s) + ε
+    // (4) data point: Δ(t) = r^X(t) + Σ_{s<t} R_e(t,s) Δ(s) + ε. Online, a point is seen once: no
+    // memory term, its own fresh noise, and the v(t) below only reacts to the current step.
     D[t][rX][t] = 1.0;
-    D[t][eps][0] = 1.0;
-    for (std::size_t s = 0; s < t; ++s) site::axpy(e[t][uX][s], D[s], D[t]);
+    if (pr.online) {
+      D[t][eps][t] = 1.0;
+      mu.cov[eps][t][t] = pr.noise * pr.noise;
+    } else {
+      D[t][eps][0] = 1.0;
+      for (std::size_t s = 0; s < t; ++s) site::axpy(e[t][uX][s], D[s], D[t]);
+    }
     const lin w_D = mu.weighted(D[t], t);
     for (std::size_t s = 0; s <= t; ++s) {
       c_d[t][s] = c_d[s][t] = site::dot(w_D, D[s], t);

@@ -59,7 +59,7 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
     c.model = model;
     c.dim = d;
     c.width = std::max<std::size_t>(1, std::size_t(std::llround(pr.nu * double(d))));
-    c.samples = std::max<std::size_t>(1, std::size_t(std::llround(pr.alpha * double(d))));
+    c.samples = std::max<std::size_t>(1, std::size_t(std::llround(pr.alpha * double(d)))) * (pr.online ? pr.steps : 1);
     io::require_memory(estimate_train_bytes(c, 1), "--dims contains " + std::to_string(d), "lower the largest dimension");
   }
   proportional_result res;
@@ -89,18 +89,21 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
     try {
       for (std::size_t di = 0; di < po.dims.size(); ++di) {
         const std::size_t d = po.dims[di];
+        // full batch: P = αD points for the whole run; online: a fresh batch of B = αD points per step
+        // (P = T·B points, one epoch, each point used once) and held-out points for the loss
         const std::size_t p = std::max<std::size_t>(1, std::size_t(std::llround(pr.alpha * double(d))));
         const std::size_t n = std::max<std::size_t>(1, std::size_t(std::llround(pr.nu * double(d))));
         const double gamma0 = pr.gamma0_tilde / std::sqrt(double(d)), eta = pr.eta_hat * double(p);
+        const std::size_t p_train = pr.online ? p * pr.steps : p, p_test = pr.online ? std::max<std::size_t>(4 * p, 1024) : p;
         res.train_error.emplace_back();
         res.test_error.emplace_back();
         for (auto& te : res.top_error) te.emplace_back();
         for (std::size_t k = 0; k < po.seeds; ++k) {
           // fresh data per seed: the theory averages over data, weights and teacher alike
-          const auto data = make_task({.kind = task_kind::linear_teacher, .label_noise = pr.noise}, d, 1, p, p, po.seed + k);
+          const auto data = make_task({.kind = task_kind::linear_teacher, .label_noise = pr.noise}, d, 1, p_train, p_test, po.seed + k);
           auto net = bind(decl, rule_from_name("mup", Decl::hidden_layers), {.D = d, .N = n, .C = 1},
                           {.gamma0 = gamma0, .sigma = pr.sigma, .eta = eta, .seed = po.seed + 1000 + k});
-          trainer<Decl> tr(net, data, {.steps = pr.steps, .centre = true});
+          trainer<Decl> tr(net, data, {.steps = pr.steps, .batch = pr.online ? p : 0, .centre = true, .seed = po.seed + 2000 + k});
           std::vector<double> test;
           std::vector<std::vector<double>> tops(n_layers);
           tr.run([&](std::size_t t, trainer<Decl>& self) {
@@ -117,9 +120,11 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
               res.top_error[l].back().push_back(std::abs(tops[l].back() - predicted_top(l)) / predicted_top(l));
             measured_top[l][di].push_back(tops[l]);
           }
-          res.train_error.back().push_back(curve_error(tr.train_loss(), th.train_loss));
+          // online, the loss on the current batch is a loss on fresh points: compare the held-out curve in both columns
+          const auto& train_curve = pr.online ? test : tr.train_loss();
+          res.train_error.back().push_back(curve_error(train_curve, th.train_loss));
           res.test_error.back().push_back(curve_error(test, th.test_loss));
-          curves[di].push_back(tr.train_loss());
+          curves[di].push_back(train_curve);
           test_curves[di].push_back(test);
           bar.update(++done, tr.train_loss().back());
         }
@@ -179,6 +184,7 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
   res.train_fit = stats::power_law_fit(xs, tr_e);
   res.test_fit = stats::power_law_fit(xs, te_e);
   if (!po.quiet) {
+    if (pr.online) std::printf("\nonline SGD: a fresh batch of B = αD points per step (α = B/D, η/P means η/B); train = held-out loss");
     std::printf("\n%s, proportional limit: α = P/D = %g, ν = N/D = %g, γ̃0 = γ0√D = %g, η/P = %g, σ = %g, σ_ε = %g, T = %zu\n", model.c_str(),
                 pr.alpha, pr.nu, pr.gamma0_tilde, pr.eta_hat, pr.sigma, pr.noise, pr.steps);
     std::printf("theory: train loss %.4g → %.4g, test loss %.4g → %.4g\n", th.train_loss.front(), th.train_loss.back(), th.test_loss.front(),
@@ -223,11 +229,11 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   char name[160];
-  std::snprintf(name, sizeof name, "%s_proportional_a%g_nu%g_g%g_eh%g_T%zu_s%llu.json", model.c_str(), pr.alpha, pr.nu, pr.gamma0_tilde, pr.eta_hat,
+  std::snprintf(name, sizeof name, "%s_proportional%s_a%g_nu%g_g%g_eh%g_T%zu_s%llu.json", model.c_str(), pr.online ? "_online" : "", pr.alpha, pr.nu, pr.gamma0_tilde, pr.eta_hat,
                 pr.steps, static_cast<unsigned long long>(po.seed));
   res.record = dir / name;
   io::record rec(res.record);
-  auto& j = rec.begin("proportional", {{"model", model}, {"alpha", pr.alpha}, {"nu", pr.nu}, {"gamma0_tilde", pr.gamma0_tilde},
+  auto& j = rec.begin("proportional", {{"model", model}, {"online", pr.online}, {"alpha", pr.alpha}, {"nu", pr.nu}, {"gamma0_tilde", pr.gamma0_tilde},
                                        {"eta_over_p", pr.eta_hat}, {"sigma", pr.sigma}, {"noise", pr.noise}, {"steps", pr.steps},
                                        {"dims", po.dims}, {"seeds", po.seeds}, {"seed", po.seed}, {"command_line", command_line},
                                        {"weight_seeds", "seed + 1000 + k"}, {"data_seeds", "seed + k (fresh data per seed)"}});
