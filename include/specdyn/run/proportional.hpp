@@ -1,11 +1,12 @@
 // `specdyn proportional`: the proportional-limit theory of deep_linear2 or deep_linear3 (dmft/proportional.hpp)
 // against trained networks at growing D with α = P/D, ν = N/D, γ̃0 = γ0√D and η̂ = η/P held fixed
-// (the network at dimension D has P = αD samples, width N = νD, γ0 = γ̃0/√D and η = η̂P). Prints
-// per D the relative L2 error of the seed-averaged training and test loss curves against the theory
-// (with a jackknife error bar over seeds), the typical single-network error beside it, and the
-// fitted exponent in D of the averaged-curve error; writes one record (kind "proportional") with the
-// theory curves and every network's curves.
-//   auto res = specdyn::run::run_proportional(models::deep_linear2, pr, {256, 512, 1024}, 2, opts);
+// (the network at dimension D has P = αD samples, width N = νD, γ0 = γ̃0/√D and η = η̂P; online,
+// a fresh batch of B = αD points per step). Prints per D the relative L2 error of the seed-averaged
+// training and test loss curves against the theory (with a jackknife error bar over seeds), the
+// typical single-network error beside it, the error of each weight's top singular value against
+// the predicted outlier, and fitted exponents in D; writes one record (kind "proportional") with the
+// theory and every network's curves. Also the theory-only learning-rate scan across width ratios.
+//   auto res = specdyn::run::run_proportional(models::deep_linear2, problem, {.dims = {256, 512, 1024}, .seeds = 4}, "cmd");
 #pragma once
 
 #include <cstdio>
