@@ -408,6 +408,15 @@ def plot_outlier_scan(rec, out):
             plt.close(fig)
 
 
+def lr_axes(ax, xlabel, title):
+    """Log-log axes of a loss-vs-learning-rate panel."""
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
+
+
 def plot_sweep(rec, out, scans=()):
     """scans: proportional_scan records of the same data (dim, samples) drawn as theory curves, one per width ratio."""
     c = rec["config"]
@@ -448,11 +457,7 @@ def plot_sweep(rec, out, scans=()):
                 ok = np.isfinite(loss)
                 ax.plot(arr(sc_c["eta_over_p"])[ok] * c["samples"], loss[ok], "--", color=col, lw=1.0,
                         label="theory (proportional limit), dashed" if cv["nu"] == min(x["nu"] for x in sc["curves"]) else None)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("learning rate η (×: diverged; dotted: interpolated η*)")
-        ax.set_title(f"{param}: final training loss vs η", fontsize=10)
-        ax.legend(fontsize=7)
+        lr_axes(ax, "learning rate η (×: diverged; dotted: interpolated η*)", f"{param}: final training loss vs η")
     axes[0][0].set_ylabel(f"training loss after {c['steps']} steps")
     fig.suptitle(f"{c['model']}: learning-rate transfer across widths (P={c['samples']}, γ0 per rule as given)", fontsize=10)
     fig.tight_layout()
@@ -585,13 +590,9 @@ def plot_proportional_scan(rec, out):
                 ax.axvline(cv["eta_star_over_p"], color=col, lw=0.7, ls=":")
         fit = rec.get("eta_star_fits", {}).get(param)
         k = f", η* ∝ ν^{fit['exponent']:.2f}" if fit and fit.get("exponent") is not None else ""
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("η/P (missing: diverged; dotted: η*)")
-        ax.set_title(f"{param}{k}", fontsize=10)
-        ax.legend(fontsize=7)
+        lr_axes(ax, "η/P (missing: diverged; dotted: η*)", f"{param}{k}")
     axes[0][0].set_ylabel(f"training loss after {c['steps']} steps (theory)")
-    fig.suptitle(f"deep_linear2 proportional theory at D={c['dim']}, α={c['alpha']}, γ0={c['gamma0']}", fontsize=10)
+    fig.suptitle(f"{c['model']} proportional theory at D={c['dim']}, α={c['alpha']}, γ0={c['gamma0']}", fontsize=10)
     fig.tight_layout()
     fig.savefig(os.path.join(out, "proportional_lr_transfer.png"), dpi=120)
     plt.close(fig)

@@ -172,8 +172,8 @@ TEST_CASE("a valid run writes a record that says what was run", "[cli]") {
   CHECK(j["machine"]["blas_core"].is_string());
 #if defined(__x86_64__)
   // the OpenBLAS core guard: on a CPU with AVX2 the CLI never runs generic or pre-AVX2 kernels (it
-  // re-runs itself with OPENBLAS_CORETYPE when OpenBLAS misdetects; a user-set value is respected)
-  if (std::getenv("OPENBLAS_CORETYPE") == nullptr && __builtin_cpu_supports("avx2")) {
+  // re-runs itself with a better kernel family when OpenBLAS misdetects; a user's choice is respected)
+  if (!specdyn::blas::core_type_chosen_by_user() && __builtin_cpu_supports("avx2")) {
     const std::string core = j["machine"]["blas_core"];
     CHECK(specdyn::blas::better_core(core, __builtin_cpu_supports("avx512f"), true, __builtin_cpu_is("amd")).empty());
     if (j["machine"].contains("blas_core_detected"))

@@ -97,6 +97,9 @@ inline void gemv(bool trans, double alpha, const double* a, std::size_t rows, st
 inline std::string core_name() { return openblas_get_corename(); }
 inline int num_threads() { return openblas_get_num_threads(); }
 
+/// Whether the user chose OpenBLAS's kernel family themselves (the core guard then leaves it alone).
+inline bool core_type_chosen_by_user() { return std::getenv("OPENBLAS_CORETYPE") != nullptr && std::getenv("SPECDYN_BLAS_DETECTED_CORE") == nullptr; }
+
 /// The core OpenBLAS detected before `ensure_native_core` re-ran the process with a better one
 /// ("" when it did not).
 inline std::string detected_core() {
@@ -124,7 +127,7 @@ inline std::string better_core(const std::string& detected, bool avx512, bool av
 /// records carry the detected core as machine.blas_core_detected. Returns only if nothing is done.
 inline void ensure_native_core(char** argv) {
 #if defined(__x86_64__) && defined(__linux__)
-  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;
+  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;  // the user's choice, or our own re-run
   __builtin_cpu_init();
   const std::string detected = core_name();
   const std::string better = better_core(detected, __builtin_cpu_supports("avx512f"), __builtin_cpu_supports("avx2"), __builtin_cpu_is("amd"));

@@ -248,6 +248,15 @@ inline proportional_solution solve_proportional(const proportional_problem& pr) 
   std::vector<lin> w(T1, deep ? top.zero() : hid.zero()), b(T1, top.zero());
   detail::mat c_u(T1, detail::vec(T1, 0.0)), c_v = c_u, c_e = c_u, c_d = c_u, c_w = c_u, c_a = c_u;
   site& wsite = deep ? top : hid;  // where the readout w lives
+  // Row t of a site correlation C_x(t, s ≤ t) and the source covariance it drives, scale·C_x (only
+  // its diagonal when that source is fresh at every step)
+  auto correlate = [](const site& st, const std::vector<lin>& x, detail::mat& c, detail::mat* source, double scale, bool white, std::size_t t) {
+    const lin wx = st.weighted(x[t], t);
+    for (std::size_t s = 0; s <= t; ++s) {
+      c[t][s] = c[s][t] = site::dot(wx, x[s], t);
+      if (source) (*source)[t][s] = (*source)[s][t] = (white && s != t) ? 0.0 : scale * c[t][s];
+    }
+  };
   proportional_solution out;
   for (std::size_t t = 0; t < T1; ++t) {
     // (1) readout: w(t) = w(t−1) + η̂γ̃0 · (its input field at t−1)
@@ -257,24 +266,16 @@ inline proportional_solution solve_proportional(const proportional_problem& pr) 
       w[t] = w[t - 1];
       site::axpy(eh * g, deep ? b[t - 1] : act[t - 1], w[t]);
     }
-    {
-      const lin wx = wsite.weighted(w[t], t);
-      for (std::size_t s = 0; s <= t; ++s) c_w[t][s] = c_w[s][t] = site::dot(wx, w[s], t);
-    }
+    correlate(wsite, w, c_w, deep ? &hid.cov[xi] : nullptr, s2, false, t);  // depth 2: ξ ~ GP(0, σ²C_w)
     // (2) backward signal entering the input weight: u = w (depth 1) or u = W(t)ᵀw(t)/√N (depth 2)
     if (!deep) {
       u[t] = w[t];
     } else {
-      for (std::size_t s = 0; s <= t; ++s) hid.cov[xi][t][s] = hid.cov[xi][s][t] = s2 * c_w[t][s];
       u[t][xi][t] = 1.0;
       for (std::size_t s = 0; s < t; ++s)  // σ² R_{w←χ}(t,s) + η̂γ̃0 C_w(s,t), times a(s)
         site::axpy(s2 * w[t][chi][s] + eh * g * c_w[s][t], act[s], u[t]);
     }
-    const lin w_u = hid.weighted(u[t], t);
-    for (std::size_t s = 0; s <= t; ++s) {
-      c_u[t][s] = c_u[s][t] = site::dot(w_u, u[s], t);
-      in.cov[rA][t][s] = in.cov[rA][s][t] = s2 * nu * c_u[t][s];
-    }
+    correlate(hid, u, c_u, &in.cov[rA], s2 * nu, false, t);
     // (3) input coordinate: β(t), e(t) = β* − β(t) + β(0)
     beta[t][rA][t] = 1.0 / (g * nu);
     for (std::size_t s = 0; s < t; ++s) site::axpy((s2 * nu * u[t][uA][s] + eh * g * nu * c_u[s][t]) / (g * nu), v[s], beta[t]);
@@ -282,12 +283,8 @@ inline proportional_solution solve_proportional(const proportional_problem& pr) 
     e[t][bstar][0] = 1.0;
     site::axpy(-1.0, beta[t], e[t]);
     site::axpy(1.0, beta[0], e[t]);
-    const lin w_e = in.weighted(e[t], t);
-    for (std::size_t s = 0; s <= t; ++s) {
-      c_e[t][s] = c_e[s][t] = site::dot(w_e, e[s], t);
-      // online: the batch at step t is new, so its field r^X(t) is independent of every earlier one
-      mu.cov[rX][t][s] = mu.cov[rX][s][t] = (pr.online && s != t) ? 0.0 : c_e[t][s];
-    }
+    // online: the batch at step t is new, so its field r^X(t) is independent of every earlier one
+    correlate(in, e, c_e, &mu.cov[rX], 1.0, pr.online, t);
     // (4) data point: Δ(t) = r^X(t) + Σ_{s<t} R_e(t,s) Δ(s) + ε. Online, a point is seen once: no
     // memory term, its own fresh noise, and the v(t) below only reacts to the current step.
     D[t][rX][t] = 1.0;
@@ -298,29 +295,17 @@ inline proportional_solution solve_proportional(const proportional_problem& pr) 
       D[t][eps][0] = 1.0;
       for (std::size_t s = 0; s < t; ++s) site::axpy(e[t][uX][s], D[s], D[t]);
     }
-    const lin w_D = mu.weighted(D[t], t);
-    for (std::size_t s = 0; s <= t; ++s) {
-      c_d[t][s] = c_d[s][t] = site::dot(w_D, D[s], t);
-      in.cov[uX][t][s] = in.cov[uX][s][t] = a * c_d[t][s];
-    }
+    correlate(mu, D, c_d, &in.cov[uX], a, false, t);
     // (5) input coordinate: v(t) = u^X(t) + α Σ_{s≤t} R_Δ(t,s) e(s)
     v[t][uX][t] = 1.0;
     for (std::size_t s = 0; s <= t; ++s) site::axpy(a * D[t][rX][s], e[s], v[t]);
-    const lin w_v = in.weighted(v[t], t);
-    for (std::size_t s = 0; s <= t; ++s) {
-      c_v[t][s] = c_v[s][t] = site::dot(w_v, v[s], t);
-      hid.cov[uA][t][s] = hid.cov[uA][s][t] = s2 * c_v[t][s];
-    }
+    correlate(in, v, c_v, &hid.cov[uA], s2, false, t);
     // (6) hidden neuron: a(t) = A(t)v(t)/√D = u^A(t) + σ² Σ_{s≤t} R_v(t,s) u(s) + η̂γ̃0 Σ_{s<t} C_v(s,t) u(s)
     act[t][uA][t] = 1.0;
     for (std::size_t s = 0; s <= t; ++s) site::axpy(s2 * v[t][rA][s] + (s < t ? eh * g * c_v[s][t] : 0.0), u[s], act[t]);
     // (7) depth 2, top neuron: b(t) = W(t)a(t)/√N = χ(t) + σ² Σ_{s≤t} R_{a←ξ}(t,s) w(s) + η̂γ̃0 Σ_{s<t} C_a(s,t) w(s)
     if (deep) {
-      const lin w_act = hid.weighted(act[t], t);
-      for (std::size_t s = 0; s <= t; ++s) {
-        c_a[t][s] = c_a[s][t] = site::dot(w_act, act[s], t);
-        top.cov[chi][t][s] = top.cov[chi][s][t] = s2 * c_a[t][s];
-      }
+      correlate(hid, act, c_a, &top.cov[chi], s2, false, t);
       b[t][chi][t] = 1.0;
       for (std::size_t s = 0; s <= t; ++s) site::axpy(s2 * act[t][xi][s] + (s < t ? eh * g * c_a[s][t] : 0.0), w[s], b[t]);
     }
