@@ -183,6 +183,112 @@ TEST_CASE("proportional spectra: no outlier and the random-matrix edges at t = 0
     }
 }
 
+TEST_CASE("NTK bulk edge: composed Silverstein laws vs closed forms, sampled kernels and the networks' own NTK", "[dmft][proportional][ntk]") {
+  namespace d = dmft::detail;
+  using xt::linalg::dot;
+  // (1/P) tr(K/α − z)⁻¹ of a sampled kernel: the Stieltjes transform the theory composes
+  auto stieltjes = [](const matrix& k, double alpha, double z) {
+    const auto ev = xt::linalg::eigvalsh(k);
+    double g = 0;
+    for (double l : ev) g += 1 / (l / alpha - z);
+    return g / double(ev.size());
+  };
+  SECTION("the generic Silverstein route reproduces Marchenko–Pastur, and the wide limits are closed forms") {
+    const d::law delta1 = d::unit_mass();
+    for (double c : {0.25, 1.0, 3.0}) {
+      CHECK(d::silverstein(delta1, c).top == Approx((1 + std::sqrt(c)) * (1 + std::sqrt(c))).epsilon(1e-9));
+      const double z = 1.5 * d::marchenko_pastur(c).top;
+      CHECK(d::silverstein(delta1, c).g(z) == Approx(d::marchenko_pastur(c).g(z)).epsilon(1e-9));
+    }
+    // ν → ∞: AᵀA/N → σ²I and Aᵀ(c_w + WᵀW/N)A/N → σ²(c_w + σ²)I, so K = m·XᵀX/D with edge m(1 + √α)²
+    for (double alpha : {0.5, 2.0}) {
+      dmft::proportional_problem pr{.alpha = alpha, .nu = 1e8, .sigma = 0.8};
+      const double s2 = 0.64, mp = (1 + std::sqrt(alpha)) * (1 + std::sqrt(alpha));
+      CHECK(dmft::ntk_bulk_edge(pr, 0.7, 0.7) == Approx((0.7 + s2) * mp).epsilon(1e-3));
+      pr.depth = 2;
+      CHECK(dmft::ntk_bulk_edge(pr, 0.7, 1.3) == Approx((1.3 + s2 * (0.7 + s2)) * mp).epsilon(1e-3));
+    }
+  }
+  SECTION("sampled K = XᵀMX/D: the Stieltjes transform above the edge to 2 %, and the top eigenvalue approaching the edge like D^{-2/3}") {
+    rng gen(11, rng::stream::data);
+    auto gauss = [&](std::size_t r, std::size_t c, double s) {
+      matrix m({r, c});
+      fill_gaussian(m, gen);
+      return matrix(m * s);
+    };
+    const double sigma = 0.8, c_w = 0.7, c_u = 1.3;
+    auto sample_k = [&](std::size_t depth, double alpha, double nu, std::size_t dd) {
+      const std::size_t n = std::size_t(nu * double(dd)), p = std::size_t(alpha * double(dd));
+      const matrix x = gauss(dd, p, 1.0), a = gauss(n, dd, sigma);
+      matrix m;
+      if (depth == 1) {
+        m = dot(xt::transpose(a), a) / double(n) + c_w * xt::eye<double>(dd);
+      } else {
+        const matrix w = gauss(n, n, sigma);
+        const matrix q = dot(xt::transpose(w), w) / double(n) + c_w * xt::eye<double>(n);
+        m = dot(dot(xt::transpose(a), q), a) / double(n) + c_u * xt::eye<double>(dd);
+      }
+      return matrix(dot(dot(xt::transpose(x), m), x) / double(dd));
+    };
+    for (std::size_t depth : {1, 2})
+      for (double alpha : {0.5, 2.0})
+        for (double nu : {0.5, 2.0}) {
+          const dmft::proportional_problem pr{.alpha = alpha, .nu = nu, .sigma = sigma, .depth = depth};
+          const double edge = dmft::ntk_bulk_edge(pr, c_w, c_u), z = 1.3 * edge / alpha;
+          // the theory's own law of K/α at z, rebuilt from the same pieces as ntk_bulk_edge
+          const d::law q = depth == 2 ? d::affine(d::marchenko_pastur(1.0), c_w, sigma * sigma) : d::unit_mass();
+          const d::law kl = d::silverstein(d::affine(d::silverstein(q, nu), depth == 2 ? c_u : c_w, sigma * sigma / nu), 1 / alpha);
+          REQUIRE(kl.top * alpha == Approx(edge).epsilon(1e-12));
+          INFO("depth " << depth << ", α = " << alpha << ", ν = " << nu);
+          CHECK(stieltjes(sample_k(depth, alpha, nu, 300), alpha, z) == Approx(kl.g(z)).epsilon(0.02));
+        }
+    // depth 1, α = 2, ν = 1: the sampled λ_max sits below the edge by O(D^{-2/3}) (Tracy–Widom)
+    const dmft::proportional_problem pr{.alpha = 2, .nu = 1, .sigma = sigma};
+    const double edge = dmft::ntk_bulk_edge(pr, c_w, c_w);
+    auto mean_error = [&](std::size_t dd, int reps) {
+      double e = 0;
+      for (int r = 0; r < reps; ++r) e += std::abs(xt::amax(xt::linalg::eigvalsh(sample_k(1, 2.0, 1.0, dd)))() - edge) / edge / reps;
+      return e;
+    };
+    const double e100 = mean_error(100, 8), e600 = mean_error(600, 2);
+    INFO("edge " << edge << ": mean relative error D = 100: " << e100 << ", D = 600: " << e600);
+    CHECK(e600 < 0.04);
+    CHECK(e600 < 0.5 * e100);  // D^{-2/3}: a factor 6^{-2/3} ≈ 0.3 expected
+  }
+  SECTION("the networks' NTK at initialisation (deep_linear2, deep_linear3 at D = 256): the same law, in the same units") {
+    auto check_net = [&](auto decl, std::size_t depth) {
+      const std::size_t dd = 256, n = 256, p = 512;
+      auto pr = rich_problem();
+      pr.depth = depth;
+      pr.steps = 1;
+      const auto sol = dmft::solve_proportional(pr);
+      const double edge = sol.ntk_edge.front(), z = 1.3 * edge / pr.alpha;
+      const auto data = make_task({.kind = task_kind::linear_teacher}, dd, 1, p, 0, 5);
+      using D = decltype(decl);
+      auto net = bind(decl, rule_from_name("mup", D::hidden_layers), {.D = dd, .N = n, .C = 1},
+                      {.gamma0 = pr.gamma0_tilde / std::sqrt(double(dd)), .sigma = pr.sigma, .eta = pr.eta_hat * double(p), .seed = 6});
+      trainer<D> tr(net, data, {.steps = 0, .centre = true});
+      double g_net = 0, top = 0;
+      tr.run([&](std::size_t, trainer<D>& self) {
+        const auto k = spectra::empirical_ntk(self.net(), data.x, self.train_fields());
+        g_net = stieltjes(k.K, pr.alpha, z);
+        top = k.top_eigenvalue;
+      });
+      // the theory's Stieltjes transform of K/α at z, from ntk_bulk_edge's pieces at c_w = σ², c_u = σ⁴ (u = W₀ᵀw/√N)
+      namespace d = dmft::detail;
+      const double s2 = pr.sigma * pr.sigma;
+      const d::law q = depth == 2 ? d::affine(d::marchenko_pastur(1.0), s2, s2) : d::unit_mass();
+      const d::law kl = d::silverstein(d::affine(d::silverstein(q, pr.nu), depth == 2 ? s2 * s2 : s2, s2 / pr.nu), 1 / pr.alpha);
+      INFO("depth " << depth << ": theory edge " << edge << ", network λ_max " << top);
+      CHECK(kl.top * pr.alpha == Approx(edge).epsilon(1e-6));  // the closure's C_w(0,0), C_u(0,0) are σ², σ⁴
+      CHECK(g_net == Approx(kl.g(z)).epsilon(0.02));
+      CHECK(top == Approx(edge).epsilon(0.06));
+    };
+    check_net(models::deep_linear2, 1);
+    check_net(models::deep_linear3, 2);
+  }
+}
+
 TEST_CASE("online SGD in the lazy, wide limit: the population loss contracts by 1 − 2κ + κ²(1 + 1/α) per step", "[dmft][proportional]") {
   // fresh batches of B = αD points: in β-space e ← (I − kη̂ XXᵀ/D) e with E[XXᵀ/D] = α and
   // E[(XXᵀ/D)²] = α² + α, so ⟨e²⟩ shrinks by ρ = 1 − 2kη̂α + (kη̂)²(α² + α) each step, exactly

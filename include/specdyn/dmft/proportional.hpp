@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,9 @@ struct proportional_solution {
   std::vector<double> train_loss, test_loss;  // ½⟨Δ²⟩_μ and ½(⟨e²⟩_i + σ_ε²), t = 0..T
   std::vector<double> teacher_overlap;        // ⟨(β(t) − β(0)) β*⟩_i / ⟨β*²⟩: alignment with the teacher
   std::vector<double> readout_norm;           // ⟨w(t)²⟩_k
+  // per step: the right edge of the bulk of the NTK on the training set, in the units where a GD step
+  // is f ← f + (η/P)KΔ, so η̂·ntk_edge is the edge-of-stability ratio of the bulk (ntk_bulk_edge)
+  std::vector<double> ntk_edge;
 };
 
 namespace detail {
@@ -223,7 +227,91 @@ inline std::vector<double> spiked_outliers(const spike_grams& sg, double cut = 1
   std::sort(roots.rbegin(), roots.rend());
   return roots;
 }
+/// A spectral law on [0, ∞) known at real ζ above its support through its Stieltjes transform
+/// g(ζ) = ∫ dH(τ)/(τ − ζ) and t(ζ) = ∫ τ dH(τ)/(τ − ζ) = 1 + ζg(ζ) (kept separately: at large ζ,
+/// 1 + ζg cancels catastrophically), and the support's right end.
+struct law {
+  std::function<double(double)> g, t;
+  double top = 0;
+};
+
+/// The point mass at 1.
+inline law unit_mass() {
+  return {[](double z) { return 1 / (1 - z); }, [](double z) { return 1 / (1 - z); }, 1.0};
+}
+
+/// Law of a + b·τ (a ≥ 0, b > 0) for τ ~ H.
+inline law affine(const law& h, double a, double b) {
+  return {[h, a, b](double z) { return h.g((z - a) / b) / b; }, [h, a, b](double z) { return a * h.g((z - a) / b) / b + h.t((z - a) / b); },
+          a + b * h.top};
+}
+
+/// Law of ZᵀZ/n for Z p×n i.i.d. N(0, 1), c = p/n (Marchenko–Pastur, with its atom at 0 when c < 1):
+/// g solves z g² + (z + 1 − c) g + 1 = 0 (the stable form of the root that behaves like −1/z), t = cg/(1 + g).
+inline law marchenko_pastur(double c) {
+  auto g = [c](double z) {
+    const double b = z + 1 - c;
+    return 2 / (-b - std::sqrt(std::max(0.0, b * b - 4 * z)));
+  };
+  return {g, [c, g](double z) { const double m = g(z); return c * m / (1 + m); }, (1 + std::sqrt(c)) * (1 + std::sqrt(c))};
+}
+
+/// Law of ZᵀTZ/n for Z p×n i.i.d. N(0, 1), c = p/n and T with law H (Silverstein's equation): the
+/// Stieltjes transform m of the n×n matrix solves z(m) = −1/m + c ∫ τ dH(τ)/(1 + τm), where
+/// ∫ τ dH/(1 + τm) = t_H(−1/m)/m (both terms positive), and then t = 1 + zm = c·t_H(−1/m). Above
+/// the support z(m) is increasing on (m*, 0), m* the minimum of z on (−1/top_H, 0), and the right
+/// edge is z(m*).
+inline law silverstein(const law& h, double c) {
+  auto zof = [h, c](double m) { return -1 / m + c * h.t(-1 / m) / m; };
+  // minimise z on (−1/top, 0): a scan geometric towards both ends (a ratio c ≫ 1 puts the minimum
+  // near 0, an atom at the top puts it near −1/top), then golden section between the neighbours
+  const double lo = -1 / h.top;
+  auto at = [lo](double x) { return lo * x; };  // x ∈ (0, 1): m = lo·x
+  std::vector<double> xs;
+  for (int k = 0; k <= 240; ++k) xs.push_back(0.5 * std::pow(1e-14, k / 240.0));
+  std::reverse(xs.begin(), xs.end());
+  for (int k = 1; k <= 240; ++k) xs.push_back(1 - 0.5 * std::pow(1e-14, k / 240.0));
+  std::size_t kb = 0;
+  double best = INFINITY;
+  for (std::size_t k = 0; k < xs.size(); ++k) {
+    const double zz = zof(at(xs[k]));
+    if (zz < best) best = zz, kb = k;
+  }
+  double a = xs[kb == 0 ? 0 : kb - 1], b = xs[std::min(kb + 1, xs.size() - 1)];
+  const double gr = (std::sqrt(5.0) - 1) / 2;
+  double x1 = b - gr * (b - a), x2 = a + gr * (b - a), f1 = zof(at(x1)), f2 = zof(at(x2));
+  for (int it = 0; it < 120 && b - a > 1e-15; ++it) {
+    if (f1 < f2) b = x2, x2 = x1, f2 = f1, x1 = b - gr * (b - a), f1 = zof(at(x1));
+    else a = x1, x1 = x2, f1 = f2, x2 = a + gr * (b - a), f2 = zof(at(x2));
+  }
+  const double m_star = at(0.5 * (a + b)), edge = zof(m_star);
+  auto g = [zof, m_star](double z) {  // invert the increasing branch z(m) = z on (m*, 0) by bisection
+    double l = m_star, r = 0;
+    for (int it = 0; it < 200 && r - l > 1e-16 * std::abs(l); ++it) {
+      const double mid = 0.5 * (l + r);
+      (zof(mid) < z ? l : r) = mid;
+    }
+    return 0.5 * (l + r);
+  };
+  return {g, [g, h, c](double z) { return c * h.t(-1 / g(z)); }, edge};
+}
+
 }  // namespace detail
+
+/// The right edge of the bulk of the NTK on P = αD training points, at a step where the readout has
+/// ⟨w²⟩ = c_w and (depth 2) the backward signal ⟨u²⟩ = c_u. The kernel is K = XᵀMX/D with
+///   depth 1: M = c_w I + AᵀA/N                                  (u = w, so c_u = c_w)
+///   depth 2: M = c_u I + Aᵀ(c_w I + WᵀW/N)A/N,
+/// and the trained weights differ from A₀, W₀ by finite rank, which moves no bulk: the bulk of K is
+/// that of the same formula with the initial Gaussian weights. Composing Silverstein's equation
+/// gives it exactly: WᵀW/N = σ²·MP(1); AᵀQA/N = (σ²/ν)·Silverstein(Q, ratio ν); K/α =
+/// Silverstein(M, ratio 1/α). Outliers of K (the learned directions) sit above this edge.
+inline double ntk_bulk_edge(const proportional_problem& pr, double c_w, double c_u) {
+  const double s2 = pr.sigma * pr.sigma;
+  const detail::law q = pr.depth == 2 ? detail::affine(detail::marchenko_pastur(1.0), c_w, s2) : detail::unit_mass();
+  const detail::law m = detail::affine(detail::silverstein(q, pr.nu), pr.depth == 2 ? c_u : c_w, s2 / pr.nu);
+  return pr.alpha * detail::silverstein(m, 1 / pr.alpha).top;
+}
 
 /// One causal pass of the proportional closure for depth 1 (deep_linear2) or 2 (deep_linear3); the
 /// equations are at the top of this file and in docs/proportional.md.
@@ -313,6 +401,7 @@ inline proportional_solution solve_proportional(const proportional_problem& pr) 
     out.test_loss.push_back(0.5 * (c_e[t][t] + pr.noise * pr.noise));
     out.teacher_overlap.push_back(beta[t][bstar][0] - beta[0][bstar][0]);
     out.readout_norm.push_back(c_w[t][t]);
+    out.ntk_edge.push_back(ntk_bulk_edge(pr, c_w[t][t], c_u[t][t]));
     if (!std::isfinite(c_d[t][t]) || c_d[t][t] > 1e12) {
       out.train_loss.back() = INFINITY;
       throw divergence_error(t, "the loss", "the proportional theory's training loss diverges; lower η/P (--lr-over-p) or γ̃0");

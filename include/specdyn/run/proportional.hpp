@@ -12,6 +12,7 @@
 #include <cstdio>
 
 #include "specdyn/dmft/proportional.hpp"
+#include "specdyn/spectra/ntk.hpp"
 #include "specdyn/spectra/singular.hpp"
 #include "specdyn/run/experiment.hpp"
 #include "specdyn/run/sweep.hpp"
@@ -38,6 +39,10 @@ struct proportional_result {
   // per weight (W0, then W1 for depth 2): [dim][seed] relative error of the top singular value at the last step
   std::vector<std::vector<std::vector<double>>> top_error;
   std::vector<stats::power_fit> top_fit;
+  // the leading NTK eigenvalue λ_max(K) of each network at steps 0 and T (full batch, P ≤ 4096):
+  // [dim][seed] relative error of λ_max(K₀) against the theory's bulk edge, and λ_max(K_T)
+  std::vector<std::vector<double>> ntk_init_error, ntk_final;
+  stats::power_fit ntk_init_fit;
   std::string status = "completed", message;
   int signal = 0;
 };
@@ -99,6 +104,9 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
         res.train_error.emplace_back();
         res.test_error.emplace_back();
         for (auto& te : res.top_error) te.emplace_back();
+        res.ntk_init_error.emplace_back();
+        res.ntk_final.emplace_back();
+        const bool measure_ntk = !pr.online && p <= 4096;  // the NTK is P×P, diagonalised in full
         for (std::size_t k = 0; k < po.seeds; ++k) {
           // fresh data per seed: the theory averages over data, weights and teacher alike
           const auto data = make_task({.kind = task_kind::linear_teacher, .label_noise = pr.noise}, d, 1, p_train, p_test, po.seed + k);
@@ -110,6 +118,11 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
           tr.run([&](std::size_t t, trainer<Decl>& self) {
             io::throw_if_interrupted("at D = " + std::to_string(d) + ", step " + std::to_string(t));
             test.push_back(self.evaluate_test());
+            if (measure_ntk && (t == 0 || t == pr.steps)) {
+              const double top = spectra::empirical_ntk(self.net(), data.x, self.train_fields()).top_eigenvalue;
+              if (t == 0) res.ntk_init_error.back().push_back(std::abs(top - th.ntk_edge.front()) / th.ntk_edge.front());
+              else res.ntk_final.back().push_back(top);
+            }
             if (po.spectra_every && t % po.spectra_every == 0)
               for (std::size_t l = 0; l < n_layers; ++l) {  // the effective weight is already W/√N, like the theory's
                 const matrix m = self.net().scale(l) * self.net().params().w[l];
@@ -182,6 +195,12 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
     for (std::size_t di = 0; di < xs.size(); ++di) ys.push_back(stats::mean_se(res.top_error[l][di]).first);
     res.top_fit.push_back(stats::power_law_fit(xs, ys));
   }
+  {
+    std::vector<double> xn, yn;
+    for (std::size_t di = 0; di < xs.size(); ++di)
+      if (!res.ntk_init_error[di].empty()) xn.push_back(xs[di]), yn.push_back(stats::mean_se(res.ntk_init_error[di]).first);
+    res.ntk_init_fit = stats::power_law_fit(xn, yn);
+  }
   res.train_fit = stats::power_law_fit(xs, tr_e);
   res.test_fit = stats::power_law_fit(xs, te_e);
   if (!po.quiet) {
@@ -220,6 +239,20 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
       if (std::isfinite(res.top_fit[l].ci_low)) std::printf(" [95%% CI %.2f, %.2f]", res.top_fit[l].ci_low, res.top_fit[l].ci_high);
       std::printf(" (outliers fluctuate like D^-1/2, edges like D^-2/3)\n");
     }
+    std::printf("NTK (units f ← f + (η/P)KΔ): predicted bulk edge %.4f at step 0 ((η/P)·edge = %.3f), %.4f at step %zu ((η/P)·edge = %.3f)\n",
+                th.ntk_edge.front(), pr.eta_hat * th.ntk_edge.front(), th.ntk_edge.back(), pr.steps, pr.eta_hat * th.ntk_edge.back());
+    for (std::size_t di = 0; di < xs.size(); ++di) {
+      if (res.ntk_init_error[di].empty()) continue;
+      const auto [m, se] = stats::mean_se(res.ntk_init_error[di]);
+      const auto [f, fse] = stats::mean_se(res.ntk_final[di]);
+      std::printf("  D = %5zu: λ_max(K) at step 0 vs the edge: relative error %.4f", po.dims[di], m);
+      if (std::isfinite(se)) std::printf(" ± %.4f", se);
+      if (!res.ntk_final[di].empty())
+        std::printf("; at step %zu λ_max(K) = %.4g ((η/P)λ_max = %.3f, %.2f× the bulk edge: %s)", pr.steps, f, pr.eta_hat * f, f / th.ntk_edge.back(),
+                    f > 1.05 * th.ntk_edge.back() ? "an outlier the bulk theory does not give" : "at the bulk edge");
+      std::printf("\n");
+    }
+    if (std::isfinite(res.ntk_init_fit.slope)) std::printf("  fitted step-0 error ∝ D^k: k = %.2f (edges fluctuate like D^-2/3)\n", res.ntk_init_fit.slope);
     std::printf("fitted error ∝ D^k: train k = %.2f", res.train_fit.slope);
     if (std::isfinite(res.train_fit.ci_low)) std::printf(" [95%% CI %.2f, %.2f]", res.train_fit.ci_low, res.train_fit.ci_high);
     std::printf(", test k = %.2f", res.test_fit.slope);
@@ -241,7 +274,8 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
   j["status"] = res.status;
   j["message"] = res.message;
   j["theory"] = {{"train_loss", io::numbers(th.train_loss)}, {"test_loss", io::numbers(th.test_loss)},
-                 {"teacher_overlap", io::numbers(th.teacher_overlap)}, {"readout_norm", io::numbers(th.readout_norm)}};
+                 {"teacher_overlap", io::numbers(th.teacher_overlap)}, {"readout_norm", io::numbers(th.readout_norm)},
+                 {"ntk_edge", io::numbers(th.ntk_edge)}};
   j["spectra"] = io::json::object();
   for (std::size_t l = 0; l < n_layers; ++l) {
     const auto& sp = th.spectra[l];
@@ -264,6 +298,8 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
     for (const auto& c : test_curves[di]) te.push_back(io::numbers(c));
     io::json row = {{"dim", po.dims[di]}, {"train_error", io::numbers(res.train_error[di])}, {"test_error", io::numbers(res.test_error[di])},
                     {"train_loss", tr}, {"test_loss", te}};
+    if (di < res.ntk_init_error.size() && !res.ntk_init_error[di].empty())
+      row["ntk"] = {{"init_error", io::numbers(res.ntk_init_error[di])}, {"final_top", io::numbers(res.ntk_final[di])}, {"final_step", pr.steps}};
     if (di < res.mean_train_error.size()) {
       row["averaged_train_error"] = io::number(res.mean_train_error[di]);
       row["averaged_train_error_se"] = io::number(res.mean_train_se[di]);
@@ -296,6 +332,8 @@ struct proportional_scan_curve {
   double nu = 0, gamma0_tilde = 0;
   std::vector<double> final_train, final_test;  // +∞ where the theory diverged
   std::vector<double> top_w0;                     // predicted top singular value of W0/√N at T (NaN where diverged)
+  std::vector<double> ntk_edge_final;             // the NTK's bulk edge at T (NaN where diverged)
+  double ntk_edge_init = 0;                       // the NTK's bulk edge at t = 0 (the same for every η)
   optimum best;
 };
 
@@ -331,10 +369,13 @@ inline std::filesystem::path run_proportional_scan(const dmft::proportional_prob
           c.final_test.push_back(sol.test_loss.back());
           const auto& sp = sol.spectra.front();
           c.top_w0.push_back(sp.outliers.back().empty() ? sp.edge : sp.outliers.back().front());
+          c.ntk_edge_init = sol.ntk_edge.front();
+          c.ntk_edge_final.push_back(sol.ntk_edge.back());
         } catch (const divergence_error&) {
           c.final_train.push_back(INFINITY);
           c.final_test.push_back(INFINITY);
           c.top_w0.push_back(NAN);
+          c.ntk_edge_final.push_back(NAN);
         }
       }
       c.best = interpolate_optimum(etas, c.final_train);
@@ -375,7 +416,8 @@ inline std::filesystem::path run_proportional_scan(const dmft::proportional_prob
       star[c.param].second.push_back(c.best.eta);
     }
     j["curves"].push_back({{"param", c.param}, {"nu", c.nu}, {"gamma0_tilde", c.gamma0_tilde}, {"final_train_loss", io::numbers(c.final_train)},
-                           {"top_singular_W0", io::numbers(c.top_w0)},
+                           {"top_singular_W0", io::numbers(c.top_w0)}, {"ntk_edge_init", io::number(c.ntk_edge_init)},
+                           {"ntk_edge_final", io::numbers(c.ntk_edge_final)},
                            {"final_test_loss", io::numbers(c.final_test)}, {"eta_star_over_p", io::number(c.best.eta)},
                            {"eta_star_at_grid_edge", c.best.at_edge}});
   }
@@ -405,6 +447,13 @@ inline std::filesystem::path run_proportional_scan(const dmft::proportional_prob
       std::printf("  %-4s η/P = %-8.4g", param.c_str(), etas[best]);
       for (const auto& c : curves)
         if (c.param == param) std::printf("  ν=%g: %.4f (edge %.3f)", c.nu, c.top_w0[best], base.sigma * (1 + 1 / std::sqrt(c.nu)));
+      std::printf("\n");
+    }
+    std::printf("the NTK's bulk edge at step 0 across widths, as (η*/P)·edge (η* of each rule and width; the bulk alone, not the learned outliers):\n");
+    for (const auto& param : so.params) {
+      std::printf("  %-4s", param.c_str());
+      for (const auto& c : curves)
+        if (c.param == param) std::printf("  ν=%g: edge %.3f, %.3f", c.nu, c.ntk_edge_init, c.best.eta * c.ntk_edge_init);
       std::printf("\n");
     }
   }
