@@ -95,6 +95,18 @@ TEST_CASE("Lanczos finds the top eigenvalue of a quadratic with a known spectrum
   CHECK(products < n);  // matrix-free: far fewer products than a dense eigensolve would need
 }
 
+TEST_CASE("Lanczos on a zero operator answers 0 (it cannot start from one); a rank-one operator still works", "[spectra][hessian]") {
+  const std::size_t n = 50;
+  auto zero = [](const double*, double* y) { std::fill(y, y + 50, 0.0); };
+  CHECK(spectra::lanczos_top(n, zero) == 0.0);
+  // A = 3 e₀e₀ᵀ: top 3, although Lanczos sees an invariant subspace after one step
+  auto rank_one = [](const double* x, double* y) {
+    std::fill(y, y + 50, 0.0);
+    y[0] = 3 * x[0];
+  };
+  CHECK(spectra::lanczos_top(n, rank_one) == Approx(3.0).epsilon(1e-9));
+}
+
 TEST_CASE("at zero residual the preconditioned Hessian top equals λ_max(K)/P", "[spectra][hessian]") {
   // Centred network with y = 0: Δ = 0, so H = Jᵀ J / P exactly (no second-order term), and
   // Λ^{1/2} Jᵀ J Λ^{1/2} / P has the nonzero spectrum of J Λ Jᵀ / P = K / P.

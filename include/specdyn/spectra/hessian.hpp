@@ -20,7 +20,9 @@
 namespace specdyn::spectra {
 
 /// Largest algebraic eigenvalue of a symmetric operator given by apply(x, y): y = A x, by
-/// implicitly restarted Lanczos; throws solver_error when it does not converge.
+/// implicitly restarted Lanczos; throws solver_error when it does not converge. A zero operator
+/// (e.g. the Hessian at all-zero inputs) is answered 0 without Lanczos, which cannot start from it:
+/// it is detected by applying the operator to a fixed generic vector.
 template <class Apply>
 double lanczos_top(std::size_t dim, Apply&& apply, double tol = 1e-10, std::size_t ncv = 20) {
   struct op_t {
@@ -32,6 +34,14 @@ double lanczos_top(std::size_t dim, Apply&& apply, double tol = 1e-10, std::size
     void perform_op(const double* x, double* y) const { (*f)(x, y); }
   } op{dim, &apply};
   require(dim >= 2, "operator dimension", dim, "needs at least 2");
+  {
+    std::vector<double> probe(dim), image(dim, 0.0);
+    for (std::size_t i = 0; i < dim; ++i) probe[i] = std::sin(1.0 + 0.7548776662 * double(i)) + 0.5;  // generic, deterministic
+    apply(probe.data(), image.data());
+    double norm = 0;
+    for (double v : image) norm = std::max(norm, std::abs(v));
+    if (norm == 0) return 0.0;
+  }
   Spectra::SymEigsSolver<op_t> eigs(op, 1, Eigen::Index(std::min(ncv, dim)));
   eigs.init();
   try {
