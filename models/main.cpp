@@ -29,26 +29,40 @@ void add_run_flags(CLI::App* cmd, run_config& c, bool with_width = true) {
   cmd->add_option("--model", c.model, "Built-in model (see `specdyn list`)")->required();
   cmd->add_option("--param", c.param, "Scaling rule: mup, mup_tp4, ntk, mf, sp, sp_lr")->capture_default_str();
   if (with_width) cmd->add_option("--width", c.width, "Width N of the hidden layers")->capture_default_str();
-  cmd->add_option("--dim", c.dim, "Input dimension D")->capture_default_str();
-  cmd->add_option("--samples", c.samples, "Training samples P")->capture_default_str();
-  cmd->add_option("--outputs", c.outputs, "Outputs C")->capture_default_str();
-  cmd->add_option("--test-samples", c.test_samples, "Held-out points for teacher tasks")->capture_default_str();
+  cmd->add_option("--dim", c.dim, "Input dimension D (fashion-mnist and text: set from the data)")->capture_default_str();
+  cmd->add_option("--samples,--train-samples", c.samples, "Training samples P (--train-samples is the same flag)")->capture_default_str();
+  cmd->add_option("--outputs", c.outputs, "Outputs C (fashion-mnist and text: set from the data)")->capture_default_str();
+  cmd->add_option("--test-samples", c.test_samples, "Held-out points for teacher and real-data tasks (fashion-mnist and text: 1000 unless given)")
+      ->capture_default_str();
   cmd->add_option("--gamma0", c.gamma0, "Output scale γ0 (richness)")->capture_default_str();
   cmd->add_option("--sigma", c.sigma, "Initial weight standard deviation σ")->capture_default_str();
   cmd->add_option("--lr", c.lr, "Learning rate η in function-space units")->capture_default_str();
   cmd->add_option("--steps", c.steps, "Training steps T")->capture_default_str();
   cmd->add_option("--batch", c.batch, "Mini-batch size (0 = full-batch GD)")->capture_default_str();
   cmd->add_option("--seed", c.seed, "Seed of weights, data and batches")->capture_default_str();
-  cmd->add_option("--task", c.task, "single-index, linear, random or npy")->capture_default_str();
+  cmd->add_option("--task", c.task, "single-index, linear, random, npy, fashion-mnist or text (real data: docs/data.md)")->capture_default_str();
   cmd->add_option("--teacher", c.teacher, "Single-index link φ*: linear, tanh, relu, he2")->capture_default_str();
   cmd->add_option("--noise", c.noise, "Label noise std for teacher tasks")->capture_default_str();
   cmd->add_option("--covariance-decay", c.covariance_decay, "Input covariance eigenvalues ∝ k^-a, mean 1 (0: isotropic)")->capture_default_str();
   cmd->add_option("--x", c.x_npy, "Inputs [P, D] as .npy (with --task npy)");
   cmd->add_option("--y", c.y_npy, "Targets [P] or [P, C] as .npy (with --task npy)");
+  cmd->add_option("--vocab", c.vocab, "--task text: classes C, the C-1 most frequent words and <unk>")->capture_default_str();
+  cmd->add_option("--context", c.context, "--task text: previous words k the network sees (D = k·C)")->capture_default_str();
+  cmd->add_option("--data-dir", c.data_dir, "--task fashion-mnist or text: directory of the data files (default: the Debian package's)");
   cmd->add_option("--loss", c.loss, "mse or xent (softmax cross-entropy, C > 1)")->capture_default_str();
   cmd->add_option("--out", c.out, "Directory for the record, or a .json path")->capture_default_str();
   cmd->add_flag("--force", c.force, "Overwrite a record of a different run at the same path");
   cmd->add_flag("--quiet", c.quiet, "No progress bar");
+}
+
+/// Real-data tasks set D and C from the data and hold out 1000 points, unless the flags are given
+/// (run_config::validate refuses a --dim or --outputs that contradicts the data).
+void fit_real_data(const CLI::App* cmd, run_config& c) {
+  if (!c.real_data()) return;
+  const auto [d, k] = c.task_shape();
+  if (cmd->count("--dim") == 0) c.dim = d;
+  if (cmd->count("--outputs") == 0) c.outputs = k;
+  if (cmd->count("--test-samples") == 0) c.test_samples = 1000;
 }
 
 /// Flags of finite-width measurements (train only).
@@ -335,6 +349,9 @@ int main(int argc, char** argv) {
   }
 
   try {
+    const std::pair<CLI::App*, run_config*> run_commands[] = {{train, &cfg}, {theory, &th_cfg}, {compare, &cmp_cfg}, {outliers, &out_cfg}, {sweep, &sw_cfg}};
+    for (const auto& [cmd, c] : run_commands)
+      if (*cmd) fit_real_data(cmd, *c);
     if (*list) {
       std::printf("%-18s %-7s %s\n", "model", "layers", "declaration");
       for (const auto& e : models::registry()) std::printf("%-18s %-7zu %s\n", e.name.c_str(), e.hidden_layers, e.declaration.c_str());

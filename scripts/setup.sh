@@ -10,6 +10,8 @@ packages=(
   nlohmann-json3-dev libcli11-dev
   libeigen3-dev libspectra-dev # top-k singular values (Krylov)
   python3 python3-matplotlib python3-numpy  # plots
+  zlib1g-dev                   # reads the gzipped Fashion-MNIST files
+  dataset-fashion-mnist fortunes  # real data: --task fashion-mnist, --task text (docs/data.md)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -136,6 +136,16 @@ TEST_CASE("bad input: exit code 2, one line naming the problem, nothing written"
       {"proportional --dims 4 --quiet --out " + out.string(), "--dims = 4"},
       {"proportional --ratio-samples -1 --quiet --out " + out.string(), "α = P/D = -1"},
       {"proportional --lr-over-p 0 --quiet --out " + out.string(), "η/P = 0"},
+      // real data (docs/data.md): D and C come from the data, and a missing package says how to install it
+      {base + " --task fashion-mnist", "--dim = 8: --task fashion-mnist has D = 784"},
+      {"train --model mlp3_tanh --task fashion-mnist --outputs 3 --quiet --out " + out.string(), "--outputs = 3"},
+      {"train --model mlp3_tanh --task fashion-mnist --noise 0.5 --quiet --out " + out.string(), "--noise = 0.5"},
+      {"train --model mlp3_tanh --task fashion-mnist --width 32 --samples 70000 --quiet --out " + out.string(), "--samples = 70000"},
+      {"train --model mlp3_tanh --task fashion-mnist --data-dir " + (scratch() / "nowhere").string() + " --quiet --out " + out.string(),
+       "scripts/setup.sh"},
+      {"train --model mlp3_tanh --task text --vocab 1 --quiet --out " + out.string(), "--vocab = 1"},
+      {"train --model mlp3_tanh --task text --context 0 --quiet --out " + out.string(), "--context = 0"},
+      {"train --model mlp3_tanh --task text --vocab 90000 --width 8 --samples 4 --test-samples 4 --quiet --out " + out.string(), "distinct words"},
   };
   for (const auto& [args, expected] : cases) {
     const auto r = run(args);
@@ -185,6 +195,52 @@ TEST_CASE("a valid run writes a record that says what was run", "[cli]") {
                          only_record(out).string());
   CHECK(again.code == 2);
   CHECK(again.err.find("--force") != std::string::npos);
+}
+
+TEST_CASE("real-data tasks: shapes from the data, accuracy next to the test loss, task fields in the config", "[cli][data]") {
+  const fs::path out = scratch() / "real";
+  auto record = [&](const std::string& args) {
+    const auto r = run(args + " --quiet --out " + out.string() + " --force");
+    INFO("specdyn " << args << "\nstderr: " << r.err);
+    REQUIRE(r.code == 0);
+    return read_json(only_record(out));
+  };
+  auto check_accuracy = [](const json& j, std::size_t steps, std::size_t eval_every) {
+    REQUIRE(j["test_accuracy"].size() == steps + 1);
+    REQUIRE(j["train_accuracy"].size() == steps + 1);
+    for (std::size_t t = 0; t <= steps; ++t) {
+      const bool due = t % eval_every == 0 || t == steps;
+      CHECK(j["test_accuracy"][t].is_number() == due);
+      CHECK(j["test_loss"][t].is_number() == due);
+      if (!due) continue;
+      CHECK(j["test_accuracy"][t].get<double>() >= 0.0);
+      CHECK(j["test_accuracy"][t].get<double>() <= 1.0);
+      CHECK(j["train_accuracy"][t].get<double>() >= 0.0);
+    }
+  };
+  fs::remove_all(out);
+  json j = record("train --model two_layer_relu --task text --vocab 50 --context 3 --train-samples 64 --test-samples 32 --width 32 "
+                  "--steps 4 --eval-every 2 --loss xent");
+  CHECK(only_record(out).filename().string().find("_text_P64_") != std::string::npos);
+  CHECK(only_record(out).filename().string().find("_V50_k3_") != std::string::npos);
+  CHECK(j["config"]["dim"] == 150);
+  CHECK(j["config"]["outputs"] == 50);
+  CHECK(j["config"]["vocab"] == 50);
+  CHECK(j["config"]["context"] == 3);
+  CHECK(j["config"]["samples"] == 64);
+  CHECK(j["config"]["data_dir"] == "/usr/share/games/fortunes");
+  check_accuracy(j, 4, 2);
+  fs::remove_all(out);
+  j = record("train --model two_layer_relu --task fashion-mnist --samples 64 --width 32 --steps 3 --loss mse");  // one-hot targets: accuracy with MSE too
+  CHECK(j["config"]["dim"] == 784);
+  CHECK(j["config"]["outputs"] == 10);
+  CHECK(j["config"]["test_samples"] == 1000);  // the real-data default
+  CHECK(!j["config"].contains("vocab"));
+  check_accuracy(j, 3, 1);
+  fs::remove_all(out);
+  j = record("train --model two_layer_relu --width 32 --dim 8 --samples 8 --steps 2");  // synthetic regression: no accuracy, config as before
+  CHECK(!j.contains("test_accuracy"));
+  CHECK(!j["config"].contains("data_dir"));
 }
 
 TEST_CASE("divergence, failures and signals keep the record and set the exit code", "[cli]") {

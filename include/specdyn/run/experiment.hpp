@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "specdyn/io/progress.hpp"
@@ -19,6 +20,7 @@
 #include "specdyn/spectra/hessian.hpp"
 #include "specdyn/spectra/ntk.hpp"
 #include "specdyn/spectra/tracker.hpp"
+#include "specdyn/data/loaders.hpp"
 #include "specdyn/data/tasks.hpp"
 #include "specdyn/train/trainer.hpp"
 
@@ -34,11 +36,13 @@ struct run_config {
   double gamma0 = 1.0, sigma = 1.0, lr = 0.5;
   std::size_t steps = 50, batch = 0;
   std::uint64_t seed = 0;
-  std::string task = "single-index";  // single-index | linear | random | npy
+  std::string task = "single-index";  // single-index | linear | random | npy | fashion-mnist | text
   std::string teacher = "tanh";
   double noise = 0.0;
   double covariance_decay = 0.0;      // input covariance λ_k ∝ k^{−a}; 0: isotropic
   std::string x_npy, y_npy;
+  std::size_t vocab = 1000, context = 2;  // text: classes C (<unk> included) and previous words k, D = k·C
+  std::string data_dir;               // fashion-mnist, text: the data's directory (empty: the Debian package's)
   std::string loss = "mse";           // mse | xent
   bool centre = true;
   std::size_t spectra_every = 10, top_k = 16;
@@ -57,6 +61,10 @@ struct run_config {
     if (std::find(params.begin(), params.end(), param) == params.end())
       throw usage_error("--param = " + param + ": use mup, mup_tp4, ntk, mf, sp or sp_lr");
     require(width >= 1, "--width", width, "must be a positive integer");
+    if (task == "text") {  // before --dim, which they set
+      require(vocab >= 2 && vocab <= 100000, "--vocab", vocab, "use 2 to 100000 classes (the most frequent words and <unk>)");
+      require(context >= 1 && context <= 16, "--context", context, "use 1 to 16 previous words");
+    }
     require(dim >= 1, "--dim", dim, "must be a positive integer");
     require(samples >= 1 || task == "npy", "--samples", samples, "must be a positive integer");
     require(outputs >= 1, "--outputs", outputs, "must be a positive integer");
@@ -64,16 +72,23 @@ struct run_config {
     require(sigma > 0 && std::isfinite(sigma), "--sigma", sigma, "must be a positive number");
     require(lr > 0 && std::isfinite(lr), "--lr", lr, "must be a positive number");
     require(batch <= samples || task == "npy", "--batch", batch, "must be at most --samples (" + std::to_string(samples) + "); 0 means full batch");
-    if (task != "single-index" && task != "linear" && task != "random" && task != "npy")
-      throw usage_error("--task = " + task + ": use single-index, linear, random or npy");
+    if (task != "single-index" && task != "linear" && task != "random" && task != "npy" && !real_data())
+      throw usage_error("--task = " + task + ": use single-index, linear, random, npy, fashion-mnist or text");
+    if (real_data()) {
+      const auto [d, c] = task_shape();
+      require(dim == d, "--dim", dim, "--task " + task + " has D = " + std::to_string(d) + "; leave --dim out (it is set from the data)");
+      require(outputs == c, "--outputs", outputs, "--task " + task + " has C = " + std::to_string(c) + " classes; leave --outputs out (it is set from the data)");
+      require(noise == 0, "--noise", noise, "label noise is for teacher tasks; leave it out with --task " + task);
+      require(covariance_decay == 0, "--covariance-decay", covariance_decay, "is for synthetic inputs; leave it out with --task " + task);
+    }
     if (task == "single-index") teacher_link(teacher, 0.0);
     require(noise >= 0 && std::isfinite(noise), "--noise", noise, "must be a non-negative number");
     if (task == "npy" && (x_npy.empty() || y_npy.empty())) throw usage_error("--task = npy: give both --x FILE.npy and --y FILE.npy");
     if (task != "npy" && (!x_npy.empty() || !y_npy.empty())) throw usage_error("--x/--y = given: they need --task npy");
     if (loss != "mse" && loss != "xent") throw usage_error("--loss = " + loss + ": use mse or xent");
     if (loss == "xent" && outputs < 2) throw usage_error("--loss = xent: needs --outputs 2 or more (softmax over outputs)");
-    if (loss == "xent" && task != "random" && task != "npy")
-      throw usage_error("--loss = xent: use --task random (one-hot labels) or --task npy with one-hot y");
+    if (loss == "xent" && task != "random" && task != "npy" && !real_data())
+      throw usage_error("--loss = xent: use --task random (one-hot labels), fashion-mnist, text, or --task npy with one-hot y");
     require(steps <= 10000000, "--steps", steps, "must be at most 10^7");
     require(top_k >= 1, "--top-k", top_k, "must be at least 1");
     spectra::parse_method(spectra_method);
@@ -83,12 +98,30 @@ struct run_config {
     if (out.empty()) throw usage_error("--out = '': give a directory or a .json path");
   }
 
+  /// Real data (data/loaders.hpp): D and C come from the data, targets are one-hot classes.
+  [[nodiscard]] bool real_data() const { return task == "fashion-mnist" || task == "text"; }
+  /// Input dimension D and classes C that a real-data task fixes: 784 pixels and 10 classes, or
+  /// context·vocab and vocab. {dim, outputs} for other tasks.
+  [[nodiscard]] std::pair<std::size_t, std::size_t> task_shape() const {
+    if (task == "fashion-mnist") return {784, 10};
+    if (task == "text") return {context * vocab, vocab};
+    return {dim, outputs};
+  }
+  /// Classification: accuracy (argmax of the outputs against the one-hot target) is recorded.
+  [[nodiscard]] bool classification() const { return loss == "xent" || real_data(); }
+  /// The data directory a real-data task reads.
+  [[nodiscard]] std::string data_source() const {
+    if (!data_dir.empty() || !real_data()) return data_dir;
+    return task == "text" ? fortunes_default_dir : fashion_mnist_default_dir;
+  }
+
   /// What distinguishes runs in a file name: model, rule, task, P, T, η, γ0, seed (and N for train).
   [[nodiscard]] std::string run_name(const std::string& kind) const {
     std::string name = model + "_" + param + "_" + kind + "_" + task + "_P" + std::to_string(samples) + "_T" + std::to_string(steps) +
                        "_lr" + compact(lr) + "_g" + compact(gamma0);
     if (sigma != 1.0) name += "_sig" + compact(sigma);
     if (covariance_decay != 0.0) name += "_cov" + compact(covariance_decay);
+    if (task == "text") name += "_V" + std::to_string(vocab) + "_k" + std::to_string(context);
     if (batch) name += "_B" + std::to_string(batch);
     if (loss != "mse") name += "_" + loss;
     return name + "_s" + std::to_string(seed);
@@ -101,21 +134,34 @@ struct run_config {
   }
 
   [[nodiscard]] io::json to_json() const {
-    return {{"model", model}, {"param", param}, {"width", width}, {"dim", dim}, {"samples", samples},
+    io::json j = {{"model", model}, {"param", param}, {"width", width}, {"dim", dim}, {"samples", samples},
             {"outputs", outputs}, {"test_samples", test_samples}, {"gamma0", gamma0}, {"sigma", sigma}, {"lr", lr},
             {"steps", steps}, {"batch", batch}, {"seed", seed}, {"task", task}, {"teacher", teacher}, {"noise", noise}, {"covariance_decay", covariance_decay},
             {"x", x_npy}, {"y", y_npy}, {"loss", loss}, {"centre", centre}, {"spectra_every", spectra_every},
             {"top_k", top_k}, {"spectra_method", spectra_method}, {"ntk_every", ntk_every},
             {"hessian_every", hessian_every}, {"eval_every", eval_every}, {"out", out}, {"command_line", command_line}};
+    add_real_data(j);
+    return j;
   }
 
   /// The data-defining part of a config: records that differ here describe different runs.
   [[nodiscard]] io::json data_json() const {
-    return {{"model", model}, {"dim", dim}, {"samples", samples}, {"outputs", outputs}, {"test_samples", test_samples},
+    io::json j = {{"model", model}, {"dim", dim}, {"samples", samples}, {"outputs", outputs}, {"test_samples", test_samples},
             {"seed", seed}, {"task", task}, {"teacher", teacher}, {"noise", noise}, {"covariance_decay", covariance_decay}, {"x", x_npy}, {"y", y_npy}, {"loss", loss}};
+    add_real_data(j);
+    return j;
   }
 
  private:
+  /// The real-data keys, only for those tasks (records of synthetic runs keep their old config).
+  void add_real_data(io::json& j) const {
+    if (!real_data()) return;
+    j["data_dir"] = data_source();
+    if (task == "text") {
+      j["vocab"] = vocab;
+      j["context"] = context;
+    }
+  }
   static std::string compact(double v) {
     char b[32];
     std::snprintf(b, sizeof b, "%g", v);
@@ -132,8 +178,34 @@ inline io::json rule_json(const rule_info& r) {
           {"verdict", std::string(dsl::to_string(r.verdict))}};
 }
 
-/// Builds the data set of a config (synthetic task or .npy files); usage_error on bad files.
+/// Fraction of columns whose largest output is the target's largest entry (the class of a one-hot
+/// target); ties go to the first index. NaN without columns.
+inline double classification_accuracy(const matrix& f, const matrix& y) {
+  const std::size_t p = f.shape(1), c = f.shape(0);
+  if (p == 0 || c == 0) return std::nan("");
+  std::size_t right = 0;
+  for (std::size_t mu = 0; mu < p; ++mu) {
+    std::size_t af = 0, ay = 0;
+    for (std::size_t a = 1; a < c; ++a) {
+      if (f(a, mu) > f(af, mu)) af = a;
+      if (y(a, mu) > y(ay, mu)) ay = a;
+    }
+    right += af == ay;
+  }
+  return double(right) / double(p);
+}
+
+/// Builds the data set of a config (synthetic task, .npy files, Fashion-MNIST or the fortunes
+/// next-word task); usage_error on bad or missing files.
 inline task_data make_data(const run_config& cfg) {
+  if (cfg.task == "fashion-mnist") {
+    auto t = make_fashion_mnist(cfg.samples, cfg.test_samples, cfg.seed, cfg.data_dir);
+    return std::move(static_cast<task_data&>(t));
+  }
+  if (cfg.task == "text") {
+    auto t = make_text_task({.vocab = cfg.vocab, .context = cfg.context, .dir = cfg.data_dir}, cfg.samples, cfg.test_samples, cfg.seed);
+    return std::move(static_cast<task_data&>(t));
+  }
   if (cfg.task == "npy") {
     const auto x = io::load_npy(cfg.x_npy), y = io::load_npy(cfg.y_npy);
     if (x.shape.size() != 2) throw usage_error("--x = " + cfg.x_npy + ": must be a 2-D array [samples, dim]");
@@ -203,7 +275,8 @@ inline double estimate_train_bytes(const run_config& cfg, std::size_t hidden_lay
   const double weights = n * d + (l - 1) * n * n + c * n;
   const double largest = std::max(n * d, hidden_layers > 1 ? n * n : 0.0);
   const double cols = double(cfg.samples + cfg.test_samples + cfg.batch);
-  return 8.0 * (4.0 * weights + 6.0 * largest + 8.0 * l * n * cols + 2.0 * c * cols);
+  const double data = (d + c) * double(cfg.samples + cfg.test_samples);
+  return 8.0 * (4.0 * weights + 6.0 * largest + 8.0 * l * n * cols + 2.0 * c * cols + data);
 }
 
 /// Runs one experiment and writes its record. Throws usage_error before writing anything when
@@ -246,6 +319,9 @@ run_result run_experiment(Decl decl, const run_config& cfg) {
   }
 
   std::vector<double> test_loss(cfg.steps + 1, std::nan("")), f_values;
+  const bool classify = cfg.classification();
+  std::vector<double> train_acc(classify ? cfg.steps + 1 : 0, std::nan("")), test_acc(train_acc);
+  matrix f_test;
   std::vector<std::size_t> f_steps, ntk_steps, hess_steps;
   std::vector<double> ntk_top, hess_top;
   std::string status = "completed", message;
@@ -267,6 +343,13 @@ run_result run_experiment(Decl decl, const run_config& cfg) {
         if (t % cfg.eval_every == 0 || t == cfg.steps) {
           test_loss[t] = self.evaluate_test();
           self.train_outputs(f_now);
+          if (classify) {
+            train_acc[t] = classification_accuracy(f_now, data.y);
+            if (data.has_test()) {
+              self.test_outputs(f_test);
+              test_acc[t] = classification_accuracy(f_test, data.y_test);
+            }
+          }
           f_steps.push_back(t);
           f_values.insert(f_values.end(), f_now.begin(), f_now.end());
         }
@@ -315,6 +398,12 @@ run_result run_experiment(Decl decl, const run_config& cfg) {
   j["train_loss"] = io::numbers(losses);
   test_loss.resize(losses.size());
   j["test_loss"] = io::numbers(test_loss);
+  if (classify) {  // at the test-loss steps; null elsewhere (and the test accuracy without held-out points)
+    train_acc.resize(losses.size());
+    test_acc.resize(losses.size());
+    j["train_accuracy"] = io::numbers(train_acc);
+    j["test_accuracy"] = io::numbers(test_acc);
+  }
   j["f"] = {{"steps", f_steps}, {"shape_per_step", {c, p}}};
   rec.put_array(j["f"], "values", f_values, {f_steps.size(), c, p});
   j["ntk"] = {{"steps", ntk_steps}, {"top_eigenvalue", io::numbers(ntk_top)}};

@@ -88,6 +88,8 @@ inline std::vector<std::string> run_args(const run_config& c, bool theory) {
                              "--task", c.task, "--teacher", c.teacher, "--noise", num(c.noise), "--covariance-decay", num(c.covariance_decay),
                              "--loss", c.loss, "--out", c.out, "--quiet"};
   if (!c.x_npy.empty()) a.insert(a.end(), {"--x", c.x_npy, "--y", c.y_npy});
+  if (c.task == "text") a.insert(a.end(), {"--vocab", std::to_string(c.vocab), "--context", std::to_string(c.context)});
+  if (!c.data_dir.empty()) a.insert(a.end(), {"--data-dir", c.data_dir});
   if (!theory)
     a.insert(a.end(), {"--width", std::to_string(c.width), "--spectra-every", std::to_string(c.spectra_every), "--ntk-every",
                        std::to_string(c.ntk_every), "--hessian-every", "0", "--top-k", "4"});

@@ -112,6 +112,11 @@ class trainer {
     net_.forward(data_.x_test, test_);
     return loss_value(test_.out, opt_.centre ? &f0_test_ : nullptr, data_.y_test);
   }
+  /// Outputs (centred when training centred) on the held-out points at the last evaluate_test().
+  void test_outputs(matrix& out) const {
+    out = test_.out;
+    if (opt_.centre) out -= f0_test_;
+  }
   /// Outputs (centred when training centred) on the training set at the last evaluate_train().
   void train_outputs(matrix& out) const {
     out = full_.out;
