@@ -186,6 +186,40 @@ std::string shell_quote(const std::string& s) {
   return q + "'";
 }
 
+/// Every numeric flag refuses what CLI11 would otherwise convert silently: an empty value, a
+/// negative count (it would wrap around to a huge one), a number too large for its type, and for
+/// real numbers NaN and ±Inf. Applied to every option of every command.
+void add_numeric_checks(CLI::App* app) {
+  for (auto* opt : app->get_options()) {
+    const std::string type = opt->get_type_name();
+    if (type == "UINT" || type == "INT") {
+      const bool is_unsigned = type == "UINT";
+      opt->check(CLI::Validator(
+          [is_unsigned](std::string& v) -> std::string {
+            const std::string digits = (!is_unsigned && !v.empty() && v[0] == '-') ? v.substr(1) : v;
+            if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos)
+              return "'" + v + "' is not " + (is_unsigned ? "a non-negative integer" : "an integer");
+            errno = 0;
+            (void)std::strtoull(digits.c_str(), nullptr, 10);
+            if (errno == ERANGE || digits.size() > 18) return "'" + v + "' is too large";
+            return "";
+          },
+          "", "integer"));
+    } else if (type == "FLOAT") {
+      opt->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            char* end = nullptr;
+            const double x = std::strtod(v.c_str(), &end);
+            if (v.empty() || end != v.c_str() + v.size()) return "'" + v + "' is not a number";
+            if (!std::isfinite(x)) return "'" + v + "' is not a finite number";
+            return "";
+          },
+          "", "number"));
+    }
+  }
+  for (auto* sub : app->get_subcommands({})) add_numeric_checks(sub);
+}
+
 int plot(const std::vector<std::string>& records, const std::string& out) {
   for (const auto& r : records) {
     if (!fs::exists(r)) throw usage_error("RECORD = " + r + ": no such file");
@@ -194,7 +228,7 @@ int plot(const std::vector<std::string>& records, const std::string& out) {
     if (j.is_discarded() || !j.is_object() || !j.contains("schema"))
       throw usage_error("RECORD = " + r + ": not a specdyn run record (not JSON, or no \"schema\" key)");
   }
-  std::string cmd = python() + " " + shell_quote(std::string(SPECDYN_SOURCE_DIR) + "/scripts/plot.py") + " --out " + shell_quote(out);
+  std::string cmd = python() + " " + shell_quote(std::string(SPECDYN_SCRIPTS_DIR) + "/plot.py") + " --out " + shell_quote(out);
   for (const auto& r : records) cmd += " " + shell_quote(r);
   const int rc = std::system(cmd.c_str());
   if (rc != 0) {
@@ -332,6 +366,7 @@ int main(int argc, char** argv) {
   demo->add_option("--out", demo_out, "Output directory")->capture_default_str();
   demo->add_flag("--quiet", demo_quiet, "No progress bars");
 
+  add_numeric_checks(&app);
   std::string cmd_name = "specdyn";
   try {
     app.parse(argc, argv);
@@ -416,7 +451,13 @@ int main(int argc, char** argv) {
       require(pp_model == "deep_linear2" || pp_model == "deep_linear3", "--model", pp_model,
               "the proportional theory knows deep_linear2 and deep_linear3");
       pp.depth = pp_model == "deep_linear2" ? 1 : 2;
-      if (!ps_nus.empty() || !ps_lrs.empty()) {
+      const bool scan = proportional->count("--scan-nus") || proportional->count("--scan-lrs-over-p");
+      if (!scan)  // flags that only the theory-only scan reads are refused rather than ignored
+        for (const char* f : {"--scan-dim", "--gamma0", "--params"})
+          if (proportional->count(f))
+            throw usage_error(std::string(f) + " = " + proportional->get_option(f)->as<std::string>() +
+                              ": only the learning-rate scan uses it; add --scan-nus and --scan-lrs-over-p, or leave it out");
+      if (scan) {
         require(!ps_nus.empty() && !ps_lrs.empty(), "--scan-nus", ps_nus.empty() ? std::string("''") : ps_nus,
                 "a scan needs both --scan-nus and --scan-lrs-over-p");
         ps_opt.nus = parse_numbers("--scan-nus", ps_nus);
@@ -460,6 +501,7 @@ int main(int argc, char** argv) {
       cmd_name = "specdyn equations";
       const auto& entry = models::find_model(eq_model);
       require(eq_gamma0 > 0 && std::isfinite(eq_gamma0), "--gamma0", eq_gamma0, "must be a positive number");
+      require(!equations->count("--width") || eq_width >= 1, "--width", eq_width, "must be a positive integer (or leave it out for N = ∞)");
       const std::string text = entry.equations(eq_param, eq_gamma0, eq_width ? std::optional<std::size_t>(eq_width) : std::nullopt);
       if (eq_out.empty()) std::fputs(text.c_str(), stdout);
       else io::write_atomic(eq_out, text);

@@ -56,6 +56,8 @@ TEST_CASE("npy: hostile and corrupt headers are usage errors, never crashes", "[
   CHECK_THROWS_AS(load("long.npy"), usage_error);
   write_raw_npy(dir / "short.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (4, 8), }", 4 * 8 * 8 - 1);
   CHECK_THROWS_WITH(load("short.npy"), Catch::Contains("truncated"));
+  write_raw_npy(dir / "long_data.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (4, 8), }", 4 * 8 * 8 + 8);
+  CHECK_THROWS_WITH(load("long_data.npy"), Catch::Contains("trailing bytes"));
   write_raw_npy(dir / "noshape.npy", "{'descr': '<f8', 'fortran_order': False, }", 8);
   CHECK_THROWS_WITH(load("noshape.npy"), Catch::Contains("lacks 'shape'"));
   write_raw_npy(dir / "v2.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }", 32, 2);

@@ -124,6 +124,9 @@ inline npy_array load_npy(const std::filesystem::path& path) {
   if (need > file_size)
     throw usage_error(name + ": shape (" + s + ") needs " + std::to_string(need) + " bytes but the file has " +
                       std::to_string(file_size) + " (truncated or corrupt)");
+  if (need < file_size)
+    throw usage_error(name + ": shape (" + s + ") needs " + std::to_string(need) + " bytes but the file has " +
+                      std::to_string(file_size) + " (trailing bytes: corrupt, or not the array the header describes)");
   a.data.resize(count);
   if (f8) {
     in.read(reinterpret_cast<char*>(a.data.data()), std::streamsize(count * 8));

@@ -110,6 +110,7 @@ compare_result run_compare(Decl decl, const run_config& cfg_in, const theory_opt
   require(!co.widths.empty(), "--widths", std::string("''"), "give at least one width, e.g. 256,512,1024");
   for (auto n : co.widths) require(n >= 1, "--widths", n, "widths must be positive integers");
   require(co.seeds >= 1 && co.seeds <= 100000, "--seeds", co.seeds, "use 1 to 100000");
+  require(cfg_in.steps >= 1, "--steps", cfg_in.steps, "compare needs at least one training step");
   run_config cfg = cfg_in;
   cfg.validate();
   for (auto n : co.widths) {
@@ -151,8 +152,14 @@ compare_result run_compare(Decl decl, const run_config& cfg_in, const theory_opt
     const auto& lp = theory.sol.spectra[i];
     for (std::size_t k = 0; k < lp.hidden.size(); ++k)
       predicted_top[i - 1].push_back(lp.hidden[k].outliers.empty() ? 2 * cfg.sigma : lp.hidden[k].outliers.front());
+    if (predicted_top[i - 1].empty()) continue;
     const double se = lp.top_outlier_se.empty() ? stats::nan : lp.top_outlier_se.back();
     res.outlier_mc_error.push_back(se / predicted_top[i - 1].back());
+  }
+  // no predicted spectra (--spectra-every 0): compare the losses and kernels only
+  if (std::any_of(predicted_top.begin(), predicted_top.end(), [](const auto& v) { return v.empty(); })) {
+    predicted_top.clear();
+    res.outlier_mc_error.clear();
   }
   const rule_info rule = rule_from_name(cfg.param, L);
   std::vector<std::uint64_t> weight_seeds;

@@ -83,6 +83,8 @@ struct run_config {
     }
     if (task == "single-index") teacher_link(teacher, 0.0);
     require(noise >= 0 && std::isfinite(noise), "--noise", noise, "must be a non-negative number");
+    require(covariance_decay >= 0 && std::isfinite(covariance_decay), "--covariance-decay", covariance_decay,
+            "must be a non-negative number (0: isotropic inputs)");
     if (task == "npy" && (x_npy.empty() || y_npy.empty())) throw usage_error("--task = npy: give both --x FILE.npy and --y FILE.npy");
     if (task != "npy" && (!x_npy.empty() || !y_npy.empty())) throw usage_error("--x/--y = given: they need --task npy");
     if (loss != "mse" && loss != "xent") throw usage_error("--loss = " + loss + ": use mse or xent");

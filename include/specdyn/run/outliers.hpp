@@ -81,6 +81,7 @@ outliers_result run_outliers(Decl decl, const run_config& cfg_in, const theory_o
     c.width = n;
     io::require_memory(estimate_train_bytes(c, L), "--widths contains " + std::to_string(n), "lower the largest width");
   }
+  require(cfg.steps >= 1, "--steps", cfg.steps, "the outlier scan needs at least one training step");
   theory_options th = th_in;
   if (th.spectra_every == 0) th.spectra_every = 10;
   const auto steps = prediction_steps(cfg.steps, th.spectra_every);

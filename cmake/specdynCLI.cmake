@@ -1,0 +1,39 @@
+# specdyn_add_cli(<target> MODELS <name>... [INCLUDE_DIRS <dir>...])
+#
+# Builds a complete specdyn command line (list, train, theory, compare, equations, outliers, sweep,
+# proportional, plot, demo) whose model registry holds the named declarations. Each <name> is a
+# header <name>.hpp on the include path (the calling directory, INCLUDE_DIRS, or specdyn's own
+# built-in models) that declares, in namespace specdyn::models,
+#     inline constexpr auto <name> = network(input, dense | tanh, ..., readout);
+# Each model's commands compile in their own translation unit, generated from instance.cpp.in.
+# Used by specdyn's own build (models/CMakeLists.txt) and by projects that find_package(specdyn).
+set_property(GLOBAL PROPERTY SPECDYN_CLI_DIR "${SPECDYN_CLI_DIR}")
+set_property(GLOBAL PROPERTY SPECDYN_SCRIPTS_DIR "${SPECDYN_SCRIPTS_DIR}")
+
+function(specdyn_add_cli target)
+  cmake_parse_arguments(ARG "" "" "MODELS;INCLUDE_DIRS" ${ARGN})
+  if(NOT ARG_MODELS)
+    message(FATAL_ERROR "specdyn_add_cli(${target}): give the models, e.g. specdyn_add_cli(${target} MODELS my_net)")
+  endif()
+  get_property(cli_dir GLOBAL PROPERTY SPECDYN_CLI_DIR)
+  get_property(scripts_dir GLOBAL PROPERTY SPECDYN_SCRIPTS_DIR)
+  set(gen ${CMAKE_CURRENT_BINARY_DIR}/${target}_models)
+  set(sources)
+  set(REGISTRY_DECLS "")
+  set(REGISTRY_ENTRIES "")
+  foreach(model ${ARG_MODELS})
+    if(NOT model MATCHES "^[A-Za-z_][A-Za-z0-9_]*$")
+      message(FATAL_ERROR "specdyn_add_cli(${target}): model name '${model}' is not a C++ identifier")
+    endif()
+    set(MODEL ${model})
+    configure_file(${cli_dir}/instance.cpp.in ${gen}/${model}.cpp @ONLY)
+    list(APPEND sources ${gen}/${model}.cpp)
+    string(APPEND REGISTRY_DECLS "model_entry entry_${model}();\n")
+    string(APPEND REGISTRY_ENTRIES "      entry_${model}(),\n")
+  endforeach()
+  configure_file(${cli_dir}/registry.cpp.in ${gen}/registry.cpp @ONLY)
+  add_executable(${target} ${cli_dir}/main.cpp ${sources} ${gen}/registry.cpp)
+  target_include_directories(${target} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR} ${ARG_INCLUDE_DIRS} ${cli_dir})
+  target_link_libraries(${target} PRIVATE specdyn::specdyn)
+  target_compile_definitions(${target} PRIVATE SPECDYN_SCRIPTS_DIR="${scripts_dir}")
+endfunction()
