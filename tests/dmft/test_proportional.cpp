@@ -55,7 +55,7 @@ template <class Decl = std::remove_cvref_t<decltype(models::deep_linear2)>>
 run::proportional_result run_at(std::size_t d, std::size_t seeds, std::uint64_t seed, const std::string& tag, Decl decl = models::deep_linear2) {
   const auto dir = scratch(tag);
   const auto pr = Decl::hidden_layers == 1 ? rich_problem() : rich_problem_depth2();
-  auto res = run::run_proportional(decl, pr, {.dims = {d}, .seeds = seeds, .seed = seed, .out = dir.string(), .quiet = true}, "test");
+  auto res = run::run_proportional(decl, pr, {.dims = {d}, .seeds = seeds, .seed = seed, .out = dir.string(), .quiet = true, .ntk = false}, "test");
   fs::remove_all(dir);
   REQUIRE(res.status == "completed");
   return res;

@@ -341,6 +341,76 @@ TEST_CASE("sweep: every point recorded, diverged points are data, a re-run resum
   CHECK(j3["points"] == j["points"]);
 }
 
+TEST_CASE("sweep: SIGKILL mid-run loses only in-flight points; resumed, it equals an uninterrupted run record for record", "[cli][sweep]") {
+  const fs::path a = scratch() / "sweep_whole", b = scratch() / "sweep_killed";
+  fs::remove_all(a);
+  fs::remove_all(b);
+  const std::vector<std::string> grid{"sweep", "--model", "deep_linear2", "--task", "linear", "--dim", "16", "--samples", "32",
+                                      "--test-samples", "16", "--steps", "150", "--params", "mup,ntk", "--widths", "64,128,256,512",
+                                      "--lrs", "0.5,1,2", "--seeds", "1", "--jobs", "1", "--quiet", "--out"};
+  auto joined = [&](const fs::path& out) {
+    std::string s;
+    for (const auto& g : grid) s += g + " ";
+    return s + out.string();
+  };
+  REQUIRE(run(joined(a)).code == 0);
+  auto complete_records = [](const fs::path& dir) {
+    std::size_t n = 0;
+    if (fs::exists(dir))
+      for (const auto& e : fs::directory_iterator(dir))
+        if (e.path().extension() == ".json") ++n;
+    return n;
+  };
+  // the same sweep in its own process group, SIGKILLed (with its running child) once 3 points are recorded
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    std::vector<std::string> args = grid;
+    args.push_back(b.string());
+    std::vector<char*> argv{const_cast<char*>(SPECDYN_CLI)};
+    for (auto& x : args) argv.push_back(x.data());
+    argv.push_back(nullptr);
+    std::freopen("/dev/null", "w", stdout);
+    std::freopen("/dev/null", "w", stderr);
+    ::execv(SPECDYN_CLI, argv.data());
+    std::_Exit(127);
+  }
+  ::setpgid(pid, pid);
+  const auto t0 = std::chrono::steady_clock::now();
+  while (complete_records(b / "points") < 3 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(120))
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ::killpg(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  REQUIRE(WIFSIGNALED(status));  // killed mid-run, not finished
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const std::size_t survived = complete_records(b / "points");
+  REQUIRE(survived >= 3);
+  REQUIRE(survived < 24);
+  REQUIRE(run(joined(b)).code == 0);
+  const json ja = read_json(only_record(a)), jb = read_json(only_record(b));
+  CHECK(jb["points_skipped"] == survived);  // every record written before the kill is complete and kept
+  CHECK(jb["points_run"] == 24 - survived);
+  CHECK(jb["points"] == ja["points"]);
+  CHECK(jb["curves"] == ja["curves"]);
+  // same seed and thread count: every point record equal to the uninterrupted run's, except where
+  // it was written, when, and how long it took
+  std::size_t compared = 0;
+  for (const auto& p : ja["points"]) {
+    json ra = read_json(a / "points" / p["record"].get<std::string>()), rb = read_json(b / "points" / p["record"].get<std::string>());
+    for (auto* r : {&ra, &rb}) {
+      r->erase("machine");
+      r->erase("wall_seconds");
+      (*r)["config"].erase("out");
+      (*r)["config"].erase("command_line");
+    }
+    INFO(p["record"]);
+    CHECK(ra == rb);
+    ++compared;
+  }
+  CHECK(compared == 24);
+}
+
 TEST_CASE("docs/dmft.md shows the compare table in the format the program prints", "[cli][docs]") {
   const fs::path out = scratch() / "docs_compare", txt = scratch() / "compare_stdout.txt";
   const std::string cmd = std::string(SPECDYN_CLI) + " compare --model deep_linear3 --task linear --samples 4 --dim 8 --steps 3 " +
