@@ -1,0 +1,577 @@
+// The particle solver as it was before the speed work of issue 10 (commit 30f3c8b: pseudo-random
+// Gaussian innovations, four activation evaluations per particle and step), kept verbatim in
+// namespace specdyn::dmft::v0 so that bench_solver measures "before" and "after" in the same run.
+// Benchmark-only: nothing in the library or the tests includes it.
+// The DMFT of a declared network (docs/dmft.md §2), solved by a
+// population of S single-site "particles" per layer. For layer ℓ with sources u^ℓ (forward, from
+// the weight below) and r^ℓ (backward, from the weight above):
+//   h^ℓ(t) = u^ℓ(t) + Σ_{s<t} [Rφ^{ℓ−1}(t,s) + (ηγ0κ_{ℓ−1}/P) Φ^{ℓ−1}(t,s)∘Δ(s)] g^ℓ(s)
+//   z^ℓ(t) = r^ℓ(t) + Σ_{s≤t} Rg^{ℓ+1}(t,s) φ(h^ℓ(s)) + Σ_{s<t} (ηγ0κ_ℓ/P) G^{ℓ+1}(t,s)∘Δ(s) φ(h^ℓ(s))
+//   g^ℓ = φ'(h^ℓ) z^ℓ,   f(t) = γ0⁻¹ ⟨z^L(t) φ(h^L(t))⟩ (exact in η; centred on t = 0)
+// Every coupling reaches into the past except Rg(t, t), which is known once the backward sweep
+// reaches the layer at time t, so one causal march in time solves the closure ("march"). The
+// classic scheme re-simulates whole trajectories with the previous iterate's kernels until they
+// stop changing ("alternating"); with the same innovations both reach the same fixed point.
+// Innovations are Gaussian (Monte Carlo, error O(S^{-1/2}), reported across replicas) or an exact
+// orthonormal design (±√(S/2) on one coordinate per particle pair), which makes the solver exact
+// for linear activations: the deterministic deep-linear closure.
+#pragma once
+
+#include <array>
+#include <cmath>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "specdyn/dmft/closure.hpp"
+#include "specdyn/dmft/kernels.hpp"
+#include "specdyn/dmft/problem.hpp"
+#include "specdyn/dmft/sources.hpp"
+#include "specdyn/data/rng.hpp"
+#include "specdyn/io/signals.hpp"
+
+namespace specdyn::dmft::v0 {
+
+enum class innovations { gaussian, design };
+enum class scheme { march, alternating };
+
+struct solver_options {
+  std::size_t particles = 4000;
+  std::size_t replicas = 4;  // independent Monte Carlo replicas (error bars); 1 for a design
+  std::uint64_t seed = 0;
+  innovations kind = innovations::gaussian;
+  scheme how = scheme::march;
+  std::size_t max_iterations = 500;  // alternating only
+  double damping = 1.0;              // alternating only: new = (1−β) old + β update
+  double tolerance = 1e-12;          // alternating only: stop when the relative change is below
+  bool keep_two_time = false;        // keep Φ(t,s), G(t,s) for records
+  bool spike_moments = false;        // also measure the Gram matrices of the weight updates' spike vectors
+};
+
+/// Kernels and responses of every layer at every (t, s); Δ(t).
+struct kernel_store {
+  // [layer][t][s]: phi (s ≤ t) [P, P], g (s ≤ t) [B, B], r_phi (s < t) [P, B], r_g (s ≤ t) [B, P]
+  std::vector<std::vector<std::vector<matrix>>> phi, g, r_phi, r_g;
+  std::vector<matrix> delta;  // Δ_eff(t) the update uses (batch-masked under SGD) [C, P_all]
+  std::vector<matrix> f;      // centred outputs [C, P_all]
+  void resize(std::size_t layers, std::size_t steps) {
+    for (auto* k : {&phi, &g, &r_phi, &r_g}) {
+      k->assign(layers, std::vector<std::vector<matrix>>(steps + 1));
+      for (auto& l : *k)
+        for (std::size_t t = 0; t <= steps; ++t) l[t].resize(t + 1);
+    }
+    delta.assign(steps + 1, matrix());
+    f.assign(steps + 1, matrix());
+  }
+};
+
+/// The spike vectors of one weight matrix's update, as Gram matrices over (s, α) ↦ s·P + α for
+/// s = 0..T−1 and the P training points (docs/spectra-theory.md). For weight i with input layer
+/// ℓ = i and output layer ℓ+1 (1 ≤ i ≤ L−1, an N×N hidden weight X = W^i(0)/√N):
+///   row side (neurons of layer ℓ+1):  ĝ_α(s) = Σ_c Δ_eff,α^c(s) g^{ℓ+1,c}_α(s),  ȳ_α(s) = X φ^ℓ_α(s)
+///   column side (neurons of layer ℓ): φ^ℓ_α(s),  ẑ_α(s) = Xᵀ ĝ_α(s)
+/// and W^i(t)/√N = X + coef Σ_{s<t, α} ĝ_α(s) φ_α(s)ᵀ / N. For the input weight (i = 0, D fixed)
+/// only ⟨ĝĝ⟩ and the response of ĝ to the input field u^1 are needed.
+struct spike_grams {
+  matrix gg, gy, yy;            // ⟨ĝ ĝ⟩, ⟨ĝ ȳ⟩, ⟨ȳ ȳ⟩     [T·P, T·P]
+  matrix pp, pz, zz;            // ⟨φ φ⟩, ⟨φ ẑ⟩, ⟨ẑ ẑ⟩     [T·P, T·P]  (hidden weights only)
+  std::vector<matrix> response; // input weight: σ²⟨∂ĝ(s)/∂u^1⟩ [P, P] for s = 0..T−1
+  double coef = 0;              // ηγ0κ_i/P
+  std::size_t p = 0, steps = 0; // P (training points) and T
+};
+
+/// One solve's outputs (per time t = 0..T).
+struct solution {
+  std::vector<matrix> f;                   // centred outputs [C, P_all]
+  std::vector<double> train_loss, test_loss;
+  std::vector<std::vector<matrix>> phi_tt; // [ℓ−1][t] Φ^ℓ(t,t) [P_all, P_all]
+  std::vector<std::vector<matrix>> g_tt;   // [ℓ−1][t] G^ℓ(t,t) [C·P_all, C·P_all]
+  std::vector<matrix> ntk;                 // [t] K(t) on the training points [C·P, C·P]
+  std::vector<double> ntk_top, eos_ratio;
+  std::vector<double> residuals;           // alternating: relative change per iteration
+  std::size_t iterations = 1;
+  double min_conditional_eigenvalue = INFINITY;  // relative to the marginal scale; < 0 only by rounding
+  kernel_store kernels;                    // full two-time kernels when keep_two_time
+  std::vector<spike_grams> spikes;         // per weight i = 0..L−1 when spike_moments
+};
+
+namespace detail {
+
+/// Innovations for one layer: Gaussian, or the orthonormal design (a global coordinate index per
+/// (source, time, component), two particles ±√(S/2) each).
+class innovation_stream {
+ public:
+  innovation_stream(innovations kind, std::size_t particles, std::uint64_t seed, std::size_t layer)
+      : kind_(kind), s_(particles), seed_(seed), layer_(layer) {}
+  matrix next(std::size_t dim, std::size_t stream_id) {
+    matrix xi = xt::zeros<double>({s_, dim});
+    if (kind_ == innovations::gaussian) {
+      rng gen(seed_, rng::stream::particles, layer_ * 1000003 + stream_id);
+      for (auto& v : xi) v = gen.normal();
+    } else {
+      const double a = std::sqrt(double(s_) / 2.0);
+      for (std::size_t j = 0; j < dim; ++j, ++next_index_) {
+        if (2 * next_index_ + 1 >= s_) throw solver_error("orthonormal design needs more particles than " + std::to_string(s_));
+        xi(2 * next_index_, j) = a;
+        xi(2 * next_index_ + 1, j) = -a;
+      }
+    }
+    return xi;
+  }
+ private:
+  innovations kind_;
+  std::size_t s_;
+  std::uint64_t seed_;
+  std::size_t layer_, next_index_ = 0;
+};
+
+inline double norm2(const matrix& m) {
+  double s = 0;
+  for (double v : m) s += v * v;
+  return s;
+}
+
+}  // namespace detail
+
+/// Memory one solve plans to use, in bytes: the particle histories φ(h(s)), g(s) and the stored
+/// innovations of every source (S·(T+1)·(P + C·P) numbers each, per layer), the two-time kernel
+/// and response store (T²/2 blocks of (P + C·P)² per layer) and the sources' block factors
+/// (T²/2 blocks of P² and (C·P)²); the alternating scheme keeps a second store, and two-time output
+/// another copy. This is the guard `specdyn theory` applies before it writes anything.
+inline double estimate_solver_bytes(std::size_t layers, std::size_t p_all, std::size_t outputs, std::size_t steps,
+                                    std::size_t particles, bool alternating, bool two_time) {
+  const double l = double(layers), p = double(p_all), b = double(outputs * p_all), t1 = double(steps + 1);
+  const double pairs = t1 * (t1 + 1) / 2;
+  const double histories = 2.0 * double(particles) * t1 * l * (p + b) + 6.0 * double(particles) * (p + b);
+  const double store = pairs * l * (p + b) * (p + b) * (1.0 + (alternating ? 1.0 : 0.0) + (two_time ? 1.0 : 0.0));
+  const double factors = pairs * l * (p * p + b * b);
+  return 8.0 * (histories + store + factors);
+}
+
+/// Particles needed by the orthonormal design for L layers, P samples, C outputs, T steps.
+inline std::size_t design_particles(std::size_t layers, std::size_t p, std::size_t c, std::size_t steps) {
+  const std::size_t b = c * p, t = steps + 1;
+  std::size_t d = 0;
+  for (std::size_t l = 0; l < layers; ++l) {
+    const std::size_t du = l == 0 ? p : p * t;
+    const std::size_t dr = l + 1 == layers ? c : b * t;
+    d = std::max(d, du + dr);
+  }
+  return 2 * d;
+}
+
+template <class Decl>
+class particle_solver {
+ public:
+  static constexpr std::size_t L = Decl::hidden_layers;
+
+  particle_solver(const problem& pr, solver_options opt) : pr_(pr), opt_(opt) {
+    require(!pr.rule.lazy, "gamma0_eff", 0, "the lazy limit is solved by dmft::lazy_solve, not by particles");
+    require(pr.p_train >= 1 && pr.p_train <= pr.p_all(), "training samples", pr.p_train, "must be in 1..P");
+    p_ = pr.p_all();
+    c_ = pr.outputs();
+    b_ = c_ * p_;
+    kx_ = matrix({p_, p_});
+    blas::gemm(true, false, 1.0 / double(pr.x.shape(0)), pr.x, pr.x, 0.0, kx_);  // K^x = xᵀx/D
+  }
+
+  /// One solve with `seed`; throws solver_error with residuals if the alternating scheme fails.
+  solution solve(std::uint64_t seed) {
+    const std::size_t T = pr_.steps;
+    solution out;
+    kernel_store store;
+    store.resize(L, T);
+    if (opt_.how == scheme::march) {
+      sweep(seed, store, store, out);
+    } else {
+      kernel_store next;
+      next.resize(L, T);
+      initialise_lazy(store);
+      double change = INFINITY;
+      std::size_t it = 0;
+      for (; it < opt_.max_iterations && change > opt_.tolerance; ++it) {
+        sweep(seed, store, next, out);
+        change = damp_into(store, next);
+        out.residuals.push_back(change);
+      }
+      out.iterations = it;
+      if (change > opt_.tolerance)
+        throw solver_error("alternating DMFT iteration did not converge in " + std::to_string(it) +
+                           " iterations: relative change " + std::to_string(change) + " > tolerance " +
+                           std::to_string(opt_.tolerance) + " (residuals of the last iterations: " + last_residuals(out.residuals) + ")");
+    }
+    summarise(store, out);
+    if (opt_.keep_two_time) out.kernels = store;
+    return out;
+  }
+
+ private:
+  static std::string last_residuals(const std::vector<double>& r) {
+    std::string s;
+    for (std::size_t i = r.size() > 5 ? r.size() - 5 : 0; i < r.size(); ++i) s += (s.empty() ? "" : ", ") + std::to_string(r[i]);
+    return s;
+  }
+
+  double coef(std::size_t weight) const {
+    return pr_.eta * pr_.rule.gamma0_eff * pr_.rule.kappa[weight] / double(pr_.p_train);
+  }
+
+  /// Records the conditional covariance's smallest relative eigenvalue; a clearly negative one means
+  /// the kernels are not a covariance (a broken closure or an overflowing iterate): stop and say so.
+  static void check_psd(double rel_min, solution& out, const char* source, std::size_t layer, std::size_t t) {
+    out.min_conditional_eigenvalue = std::min(out.min_conditional_eigenvalue, rel_min);
+    if (!(rel_min > -1e-6))
+      throw solver_error(std::string("DMFT: the covariance of source ") + source + " of layer " + std::to_string(layer + 1) +
+                         " at step " + std::to_string(t) + " is not positive semi-definite (smallest conditional eigenvalue " +
+                         std::to_string(rel_min) + " of the marginal scale); the kernels are inconsistent — for the alternating "
+                         "scheme try --damping 0.5 or --scheme march");
+  }
+
+  /// Particle histories of the spike vectors (spike_moments): per layer, stacked over times as
+  /// columns s·P + α of the P training points; empty where a layer does not need them.
+  struct spike_histories {
+    std::vector<matrix> g_hat, y_bar, z_hat;  // ĝ (all layers), ȳ = Xφ (layers ≥ 2), ẑ = Xᵀĝ (layers ≤ L−1) [S, T·P]
+    std::vector<matrix> response;             // input weight: σ²⟨∂ĝ^1(s)/∂u^1⟩ [P, P], s = 0..T−1
+  };
+
+  /// Contracts a [S, C·P_all] field with Δ_eff over outputs into columns offset + α (α < P) of out.
+  void contract_into(const matrix& field, const matrix& delta, std::size_t offset, matrix& out) const {
+    const std::size_t S = field.shape(0), pt = pr_.p_train;
+    for (std::size_t i = 0; i < S; ++i)
+      for (std::size_t a = 0; a < pt; ++a) {
+        double v = 0;
+        for (std::size_t c = 0; c < c_; ++c) v += delta(c, a) * field(i, c * p_ + a);
+        out(i, offset + a) = v;
+      }
+  }
+
+  /// One causal pass over t = 0..T. Reads couplings from `rd`, writes kernels/responses to `wr`
+  /// (the same object for the march).
+  void sweep(std::uint64_t seed, const kernel_store& rd, kernel_store& wr, solution& out) {
+    const std::size_t T = pr_.steps, S = opt_.particles, pt = pr_.p_train;
+    const double s2 = pr_.sigma * pr_.sigma, inv_s = 1.0 / double(S);
+    const bool centre = opt_.kind == innovations::gaussian;
+    const bool spikes = opt_.spike_moments && T > 0;
+    std::vector<gaussian_source> src_u(L), src_r(L);
+    std::vector<detail::innovation_stream> stream;
+    for (std::size_t l = 0; l < L; ++l) {
+      src_u[l] = gaussian_source(p_, S, l == 0);
+      src_r[l] = gaussian_source(l + 1 == L ? c_ : b_, S, l + 1 == L);
+      stream.emplace_back(opt_.kind, S, seed, l);
+    }
+    // particle histories per layer: φ(h(s)) [S, P] and g(s) [S, B]
+    std::vector<std::vector<matrix>> phi(L, std::vector<matrix>(T + 1)), g(L, std::vector<matrix>(T + 1));
+    std::vector<matrix> dphi(L);
+    std::vector<matrix> phi_u(L), dphi_u(L), r_now(L);  // φ(u(t)), φ'(u(t)): the lazy parts, for control variates
+    spike_histories sh;
+    if (spikes) {
+      sh.g_hat.resize(L);
+      sh.y_bar.resize(L);
+      sh.z_hat.resize(L);
+      for (std::size_t l = 0; l < L; ++l) {
+        sh.g_hat[l] = xt::zeros<double>({S, T * pt});
+        if (l > 0) sh.y_bar[l] = xt::zeros<double>({S, T * pt});
+        if (l + 1 < L) sh.z_hat[l] = xt::zeros<double>({S, T * pt});
+      }
+      sh.response.resize(T);
+    }
+    matrix w, r_readout;  // readout z^L = w [S, C]; its initial value r^L
+
+    for (std::size_t t = 0; t <= T; ++t) {
+      io::throw_if_interrupted("while solving the theory (step " + std::to_string(t) + " of " + std::to_string(T) + ")");
+      // ---------------- forward: h^ℓ(t), ℓ = 1..L ----------------
+      ad::static_for<L>([&](auto li) {
+        constexpr std::size_t l = li;
+        using Act = typename Decl::template activation<l>;
+        matrix h, u_now;
+        if (l == 0) {
+          if (t == 0) {
+            check_psd(src_u[0].extend({s2 * kx_}), out, "u", 0, 0);
+            src_u[0].sample(0, stream[0].next(p_, 0));
+          }
+          h = src_u[0].constant_value();
+        } else {
+          std::vector<matrix> cov(t + 1);
+          for (std::size_t s = 0; s <= t; ++s) cov[s] = s2 * rd.phi[l - 1][t][s];
+          check_psd(src_u[l].extend(cov), out, "u", l, t);
+          u_now = src_u[l].sample(t, stream[l].next(p_, 2 * t));
+          h = u_now;
+        }
+        // h = u + Σ_{s<t} g(s) M(t,s)ᵀ with M = Rφ^{ℓ−1}(t,s) + coef Φ^{ℓ−1}(t,s)∘Δ(s): the response
+        // part alone is ȳ = X^{ℓ−1}φ^{ℓ−1}(t), the rest is what training added to the weight. With
+        // spike moments the two are summed in separate passes so that ȳ can be read off between them.
+        const bool split = spikes && l > 0 && t < T;
+        matrix m({p_, b_});
+        for (std::size_t pass = 0; pass < (split ? 2u : 1u); ++pass) {
+          const bool resp = !split || pass == 0, upd = !split || pass == 1;
+          for (std::size_t s = 0; s < t; ++s) {
+            const matrix& phi_prev = l == 0 ? kx_ : rd.phi[l - 1][t][s];
+            const double k = coef(l);
+            for (std::size_t mu = 0; mu < p_; ++mu)
+              for (std::size_t c = 0; c < c_; ++c)
+                for (std::size_t a = 0; a < p_; ++a)
+                  m(mu, c * p_ + a) = (resp && l > 0 ? rd.r_phi[l - 1][t][s](mu, c * p_ + a) : 0.0) +
+                                      (upd ? k * phi_prev(mu, a) * rd.delta[s](c, a) : 0.0);
+            blas::gemm(false, true, 1.0, g[l][s], m, 1.0, h);
+          }
+          if (split && pass == 0)
+            for (std::size_t i = 0; i < S; ++i)
+              for (std::size_t a = 0; a < pt; ++a) sh.y_bar[l](i, t * pt + a) = h(i, a);
+        }
+        phi[l][t] = matrix({S, p_});
+        dphi[l] = matrix({S, p_});
+        phi_u[l] = matrix({S, p_});
+        dphi_u[l] = matrix({S, p_});
+        const matrix& u = l == 0 ? src_u[0].constant_value() : u_now;
+        for (std::size_t i = 0; i < h.size(); ++i) {
+          phi[l][t].data()[i] = Act::phi(h.data()[i]);
+          dphi[l].data()[i] = Act::dphi(h.data()[i]);
+          phi_u[l].data()[i] = Act::phi(u.data()[i]);
+          dphi_u[l].data()[i] = Act::dphi(u.data()[i]);
+        }
+        for (std::size_t s = 0; s <= t; ++s) {
+          wr.phi[l][t][s] = matrix({p_, p_});
+          blas::gemm(true, false, inv_s, phi[l][t], phi[l][s], 0.0, wr.phi[l][t][s]);  // Φ(t,s) = ⟨φ(t)φ(s)ᵀ⟩
+        }
+        if (l + 1 < L && t > 0) {  // Rφ^ℓ(t, s<t) = σ² ⟨∂φ(h(t))/∂r(s)⟩
+          // Control variate: φ(u(t)) is independent of r, so ⟨φ(u(t)) ξ_r⟩ = 0 and subtracting it
+          // leaves the O(γ0) part; otherwise Monte Carlo noise O(S^{-1/2}) would swamp an O(γ0) response.
+          auto r = src_r[l].stein(matrix(phi[l][t] - phi_u[l]), t - 1, centre);
+          for (std::size_t s = 0; s < t; ++s) wr.r_phi[l][t][s] = s2 * r[s];
+        }
+      });
+
+      // ---------------- output: f(t) = γ0⁻¹⟨z^L(t) φ(h^L(t))⟩, Δ(t) ----------------
+      {
+        constexpr std::size_t l = L - 1;
+        if (t == 0) {
+          check_psd(src_r[l].extend({s2 * xt::eye<double>(c_)}), out, "r", l, 0);
+          w = src_r[l].sample(0, stream[l].next(c_, 1));
+          r_readout = w;
+        } else {
+          // w(t) = w(t−1) + coef_L φ(t−1) Δ(t−1)ᵀ   (readout update, exact)
+          blas::gemm(false, true, coef(L), phi[l][t - 1], rd.delta[t - 1], 1.0, w);
+        }
+        // f = γ0⁻¹⟨w φ(h)⟩ − γ0⁻¹⟨r φ(u)⟩: the subtracted term has mean zero (r ⟂ u) but carries the
+        // O(1/(γ0√S)) noise of the lazy part, and it makes f(0) = 0 exactly (the centred output).
+        matrix f({c_, p_});
+        blas::gemm(true, false, inv_s / pr_.rule.gamma0_eff, w, phi[l][t], 0.0, f);
+        blas::gemm(true, false, -inv_s / pr_.rule.gamma0_eff, r_readout, phi_u[l], 1.0, f);
+        wr.f[t] = f;
+        wr.delta[t] = pr_.update_residual(pr_.residual(f), t);
+      }
+
+      // ---------------- backward: z^ℓ(t), g^ℓ(t), ℓ = L..1 ----------------
+      ad::static_for_reverse<L>([&](auto li) {
+        constexpr std::size_t l = li;
+        matrix z({S, b_});
+        const bool split = spikes && l + 1 < L && t < T;  // ẑ = X^ℓᵀ ĝ^{ℓ+1} is read off between passes
+        if (l + 1 == L) {
+          for (std::size_t i = 0; i < S; ++i)
+            for (std::size_t c = 0; c < c_; ++c)
+              for (std::size_t mu = 0; mu < p_; ++mu) z(i, c * p_ + mu) = w(i, c);
+        } else {
+          std::vector<matrix> cov(t + 1);
+          for (std::size_t s = 0; s <= t; ++s) cov[s] = s2 * rd.g[l + 1][t][s];
+          check_psd(src_r[l].extend(cov), out, "r", l, t);
+          z = src_r[l].sample(t, stream[l].next(b_, 2 * t + 1));
+          r_now[l] = z;
+          // + Σ_{s≤t} φ(s) Q(t,s)ᵀ, Q(t,s)[cP+μ, α] = Rg^{ℓ+1}(t,s) + coef Σ_c' G^{ℓ+1}(t,s)[cP+μ, c'P+α] Δ^{c'}_α(s)
+          matrix q({b_, p_});
+          const double k = coef(l + 1);
+          for (std::size_t pass = 0; pass < (split ? 2u : 1u); ++pass) {
+            const bool resp = !split || pass == 0, upd = !split || pass == 1;
+            for (std::size_t s = 0; s <= t; ++s) {
+              if (!resp && s == t) continue;  // no update term at s = t
+              const matrix& gn = rd.g[l + 1][t][s];
+              for (std::size_t bi = 0; bi < b_; ++bi)
+                for (std::size_t a = 0; a < p_; ++a) {
+                  double v = resp ? rd.r_g[l + 1][t][s](bi, a) : 0.0;
+                  if (upd && s < t)
+                    for (std::size_t cp = 0; cp < c_; ++cp) v += k * gn(bi, cp * p_ + a) * rd.delta[s](cp, a);
+                  q(bi, a) = v;
+                }
+              blas::gemm(false, true, 1.0, phi[l][s], q, 1.0, z);
+            }
+            if (split && pass == 0) contract_into(z, wr.delta[t], t * pt, sh.z_hat[l]);  // ẑ = Σ_c Δ^c z̄^c
+          }
+        }
+        g[l][t] = matrix({S, b_});
+        for (std::size_t i = 0; i < S; ++i)
+          for (std::size_t c = 0; c < c_; ++c)
+            for (std::size_t mu = 0; mu < p_; ++mu) g[l][t](i, c * p_ + mu) = dphi[l](i, mu) * z(i, c * p_ + mu);
+        for (std::size_t s = 0; s <= t; ++s) {
+          wr.g[l][t][s] = matrix({b_, b_});
+          blas::gemm(true, false, inv_s, g[l][t], g[l][s], 0.0, wr.g[l][t][s]);  // G(t,s) = ⟨g(t)g(s)ᵀ⟩
+        }
+        if (spikes && t < T) contract_into(g[l][t], wr.delta[t], t * pt, sh.g_hat[l]);
+        if (l > 0 || (spikes && t < T)) {  // Rg^ℓ(t, s≤t) = σ² ⟨∂g(t)/∂u(s)⟩ (layer 1: only for the input weight's spikes)
+          // Control variate: the lazy part φ'(u(t)) r(t) has ⟨φ'(u) r ξ_u⟩ = ⟨r⟩⟨φ'(u) ξ_u⟩ = 0.
+          matrix lazy_g({S, b_});
+          for (std::size_t i = 0; i < S; ++i)
+            for (std::size_t c = 0; c < c_; ++c)
+              for (std::size_t mu = 0; mu < p_; ++mu)
+                lazy_g(i, c * p_ + mu) = dphi_u[l](i, mu) * (l + 1 == L ? r_readout(i, c) : r_now[l](i, c * p_ + mu));
+          if (l > 0) {
+            auto r = src_u[l].stein(matrix(g[l][t] - lazy_g), t, centre);
+            for (std::size_t s = 0; s <= t; ++s) wr.r_g[l][t][s] = s2 * r[s];
+          } else {
+            matrix contracted({S, pt});
+            contract_into(matrix(g[l][t] - lazy_g), wr.delta[t], 0, contracted);
+            auto r = src_u[0].stein(contracted, 0, centre);  // the input source is constant in time
+            sh.response[t] = s2 * matrix(xt::view(r[0], xt::all(), xt::range(0, pt)));
+          }
+        }
+      });
+    }
+    if (spikes) out.spikes = spike_moments(sh, phi, wr);
+  }
+
+  /// The spike Gram matrices per weight (see spike_grams). ⟨φφ⟩ and ⟨ĝĝ⟩ are read off the kernel
+  /// store (Φ(t,s) and G(t,s) contracted with Δ_eff), the other four are (1/S)AᵀB products of the
+  /// stacked particle histories (symmetric ones by syrk).
+  std::vector<spike_grams> spike_moments(const spike_histories& sh, const std::vector<std::vector<matrix>>& phi,
+                                         const kernel_store& st) const {
+    const std::size_t T = pr_.steps, S = opt_.particles, pt = pr_.p_train, n = T * pt;
+    const double inv_s = 1.0 / double(S);
+    auto gram = [&](const matrix& a, const matrix& b) {
+      matrix m({n, n});
+      blas::gemm(true, false, inv_s, a, b, 0.0, m);
+      return m;
+    };
+    auto gram_sym = [&](const matrix& a) {
+      matrix m({n, n});
+      blas::syrk_t(inv_s, a, 0.0, m);
+      return m;
+    };
+    // Φ^ℓ(t,s) on the training points, and G^ℓ(t,s) contracted with Δ_eff(t), Δ_eff(s)
+    auto phi_blocks = [&](std::size_t l) {
+      matrix m({n, n});
+      for (std::size_t t = 0; t < T; ++t)
+        for (std::size_t s = 0; s <= t; ++s)
+          for (std::size_t a = 0; a < pt; ++a)
+            for (std::size_t b = 0; b < pt; ++b) m(t * pt + a, s * pt + b) = m(s * pt + b, t * pt + a) = st.phi[l][t][s](a, b);
+      return m;
+    };
+    auto g_blocks = [&](std::size_t l) {
+      matrix m({n, n});
+      for (std::size_t t = 0; t < T; ++t)
+        for (std::size_t s = 0; s <= t; ++s)
+          for (std::size_t a = 0; a < pt; ++a)
+            for (std::size_t b = 0; b < pt; ++b) {
+              double v = 0;
+              for (std::size_t c = 0; c < c_; ++c)
+                for (std::size_t c2 = 0; c2 < c_; ++c2) v += st.delta[t](c, a) * st.delta[s](c2, b) * st.g[l][t][s](c * p_ + a, c2 * p_ + b);
+              m(t * pt + a, s * pt + b) = m(s * pt + b, t * pt + a) = v;
+            }
+      return m;
+    };
+    std::vector<spike_grams> out(L);
+    for (std::size_t i = 0; i < L; ++i) {
+      auto& sg = out[i];
+      sg.p = pt;
+      sg.steps = T;
+      sg.coef = coef(i);
+      sg.gg = g_blocks(i);
+      if (i == 0) {
+        sg.response = sh.response;
+        continue;
+      }
+      sg.gy = gram(sh.g_hat[i], sh.y_bar[i]);
+      sg.yy = gram_sym(sh.y_bar[i]);
+      matrix phi_stack({S, n});  // φ^{ℓ}(s) of the weight's input layer, training points
+      for (std::size_t s = 0; s < T; ++s)
+        for (std::size_t k = 0; k < S; ++k)
+          for (std::size_t a = 0; a < pt; ++a) phi_stack(k, s * pt + a) = phi[i - 1][s](k, a);
+      sg.pp = phi_blocks(i - 1);
+      sg.pz = gram(phi_stack, sh.z_hat[i - 1]);
+      sg.zz = gram_sym(sh.z_hat[i - 1]);
+    }
+    return out;
+  }
+
+  /// Alternating scheme: start from the lazy (γ0 → 0) trajectory, as published solvers do: static
+  /// kernels at every (t, s), zero responses, and Δ(t) from the linearised model with the static
+  /// NTK, f(t+1) = f(t) + (η/P) K Δ_eff(t) (the loss and the batches enter through Δ_eff).
+  void initialise_lazy(kernel_store& st) const {
+    const std::size_t T = pr_.steps, pt = pr_.p_train;
+    const auto [phi0, g0] = lazy_kernels<Decl>(kx_, pr_.sigma, c_);
+    std::vector<const matrix*> pp, gp;
+    for (std::size_t l = 0; l < L; ++l) { pp.push_back(&phi0[l]); gp.push_back(&g0[l]); }
+    const matrix k = assemble_ntk(kx_, pp, gp, pr_.rule.kappa, c_, pt);
+    matrix f = xt::zeros<double>({c_, p_});
+    for (std::size_t t = 0; t <= T; ++t) {
+      st.delta[t] = pr_.update_residual(pr_.residual(f), t);
+      st.f[t] = f;
+      for (std::size_t c = 0; c < c_; ++c)
+        for (std::size_t mu = 0; mu < pt; ++mu) {
+          double kd = 0;
+          for (std::size_t c2 = 0; c2 < c_; ++c2)
+            for (std::size_t nu = 0; nu < pt; ++nu) kd += k(c * pt + mu, c2 * pt + nu) * st.delta[t](c2, nu);
+          f(c, mu) += pr_.eta / double(pt) * kd;
+        }
+      for (std::size_t l = 0; l < L; ++l)
+        for (std::size_t s = 0; s <= t; ++s) {
+          st.phi[l][t][s] = phi0[l];
+          st.g[l][t][s] = g0[l];
+          st.r_g[l][t][s] = xt::zeros<double>({b_, p_});
+          if (s < t) st.r_phi[l][t][s] = xt::zeros<double>({p_, b_});
+        }
+    }
+  }
+
+  /// old ← (1−β) old + β new; returns the relative change max over Δ and kernels.
+  double damp_into(kernel_store& old, const kernel_store& nw) const {
+    const double beta = opt_.damping;
+    double change = 0;
+    auto mix = [&](matrix& o, const matrix& n) {
+      if (n.size() == 0) return;
+      if (o.size() != n.size()) o = xt::zeros_like(n);
+      const double d = std::sqrt(detail::norm2(matrix(n - o))), sc = std::sqrt(detail::norm2(n)) + 1e-300;
+      change = std::max(change, d / sc);
+      o = (1 - beta) * o + beta * n;
+    };
+    for (std::size_t t = 0; t <= pr_.steps; ++t) {
+      mix(old.delta[t], nw.delta[t]);
+      old.f[t] = nw.f[t];
+      for (std::size_t l = 0; l < L; ++l)
+        for (std::size_t s = 0; s <= t; ++s) {
+          mix(old.phi[l][t][s], nw.phi[l][t][s]);
+          mix(old.g[l][t][s], nw.g[l][t][s]);
+          if (l > 0) mix(old.r_g[l][t][s], nw.r_g[l][t][s]);
+          if (s < t && l + 1 < L) mix(old.r_phi[l][t][s], nw.r_phi[l][t][s]);
+        }
+    }
+    return change;
+  }
+
+  void summarise(const kernel_store& st, solution& out) const {
+    const std::size_t T = pr_.steps, pt = pr_.p_train;
+    out.f = st.f;
+    out.phi_tt.assign(L, {});
+    out.g_tt.assign(L, {});
+    for (std::size_t t = 0; t <= T; ++t) {
+      out.train_loss.push_back(pr_.train_loss(st.f[t]));
+      out.test_loss.push_back(pr_.test_loss(st.f[t]));
+      for (std::size_t l = 0; l < L; ++l) {
+        out.phi_tt[l].push_back(st.phi[l][t][t]);
+        out.g_tt[l].push_back(st.g[l][t][t]);
+      }
+      // K(t)[cμ, c'ν] = Σ_i κ_i G^{i+1}(t,t)[cμ, c'ν] Φ^i(t,t)[μ, ν]  (Φ^0 = K^x, G^{L+1} = δ_cc')
+      std::vector<const matrix*> pp, gp;
+      for (std::size_t l = 0; l < L; ++l) { pp.push_back(&st.phi[l][t][t]); gp.push_back(&st.g[l][t][t]); }
+      matrix k = assemble_ntk(kx_, pp, gp, pr_.rule.kappa, c_, pt);
+      auto ev = xt::linalg::eigvalsh(k);
+      out.ntk_top.push_back(xt::amax(ev)());
+      out.eos_ratio.push_back(pr_.eta / double(pt) * out.ntk_top.back());
+      out.ntk.push_back(std::move(k));
+    }
+  }
+
+  problem pr_;  // owned: a copy of the data (small at fixed P), so a temporary problem cannot dangle
+  solver_options opt_;
+  std::size_t p_ = 0, c_ = 1, b_ = 1;
+  matrix kx_;
+};
+
+}  // namespace specdyn::dmft::v0
