@@ -81,7 +81,7 @@ void add_measure_flags(CLI::App* cmd, run_config& c) {
 
 void add_theory_flags(CLI::App* cmd, run::theory_options& t, std::size_t& width) {
   cmd->add_option("--solver", t.solver, "auto (exact for linear nets, else particles), exact, particles")->capture_default_str();
-  cmd->add_option("--particles", t.particles, "Particles per replica (Monte Carlo error ~ S^{-1/2})")->capture_default_str();
+  cmd->add_option("--particles", t.particles, "Particles per replica (quasi-random innovations; Monte Carlo error vs S: docs/dmft.md §8)")->capture_default_str();
   cmd->add_option("--replicas", t.replicas, "Independent replicas for error bars")->capture_default_str();
   cmd->add_option("--scheme", t.scheme, "march (one causal pass) or alternating (classic fixed-point iteration)")->capture_default_str();
   cmd->add_option("--damping", t.damping, "Alternating scheme: mixing of new kernels")->capture_default_str();

@@ -148,3 +148,55 @@ TEST_CASE("spiked Wigner: λ → θ + 1/θ", "[spectra][bbp]") {
     CHECK(std::abs(mean - bbp_wigner(theta)) < (theta > 1 ? outlier_tolerance(n, seeds) : edge_tolerance(2.0, n)));
   }
 }
+
+TEST_CASE("bulk distance: the initial singular-value law, KS and Wasserstein-1; outliers barely move them, a reshaped bulk does", "[spectra][bulk]") {
+  SECTION("square: the quarter-circle CDF (1/π)(x√(4 − x²)/2 + 2 arcsin(x/2)), x = s/σ") {
+    const double sigma = 1.3;
+    const std::size_t n = 500;
+    const singular_law law{sigma / std::sqrt(double(n)), n, n};
+    for (double x : {0.1, 0.7, 1.0, 1.5, 1.9, 1.999}) {
+      const double closed = (x * std::sqrt(4 - x * x) / 2 + 2 * std::asin(x / 2)) / std::numbers::pi;
+      CHECK(law.cdf(x * sigma) == Approx(closed).margin(1e-10));
+    }
+    CHECK(law.cdf(0.0) == 0.0);
+    CHECK(law.cdf(2.5 * sigma) == 1.0);
+  }
+  SECTION("rectangular: the Marchenko–Pastur CDF of s²/(σ²·max) with ratio min/max") {
+    const singular_law law{0.7, 200, 800};  // c = 1/4, s² / (0.49·800) ~ MP(1/4)
+    for (double lambda : {0.5, 1.0, 1.8, 2.2}) {
+      double f = 0;  // independent check: midpoint rule on the closed-form density in λ
+      const int cells = 200000;
+      const double lo = mp_edges(0.25).lower, h = (lambda - lo) / cells;
+      for (int k = 0; k < cells; ++k) f += mp_density_closed(lo + (k + 0.5) * h, 0.25) * h;
+      CHECK(law.cdf(std::sqrt(lambda * 0.49 * 800)) == Approx(f).margin(1e-5));
+    }
+  }
+  SECTION("sampled spectra: KS at initialisation within rigidity; one outlier moves KS by ≤ 1/n; a reshaped bulk moves both") {
+    const std::size_t n = 400;
+    const double sigma = 1.0, e = sigma / std::sqrt(double(n));
+    const singular_law law{e, n, n};
+    auto cdf = [&](double s) { return law.cdf(s); };
+    matrix w = gaussian(n, n, e, 3);
+    const auto s0 = all_singular(w).values;
+    const double ks0 = ks_distance(s0, cdf), w10 = wasserstein1(s0, cdf, 2 * sigma) / (2 * sigma);
+    INFO("initial KS " << ks0 << ", W1/edge " << w10);
+    CHECK(ks0 < cdf_tolerance);
+    CHECK(w10 < cdf_tolerance);
+    // a strong rank-one spike: one singular value leaves the bulk (≈ θ + 1/θ = 4.25 with θ = 4)
+    const auto u = unit_vector(n, 5), v = unit_vector(n, 6);
+    matrix spiked = w;
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < n; ++j) spiked(i, j) += 4.0 * u[i] * v[j];
+    const auto s1 = all_singular(spiked).values;
+    CHECK(s1.front() > 4.0);
+    CHECK(ks_distance(s1, cdf) < ks0 + 1.0 / double(n) + cdf_tolerance / 2);
+    CHECK(wasserstein1(s1, cdf, 2 * sigma) / (2 * sigma) < w10 + 4.0 / double(n));
+    // an extensive change: half the columns scaled by 1.6 reshapes the whole bulk
+    matrix reshaped = w;
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < n / 2; ++j) reshaped(i, j) *= 1.6;
+    const auto s2 = all_singular(reshaped).values;
+    CHECK(ks_distance(s2, cdf) > 10 * ks0);
+    CHECK(wasserstein1(s2, cdf, 2 * sigma) / (2 * sigma) > 0.05);
+  }
+}

@@ -438,6 +438,10 @@ run_result run_experiment(Decl decl, const run_config& cfg) {
       for (std::size_t b = 0; b <= topt.histogram_bins; ++b) edges.push_back(trk.histogram_upper() * double(b) / double(topt.histogram_bins));
       s["histogram"] = {{"edges", edges}, {"above_range", io::numbers(trk.above_histogram())}};
       rec.put_rows(s["histogram"], "counts", trk.histograms());
+      // distance of the whole spectrum from the initial law (MP / quarter circle of the entries):
+      // outliers barely move it, a restructured bulk does
+      s["bulk_ks"] = io::numbers(trk.bulk_ks());
+      s["bulk_w1_over_edge"] = io::numbers(trk.bulk_w1());
     }
   }
   rec.set_prefix("");

@@ -74,6 +74,65 @@ inline double bbp_rectangular(double theta, double sigma, double c) {
 /// Spiked Wigner: top eigenvalue of a GOE matrix (semicircle on [−2, 2]) plus θ u uᵀ: θ + 1/θ for θ > 1.
 inline double bbp_wigner(double theta) { return theta > 1 ? theta + 1 / theta : 2.0; }
 
+/// Limiting law of the singular values of an n×m matrix with i.i.d. entries of standard deviation
+/// `entry_std` (all min(n, m) of them): s²/(entry_std²·max(n, m)) follows Marchenko–Pastur with
+/// ratio c = min/max (the quarter circle when square). cdf(s) integrates the MP density in the
+/// variable θ of λ = (a+b)/2 − (b−a)/2·cos θ, where the integrand (b−a)²sin²θ/(8πcλ) is smooth.
+struct singular_law {
+  double entry_std = 1;
+  std::size_t rows = 1, cols = 1;
+  [[nodiscard]] double scale2() const { return entry_std * entry_std * double(std::max(rows, cols)); }
+  [[nodiscard]] double ratio() const { return double(std::min(rows, cols)) / double(std::max(rows, cols)); }
+  [[nodiscard]] double cdf(double s) const {
+    const double c = ratio(), a = (1 - std::sqrt(c)) * (1 - std::sqrt(c)), b = (1 + std::sqrt(c)) * (1 + std::sqrt(c));
+    const double lambda = s * s / scale2();
+    if (lambda <= a) return 0.0;
+    if (lambda >= b) return 1.0;
+    const double theta = std::acos(std::clamp((0.5 * (a + b) - lambda) / (0.5 * (b - a)), -1.0, 1.0));
+    const int n = 256;  // Simpson in θ ∈ [0, θ(λ)]: the integrand is analytic there, error ~1e-12
+    const double h = theta / n;
+    auto f = [&](double t) {  // with q = sin²(t/2): λ = a + (b−a)q, sin²t = 4q(1−q); at a = 0, q → 0 the limit is b/(2πc)
+      const double q = std::sin(0.5 * t) * std::sin(0.5 * t), l = a + (b - a) * q;
+      if (l <= 0) return b / (2 * std::numbers::pi * c);
+      return (b - a) * (b - a) * 4 * q * (1 - q) / (8 * std::numbers::pi * c * l);
+    };
+    double sum = f(0) + f(theta);
+    for (int k = 1; k < n; ++k) sum += (k % 2 ? 4 : 2) * f(k * h);
+    return std::min(1.0, sum * h / 3);
+  }
+};
+
+/// Kolmogorov–Smirnov distance sup_s |F_emp(s) − F(s)| between the empirical law of `values` and a CDF.
+template <class Cdf>
+double ks_distance(std::vector<double> values, const Cdf& cdf) {
+  std::sort(values.begin(), values.end());
+  const double n = double(values.size());
+  double d = 0;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const double f = cdf(values[i]);
+    d = std::max({d, f - double(i) / n, double(i + 1) / n - f});
+  }
+  return d;
+}
+
+/// Wasserstein-1 distance ∫ |F_emp(s) − F(s)| ds between the empirical law of `values` and a CDF
+/// supported in [0, hi] (midpoint rule on 4000 cells of [0, max(hi, max value)]).
+template <class Cdf>
+double wasserstein1(std::vector<double> values, const Cdf& cdf, double hi) {
+  std::sort(values.begin(), values.end());
+  const double top = std::max(hi, values.empty() ? hi : values.back()), n = double(values.size());
+  const int cells = 4000;
+  const double h = top / cells;
+  double w = 0;
+  std::size_t below = 0;
+  for (int k = 0; k < cells; ++k) {
+    const double s = (k + 0.5) * h;
+    while (below < values.size() && values[below] <= s) ++below;
+    w += std::abs(double(below) / n - cdf(s)) * h;
+  }
+  return w;
+}
+
 /// Histogram of values on [lo, hi) with `bins` equal bins; values outside are clamped into the ends.
 inline std::vector<double> histogram(const std::vector<double>& values, double lo, double hi, std::size_t bins) {
   std::vector<double> counts(bins, 0.0);

@@ -2,7 +2,10 @@
 // records the singular values (all by LAPACK, or the top k by Krylov), the outliers above the
 // theoretical bulk edge at initialisation, ‖W(t) − W(0)‖_op, the stable rank, how much of each
 // top left singular vector lies in the initial top-k subspace, the cosine of each top right
-// singular vector with a task direction, and a histogram on fixed bins.
+// singular vector with a task direction, a histogram on fixed bins and (with all singular values)
+// the distance of the whole spectrum from its initial random-matrix law: Kolmogorov–Smirnov and
+// Wasserstein-1 against the Marchenko–Pastur/quarter-circle law of the initial entries. Outliers
+// barely move these (each carries 1/min(rows, cols) of the mass); a restructured bulk does.
 //   spectra::tracker tr("W1", M0, entry_std, {.top_k = 16});
 //   tr.snapshot(step, M);   // M: the effective weight W_eff at that step
 #pragma once
@@ -42,6 +45,7 @@ class tracker {
     const std::size_t small = std::min(rows_, cols_);
     k_ = std::min(opt.top_k, small > 2 ? small - 2 : std::size_t{1});
     bulk_ = bulk_edges(entry_std, rows_, cols_);
+    law_ = {entry_std, rows_, cols_};
     margin_ = outlier_margin(bulk_.upper, rows_, cols_);
     full_ = opt.how == method::full || (opt.how == method::automatic && small <= opt.full_up_to) || small <= 2 * k_ + 2;
     hist_hi_ = 1.25 * bulk_.upper;
@@ -95,6 +99,9 @@ class tracker {
         if (s < hist_hi_) in_range.push_back(s);
       histogram_.push_back(histogram(in_range, 0.0, hist_hi_, opt_.histogram_bins));
       above_range_.push_back(above);
+      auto cdf = [this](double x) { return law_.cdf(x); };
+      ks_.push_back(ks_distance(values, cdf));
+      w1_.push_back(wasserstein1(values, cdf, bulk_.upper) / bulk_.upper);
     }
     values_.push_back(std::move(values));
     method_ = full_ ? "full" : "krylov";  // the --spectra-method names: all values (LAPACK) or the top k
@@ -119,6 +126,11 @@ class tracker {
   const std::vector<std::vector<double>>& overlap_task() const { return overlap_task_; }
   const std::vector<std::vector<double>>& histograms() const { return histogram_; }
   const std::vector<double>& above_histogram() const { return above_range_; }
+  /// With all singular values: KS distance and Wasserstein-1 distance (relative to the bulk edge)
+  /// of the spectrum from the initial law, per snapshot.
+  const std::vector<double>& bulk_ks() const { return ks_; }
+  const std::vector<double>& bulk_w1() const { return w1_; }
+  const singular_law& initial_law() const { return law_; }
 
  private:
   singular_result top(const matrix& m) const {
@@ -162,7 +174,8 @@ class tracker {
   bool full_ = true;
   std::vector<std::size_t> steps_;
   std::vector<std::vector<double>> values_, outliers_, overlap_initial_, overlap_task_, histogram_;
-  std::vector<double> delta_op_, stable_rank_, above_range_;
+  std::vector<double> delta_op_, stable_rank_, above_range_, ks_, w1_;
+  singular_law law_;
 };
 
 }  // namespace specdyn::spectra
