@@ -11,6 +11,8 @@ Writes into DIR:
   outliers_<layer>.png      top singular values vs step with the bulk edge; theory records add the
                             predicted outliers (black) and the naive independent-spike BBP (grey dashed)
   spectrum_<layer>.png      histograms of the full spectrum at a few times with the initial bulk law
+  bulk_<layer>.png          bulk distance from the initial law (KS, Wasserstein-1 / edge) and the
+                            number of outliers vs step: outliers escape (few outputs) or the bulk moves
   compare_<model>_<rule>.png     (`specdyn compare`) loss curves vs theory, errors vs N with fitted slopes
   outliers_vs_gamma0_<layer>.png (`specdyn outliers`) where each outlier ends, vs γ0 (and vs σ, t),
   outliers_vs_sigma_<layer>.png  theory line, naive BBP dashed, finite widths as markers
@@ -598,6 +600,33 @@ def plot_proportional_scan(rec, out):
     plt.close(fig)
 
 
+def plot_bulk(recs, out, layer):
+    with_ks = [r for r in recs if "bulk_ks" in r.get("spectra", {}).get(layer, {})]
+    if not with_ks:
+        return
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    for i, r in enumerate(with_ks):
+        s = r["spectra"][layer]
+        steps = arr(s["steps"])
+        ks, w1 = arr(s["bulk_ks"]), arr(s["bulk_w1_over_edge"])
+        n = min(len(steps), len(ks), len(w1))
+        kw = dict(color=f"C{i % 10}", marker=".", label=label(r, with_ks))
+        axes[0].plot(steps[:n], ks[:n], **kw)
+        axes[1].plot(steps[:n], w1[:n], **kw)
+        counts = [len(o) for o in s["outliers"]] if isinstance(s.get("outliers"), list) else []
+        axes[2].plot(steps[: len(counts)], counts, **kw)
+    axes[0].set_ylabel("KS distance from the initial law")
+    axes[1].set_ylabel("Wasserstein-1 / bulk edge")
+    axes[2].set_ylabel("number of outliers")
+    for ax in axes:
+        ax.set_xlabel("step")
+    axes[0].legend(fontsize=7)
+    fig.suptitle(title(with_ks, f"{layer}: does the bulk move, or do outliers escape?"), fontsize=10)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, f"bulk_{layer}.png"), dpi=120)
+    plt.close(fig)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
@@ -625,6 +654,7 @@ def main():
         for layer in layers(recs):
             plot_outliers(recs, args.out, layer)
             plot_spectrum(recs, args.out, layer)
+            plot_bulk(recs, args.out, layer)
     print(f"plots written to {args.out}")
 
 
