@@ -494,7 +494,7 @@ int main(int argc, char** argv) {
       run::write_sweep_summary(r, sw_cfg, sw_opt);
       std::printf("wrote %s (%zu points run, %zu already complete)\n", r.record.c_str(), r.ran, r.skipped);
       std::fflush(stdout);
-      plot({r.record.string()}, r.record.parent_path().string());
+      if (r.status != "failed") plot({r.record.string()}, r.record.parent_path().string());
       return finish(cmd_name, r.status, r.message, r.signal, r.record);
     }
     if (*equations) {

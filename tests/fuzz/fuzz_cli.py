@@ -235,6 +235,8 @@ def main():
                                          "--width", "16", "--steps", "1", "--loss", "xent"])
     add("text empty corpus", ["train", "--model", "mlp3_relu", "--task", "text", "--data-dir", "{dir}/corpus", "--vocab", "50",
                               "--samples", "64", "--width", "16", "--steps", "1", "--loss", "xent"], {"corpus/empty": b""})
+    add("sweep text missing dir", ["sweep", "--model", "mlp3_relu", "--task", "text", "--data-dir", "{dir}/nowhere", "--vocab", "50",
+                                   "--samples", "16", "--test-samples", "8", "--steps", "1", "--widths", "16", "--lrs", "0.1"])
     add("text missing dir", ["train", "--model", "mlp3_relu", "--task", "text", "--data-dir", "{dir}/nowhere", "--vocab", "50",
                              "--samples", "64", "--width", "16", "--steps", "1", "--loss", "xent"])
 

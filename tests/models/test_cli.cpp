@@ -411,6 +411,27 @@ TEST_CASE("sweep: SIGKILL mid-run loses only in-flight points; resumed, it equal
   CHECK(compared == 24);
 }
 
+TEST_CASE("sweep: when every point fails the sweep says so (exit 1, status failed, the first point's error), and bad data files are refused up front", "[cli][sweep]") {
+  const fs::path out = scratch() / "sweep_all_failed";
+  fs::remove_all(out);
+  const std::string args = "sweep --model mlp3_tanh --dim 4 --samples 4 --test-samples 4 --steps 3 --widths 16 --lrs 0.1,0.2 --seeds 1 "
+                           "--jobs 1 --quiet --out " + out.string();
+  const auto r = run(args, "SPECDYN_INJECT_FAILURE=1");
+  INFO(r.err);
+  CHECK(r.code == 1);
+  CHECK(r.err.find("every point failed") != std::string::npos);
+  CHECK(r.err.find("injected failure") != std::string::npos);
+  CHECK(read_json(only_record(out))["status"] == "failed");
+  // a missing corpus is one refusal before any point runs, not one failure per point
+  const fs::path out2 = scratch() / "sweep_no_corpus";
+  fs::remove_all(out2);
+  const auto r2 = run("sweep --model mlp3_relu --task text --data-dir " + (scratch() / "nowhere").string() +
+                      " --vocab 50 --samples 16 --test-samples 8 --steps 2 --widths 16 --lrs 0.1 --quiet --out " + out2.string());
+  CHECK(r2.code == 2);
+  CHECK(lines(r2.err) == 1);
+  CHECK_FALSE(fs::exists(out2));
+}
+
 TEST_CASE("docs/dmft.md shows the compare table in the format the program prints", "[cli][docs]") {
   const fs::path out = scratch() / "docs_compare", txt = scratch() / "compare_stdout.txt";
   const std::string cmd = std::string(SPECDYN_CLI) + " compare --model deep_linear3 --task linear --samples 4 --dim 8 --steps 3 " +

@@ -189,6 +189,9 @@ inline optimum interpolate_optimum(const std::vector<double>& etas, const std::v
 inline sweep_result run_sweep(const std::string& exe, const run_config& base, const sweep_options& so) {
   so.validate();
   base.validate();
+  // files the points would read (npy, Fashion-MNIST, the text corpus): refuse bad ones here, once,
+  // rather than let every point fail in its own process
+  if (base.task == "npy" || base.task == "fashion-mnist" || base.task == "text") (void)make_data(base);
   const std::filesystem::path dir(base.out);
   std::error_code ec;
   std::filesystem::create_directories(dir / "points", ec);
@@ -284,9 +287,20 @@ inline sweep_result run_sweep(const std::string& exe, const run_config& base, co
     wait_one();
   }
   bar.finish();
+  std::size_t usable = 0;
   for (auto& pt : res.points) {
     read_point(pt);
-    if (pt.status == "completed" || pt.status == "diverged") std::filesystem::remove(pt.cfg.out + ".log", ec);
+    if (pt.status == "completed" || pt.status == "diverged") {
+      std::filesystem::remove(pt.cfg.out + ".log", ec);
+      ++usable;
+    }
+  }
+  if (usable == 0 && res.status == "completed" && !res.points.empty()) {  // nothing to summarise: say why
+    std::string first;
+    std::ifstream log(res.points.front().cfg.out + ".log");
+    std::getline(log, first);
+    res.status = "failed";
+    res.message = "every point failed; the first one's log (" + res.points.front().cfg.out + ".log) says: " + (first.empty() ? "nothing" : first);
   }
   return res;
 }
