@@ -116,6 +116,17 @@ inline std::filesystem::path find_idx(const std::filesystem::path& dir, const st
                     "the four idx files");
 }
 
+/// usage_error unless the header's magic number is `expected`; `kind` names the file type.
+inline void require_magic(const std::filesystem::path& path, const unsigned char* header, std::uint32_t expected, const std::string& kind) {
+  const std::uint32_t magic = big_endian32(header);
+  if (magic == expected) return;
+  char got[16], want[16];
+  std::snprintf(got, sizeof got, "0x%08x", magic);
+  std::snprintf(want, sizeof want, "0x%08x", expected);
+  throw usage_error(path.string() + ": bad magic number " + got + " (an " + kind + " file starts with " + want + "); not a Fashion-MNIST " +
+                    (expected == 0x00000803 ? "image" : "label") + " file");
+}
+
 }  // namespace detail
 
 /// An idx3-ubyte image file (magic 0x00000803): count × rows × cols bytes. Checks the magic number,
@@ -125,12 +136,7 @@ inline idx_images read_idx_images(const std::filesystem::path& path, std::size_t
   detail::gz_reader in(path);
   unsigned char h[16];
   in.read_exact(h, sizeof h, "a 16-byte idx3 header");
-  const std::uint32_t magic = detail::big_endian32(h);
-  if (magic != 0x00000803) {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "0x%08x", magic);
-    throw usage_error(path.string() + ": bad magic number " + buf + " (an idx3 image file starts with 0x00000803); not a Fashion-MNIST image file");
-  }
+  detail::require_magic(path, h, 0x00000803, "idx3 image");
   idx_images im;
   im.count = detail::big_endian32(h + 4);
   im.rows = detail::big_endian32(h + 8);
@@ -154,12 +160,7 @@ inline std::vector<std::uint8_t> read_idx_labels(const std::filesystem::path& pa
   detail::gz_reader in(path);
   unsigned char h[8];
   in.read_exact(h, sizeof h, "an 8-byte idx1 header");
-  const std::uint32_t magic = detail::big_endian32(h);
-  if (magic != 0x00000801) {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "0x%08x", magic);
-    throw usage_error(path.string() + ": bad magic number " + buf + " (an idx1 label file starts with 0x00000801); not a Fashion-MNIST label file");
-  }
+  detail::require_magic(path, h, 0x00000801, "idx1 label");
   const std::size_t count = detail::big_endian32(h + 4);
   if (expected_count > 0 && count != expected_count)
     throw usage_error(path.string() + ": header says " + std::to_string(count) + " labels, expected " + std::to_string(expected_count));

@@ -227,46 +227,70 @@ inline std::vector<double> spiked_outliers(const spike_grams& sg, double cut = 1
   std::sort(roots.rbegin(), roots.rend());
   return roots;
 }
-/// A spectral law on [0, ∞) known at real ζ above its support through its Stieltjes transform
-/// g(ζ) = ∫ dH(τ)/(τ − ζ) and t(ζ) = ∫ τ dH(τ)/(τ − ζ) = 1 + ζg(ζ) (kept separately: at large ζ,
-/// 1 + ζg cancels catastrophically), and the support's right end.
+/// A spectral law on [0, ∞) known above its support through the curve x ∈ (0, 1) ↦ (ζ, g(ζ), t(ζ)),
+/// with ζ decreasing from ∞ (x → 0) to the support's right end `top` (x → 1), the Stieltjes
+/// transform g(ζ) = ∫ dH(τ)/(τ − ζ) and t(ζ) = ∫ τ dH(τ)/(τ − ζ) = 1 + ζg(ζ) (kept separately: at
+/// large ζ, 1 + ζg cancels catastrophically). Every law below has an explicit curve, so composing
+/// them never nests root finding; g and t at a given ζ invert the curve by bisection.
+struct law_point {
+  double zeta, g, t;
+};
 struct law {
-  std::function<double(double)> g, t;
+  std::function<law_point(double)> curve;
   double top = 0;
+  [[nodiscard]] law_point at(double zeta) const {
+    double l = 0, r = 1;  // ζ(x) decreases in x
+    for (int it = 0; it < 200 && r - l > 1e-16; ++it) {
+      const double mid = 0.5 * (l + r);
+      (curve(mid).zeta > zeta ? l : r) = mid;
+    }
+    return curve(0.5 * (l + r));
+  }
+  [[nodiscard]] double g(double zeta) const { return at(zeta).g; }
+  [[nodiscard]] double t(double zeta) const { return at(zeta).t; }
 };
 
-/// The point mass at 1.
+/// The point mass at 1 (ζ = 1/x).
 inline law unit_mass() {
-  return {[](double z) { return 1 / (1 - z); }, [](double z) { return 1 / (1 - z); }, 1.0};
+  return {[](double x) {
+            const double z = 1 / x;
+            return law_point{z, 1 / (1 - z), 1 / (1 - z)};
+          },
+          1.0};
 }
 
 /// Law of a + b·τ (a ≥ 0, b > 0) for τ ~ H.
 inline law affine(const law& h, double a, double b) {
-  return {[h, a, b](double z) { return h.g((z - a) / b) / b; }, [h, a, b](double z) { return a * h.g((z - a) / b) / b + h.t((z - a) / b); },
+  return {[h, a, b](double x) {
+            const law_point p = h.curve(x);
+            return law_point{a + b * p.zeta, p.g / b, a * p.g / b + p.t};
+          },
           a + b * h.top};
 }
 
 /// Law of ZᵀZ/n for Z p×n i.i.d. N(0, 1), c = p/n (Marchenko–Pastur, with its atom at 0 when c < 1):
 /// g solves z g² + (z + 1 − c) g + 1 = 0 (the stable form of the root that behaves like −1/z), t = cg/(1 + g).
 inline law marchenko_pastur(double c) {
-  auto g = [c](double z) {
-    const double b = z + 1 - c;
-    return 2 / (-b - std::sqrt(std::max(0.0, b * b - 4 * z)));
-  };
-  return {g, [c, g](double z) { const double m = g(z); return c * m / (1 + m); }, (1 + std::sqrt(c)) * (1 + std::sqrt(c))};
+  const double top = (1 + std::sqrt(c)) * (1 + std::sqrt(c));
+  return {[c, top](double x) {
+            const double z = top / x, b = z + 1 - c, g = 2 / (-b - std::sqrt(std::max(0.0, b * b - 4 * z)));
+            return law_point{z, g, c * g / (1 + g)};
+          },
+          top};
 }
 
 /// Law of ZᵀTZ/n for Z p×n i.i.d. N(0, 1), c = p/n and T with law H (Silverstein's equation): the
-/// Stieltjes transform m of the n×n matrix solves z(m) = −1/m + c ∫ τ dH(τ)/(1 + τm), where
-/// ∫ τ dH/(1 + τm) = t_H(−1/m)/m (both terms positive), and then t = 1 + zm = c·t_H(−1/m). Above
-/// the support z(m) is increasing on (m*, 0), m* the minimum of z on (−1/top_H, 0), and the right
-/// edge is z(m*).
+/// Stieltjes transform m of the n×n matrix solves z = −1/m + c ∫ τ dH(τ)/(1 + τm). With ζ = −1/m
+/// running along H's curve, ∫ τ dH/(1 + τm) = −ζ t_H(ζ), so z = ζ(1 − c·t_H(ζ)), m = −1/ζ and
+/// t = 1 + zm = c·t_H(ζ), all explicit in H's curve parameter x. z(x) is smallest at x*: the
+/// right edge; the law's own curve is x ∈ (0, x*), where z decreases from ∞ to the edge.
 inline law silverstein(const law& h, double c) {
-  auto zof = [h, c](double m) { return -1 / m + c * h.t(-1 / m) / m; };
-  // minimise z on (−1/top, 0): a scan geometric towards both ends (a ratio c ≫ 1 puts the minimum
-  // near 0, an atom at the top puts it near −1/top), then golden section between the neighbours
-  const double lo = -1 / h.top;
-  auto at = [lo](double x) { return lo * x; };  // x ∈ (0, 1): m = lo·x
+  auto zof = [h, c](double x) {
+    const law_point p = h.curve(x);
+    return p.zeta * (1 - c * p.t);
+  };
+  // minimise z on (0, 1): a scan geometric towards both ends (a ratio c ≫ 1 puts the minimum
+  // near ζ = ∞, an atom at the top near ζ = top), then golden section between the neighbours
   std::vector<double> xs;
   for (int k = 0; k <= 240; ++k) xs.push_back(0.5 * std::pow(1e-14, k / 240.0));
   std::reverse(xs.begin(), xs.end());
@@ -274,26 +298,22 @@ inline law silverstein(const law& h, double c) {
   std::size_t kb = 0;
   double best = INFINITY;
   for (std::size_t k = 0; k < xs.size(); ++k) {
-    const double zz = zof(at(xs[k]));
+    const double zz = zof(xs[k]);
     if (zz < best) best = zz, kb = k;
   }
   double a = xs[kb == 0 ? 0 : kb - 1], b = xs[std::min(kb + 1, xs.size() - 1)];
   const double gr = (std::sqrt(5.0) - 1) / 2;
-  double x1 = b - gr * (b - a), x2 = a + gr * (b - a), f1 = zof(at(x1)), f2 = zof(at(x2));
+  double x1 = b - gr * (b - a), x2 = a + gr * (b - a), f1 = zof(x1), f2 = zof(x2);
   for (int it = 0; it < 120 && b - a > 1e-15; ++it) {
-    if (f1 < f2) b = x2, x2 = x1, f2 = f1, x1 = b - gr * (b - a), f1 = zof(at(x1));
-    else a = x1, x1 = x2, f1 = f2, x2 = a + gr * (b - a), f2 = zof(at(x2));
+    if (f1 < f2) b = x2, x2 = x1, f2 = f1, x1 = b - gr * (b - a), f1 = zof(x1);
+    else a = x1, x1 = x2, f1 = f2, x2 = a + gr * (b - a), f2 = zof(x2);
   }
-  const double m_star = at(0.5 * (a + b)), edge = zof(m_star);
-  auto g = [zof, m_star](double z) {  // invert the increasing branch z(m) = z on (m*, 0) by bisection
-    double l = m_star, r = 0;
-    for (int it = 0; it < 200 && r - l > 1e-16 * std::abs(l); ++it) {
-      const double mid = 0.5 * (l + r);
-      (zof(mid) < z ? l : r) = mid;
-    }
-    return 0.5 * (l + r);
-  };
-  return {g, [g, h, c](double z) { return c * h.t(-1 / g(z)); }, edge};
+  const double x_star = 0.5 * (a + b);
+  return {[h, c, x_star](double y) {
+            const law_point p = h.curve(x_star * y);
+            return law_point{p.zeta * (1 - c * p.t), -1 / p.zeta, c * p.t};
+          },
+          zof(x_star)};
 }
 
 }  // namespace detail
