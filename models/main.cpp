@@ -2,18 +2,24 @@
 // tracking into a run record, plot records, and run the demo. Exit codes: 0 success, 2 bad
 // input (one line naming the flag, nothing written), 3 training diverged (record kept),
 // 130 interrupted (record kept), 1 any other failure.
+#include <sys/prctl.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include <CLI/CLI.hpp>
 
 #include "registry.hpp"
+#include "specdyn/run/mpi.hpp"
 #include "specdyn/run/sweep.hpp"
 #include "specdyn/run/proportional.hpp"
 #include "deep_linear2.hpp"
@@ -83,6 +89,8 @@ void add_theory_flags(CLI::App* cmd, run::theory_options& t, std::size_t& width)
   cmd->add_option("--solver", t.solver, "auto (exact for linear nets, else particles), exact, particles")->capture_default_str();
   cmd->add_option("--particles", t.particles, "Particles per replica (quasi-random innovations; Monte Carlo error vs S: docs/dmft.md §8)")->capture_default_str();
   cmd->add_option("--replicas", t.replicas, "Independent replicas for error bars")->capture_default_str();
+  cmd->add_option("--threads", t.threads, "Replicas solved at once, one thread each (0: all cores; with more than one, each uses one BLAS thread, which moves results in the last digits: fix --threads for bitwise reproducibility)")
+      ->capture_default_str();
   cmd->add_option("--scheme", t.scheme, "march (one causal pass) or alternating (classic fixed-point iteration)")->capture_default_str();
   cmd->add_option("--damping", t.damping, "Alternating scheme: mixing of new kernels")->capture_default_str();
   cmd->add_option("--max-iterations", t.max_iterations, "Alternating scheme: iteration limit")->capture_default_str();
@@ -171,7 +179,10 @@ std::vector<std::string> parse_words(const std::string& text) {
 
 std::string command_line(int argc, char** argv) {
   std::string line;
-  for (int i = 0; i < argc; ++i) line += (i ? " " : "") + std::string(argv[i]);
+  for (int i = 0; i < argc; ++i) {
+    if (i) line += ' ';
+    line += argv[i];
+  }
   return line;
 }
 
@@ -240,8 +251,30 @@ int plot(const std::vector<std::string>& records, const std::string& out) {
 
 }  // namespace
 
+/// A sweep's child (SPECDYN_PARENT_PID set by run_sweep) gets SIGTERM when the sweep dies, even by
+/// SIGKILL: it then records itself as interrupted instead of running on unattended.
+void stop_with_parent() {
+  const char* parent = std::getenv("SPECDYN_PARENT_PID");
+  if (!parent) return;
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (std::to_string(::getppid()) != parent) std::raise(SIGTERM);  // the parent died before prctl
+}
+
+/// The number of ranks a launcher says this process is one of (1 without mpirun).
+long launcher_ranks() {
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"})
+    if (const char* s = std::getenv(v)) return std::atol(s);
+  return 1;
+}
+bool launcher_rank0() {
+  for (const char* v : {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"})
+    if (const char* s = std::getenv(v)) return std::atol(s) == 0;
+  return true;
+}
+
 int main(int argc, char** argv) {
   specdyn::blas::ensure_native_core(argv);  // OpenBLAS core guard (may re-execute this program once)
+  stop_with_parent();
   CLI::App app{"specdyn: spectral dynamics of wide networks, finite width and infinite-width theory"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string(specdyn::version) + " (" + specdyn::git_revision + ")");
@@ -379,9 +412,34 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::string sub;
     for (const auto* s : app.get_subcommands()) sub = " " + s->get_name();
-    std::fprintf(stderr, "specdyn%s: %s; see specdyn%s --help\n", sub.c_str(), e.what(), sub.c_str());
+    if (launcher_rank0()) std::fprintf(stderr, "specdyn%s: %s; see specdyn%s --help\n", sub.c_str(), e.what(), sub.c_str());
     return 2;
   }
+
+  // sweep and compare spread their points over the ranks of mpirun; the other commands run on one
+  std::optional<run::mpi::session> mpi_session;
+  if (launcher_ranks() > 1 && !*sweep && !*compare) {
+    if (launcher_rank0())
+      std::fprintf(stderr, "specdyn %s: runs on one rank (only sweep and compare spread over MPI ranks); start it without mpirun\n",
+                   app.get_subcommands().front()->get_name().c_str());
+    return 2;
+  }
+  if (*sweep || *compare) {
+    if (launcher_ranks() > 1 && !run::mpi::available()) {
+      if (launcher_rank0())
+        std::fprintf(stderr, "specdyn: started by mpirun with %ld ranks, but built without MPI; rebuild with -DSPECDYN_MPI=ON "
+                             "(needs libopenmpi-dev) or run without mpirun\n", launcher_ranks());
+      return 2;
+    }
+    try {
+      mpi_session.emplace(argc, argv);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "specdyn: %s\n", e.what());
+      return 1;
+    }
+  }
+  // usage errors are the same on every rank: rank 0 alone says so
+  const bool speaks = run::mpi::rank() == 0;
 
   try {
     const std::pair<CLI::App*, run_config*> run_commands[] = {{train, &cfg}, {theory, &th_cfg}, {compare, &cmp_cfg}, {outliers, &out_cfg}, {sweep, &sw_cfg}};
@@ -424,7 +482,10 @@ int main(int argc, char** argv) {
       cmp_th.quiet = cmp_cfg.quiet;
       const auto& entry = models::find_model(cmp_cfg.model);
       const auto r = entry.compare(cmp_cfg, cmp_th, cmp_opt);
-      std::printf("wrote %s and %s\n", r.record.c_str(), r.theory_record.c_str());
+      if (!r.summary_rank) return r.status == "interrupted" ? io::exit_code_for_signal(r.signal) : r.status == "completed" ? 0 : 1;
+      std::printf("wrote %s and %s (%zu finite-width points run, %zu already complete%s)\n", r.record.c_str(), r.theory_record.c_str(),
+                  r.points_run, r.points_skipped,
+                  run::mpi::distributed() ? (", " + std::to_string(run::mpi::size()) + " ranks").c_str() : "");
       return finish(cmd_name, r.status, r.message, r.signal, r.record);
     }
     if (*outliers) {
@@ -491,6 +552,7 @@ int main(int argc, char** argv) {
                            "--widths contains " + std::to_string(n), "lower the largest width or --jobs");
       }
       auto r = run::run_sweep(fs::read_symlink("/proc/self/exe").string(), sw_cfg, sw_opt);
+      if (!r.summary_rank) return r.status == "interrupted" ? io::exit_code_for_signal(r.signal) : 0;
       run::write_sweep_summary(r, sw_cfg, sw_opt);
       std::printf("wrote %s (%zu points run, %zu already complete)\n", r.record.c_str(), r.ran, r.skipped);
       std::fflush(stdout);
@@ -555,7 +617,7 @@ int main(int argc, char** argv) {
       return rc;
     }
   } catch (const usage_error& e) {
-    std::fprintf(stderr, "%s: %s\n", cmd_name.c_str(), e.what());
+    if (speaks) std::fprintf(stderr, "%s: %s\n", cmd_name.c_str(), e.what());
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: error: %s\n", cmd_name.c_str(), e.what());

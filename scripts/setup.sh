@@ -11,6 +11,7 @@ packages=(
   libeigen3-dev libspectra-dev # top-k singular values (Krylov)
   python3 python3-matplotlib python3-numpy  # plots
   zlib1g-dev                   # reads the gzipped Fashion-MNIST files
+  libopenmpi-dev openmpi-bin   # mpirun -n K specdyn sweep/compare (run/mpi.hpp)
   dataset-fashion-mnist fortunes  # real data: --task fashion-mnist, --task text (docs/data.md)
 )
 missing=()

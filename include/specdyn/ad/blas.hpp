@@ -23,6 +23,7 @@
 extern "C" {
 char* openblas_get_corename(void);
 int openblas_get_num_threads(void);
+void openblas_set_num_threads(int);
 char* openblas_get_config(void);
 }
 
@@ -96,6 +97,23 @@ inline void gemv(bool trans, double alpha, const double* a, std::size_t rows, st
 /// The CPU kernel family OpenBLAS selected at load time (e.g. "Haswell", "SkylakeX").
 inline std::string core_name() { return openblas_get_corename(); }
 inline int num_threads() { return openblas_get_num_threads(); }
+
+/// OpenBLAS's thread count set to `n` for the lifetime of the object (restored after): parallel
+/// work that runs its own threads, one BLAS call each, should not also spread every call.
+class thread_scope {
+ public:
+  explicit thread_scope(int n) : old_(openblas_get_num_threads()) {
+    if (n != old_) openblas_set_num_threads(n);
+  }
+  ~thread_scope() {
+    if (openblas_get_num_threads() != old_) openblas_set_num_threads(old_);
+  }
+  thread_scope(const thread_scope&) = delete;
+  thread_scope& operator=(const thread_scope&) = delete;
+
+ private:
+  int old_;
+};
 
 /// Whether the user chose OpenBLAS's kernel family themselves (the core guard then leaves it alone).
 inline bool core_type_chosen_by_user() { return std::getenv("OPENBLAS_CORETYPE") != nullptr && std::getenv("SPECDYN_BLAS_DETECTED_CORE") == nullptr; }

@@ -11,7 +11,11 @@
 #pragma once
 
 #include <cstdio>
+#include <fstream>
+#include <optional>
 
+#include "specdyn/io/npy.hpp"
+#include "specdyn/run/mpi.hpp"
 #include "specdyn/run/theory.hpp"
 #include "specdyn/spectra/ntk.hpp"
 #include "specdyn/stats.hpp"
@@ -47,9 +51,70 @@ struct compare_result {
   double theory_mc_error = 0;             // relative L2 of the theory loss curve's standard error (NaN: exact)
   std::vector<double> outlier_mc_error;   // per hidden weight: relative standard error of the predicted top outlier at T
   std::vector<std::size_t> prediction_steps;
+  std::size_t points_run = 0, points_skipped = 0;  // finite-width points, over all ranks
   std::string status = "completed", message;
   int signal = 0;
+  bool summary_rank = true;  // false on MPI ranks other than 0: they write no record
 };
+
+// Each finite-width point (width, weight seed) keeps its own record in <compare record>_points/:
+// the loss curve, the top singular values at the prediction steps, the NTK's top eigenvalue and the
+// kernels Φ^ℓ, G^ℓ at the last step. A re-run skips points whose record is complete and describes
+// the same run; the compare record is assembled from these files alone.
+inline std::filesystem::path compare_points_dir(const std::filesystem::path& record) {
+  return record.parent_path() / (record.stem().string() + "_points");
+}
+inline std::filesystem::path compare_point_path(const std::filesystem::path& dir, std::size_t width, std::uint64_t weight_seed) {
+  return dir / ("N" + std::to_string(width) + "_w" + std::to_string(weight_seed) + ".json");
+}
+/// What a point's numbers depend on: the run (less where it is written) and the prediction steps.
+inline io::json point_config(const run_config& cfg, const theory_options& th) {
+  io::json c = cfg.to_json();
+  for (const char* k : {"out", "command_line", "quiet", "force", "width"}) c.erase(k);
+  c["prediction_every"] = th.spectra_every;
+  return c;
+}
+inline io::json read_point_json(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  return in ? io::json::parse(in, nullptr, false) : io::json(io::json::value_t::discarded);
+}
+inline std::string compare_point_status(const std::filesystem::path& file) {
+  const auto j = read_point_json(file);
+  return j.is_discarded() ? "missing" : j.value("status", "torn");
+}
+inline std::string compare_point_message(const std::filesystem::path& file) {
+  const auto j = read_point_json(file);
+  return j.is_discarded() ? "" : j.value("message", "");
+}
+/// Complete: status completed, the same run, and every side file present.
+inline bool compare_point_complete(const std::filesystem::path& file, const io::json& config) {
+  const auto j = read_point_json(file);
+  if (j.is_discarded() || j.value("status", "") != "completed" || !j.contains("config")) return false;
+  io::json c = j["config"];
+  c.erase("width");
+  c.erase("weight_seed");
+  if (c != config) return false;
+  for (const char* key : {"phi", "g"}) {
+    if (!j.contains(key)) return false;
+    for (const auto& [h, v] : j[key].items())
+      if (v.is_object() && v.contains("npy") && !std::filesystem::exists(file.parent_path() / v["npy"].get<std::string>())) return false;
+  }
+  return true;
+}
+/// A square matrix stored by io::record (inline nested lists or a side .npy).
+inline matrix compare_point_matrix(const io::json& v, const std::filesystem::path& file) {
+  if (v.is_object() && v.contains("npy")) {
+    const auto a = io::load_npy(file.parent_path() / v["npy"].get<std::string>());
+    matrix m = xt::zeros<double>({a.shape.at(0), a.shape.at(1)});
+    std::copy(a.data.begin(), a.data.end(), m.begin());
+    return m;
+  }
+  const std::size_t r = v.size(), c = r ? v[0].size() : 0;
+  matrix m = xt::zeros<double>({r, c});
+  for (std::size_t i = 0; i < r; ++i)
+    for (std::size_t k = 0; k < c; ++k) m(i, k) = v[i][k].is_number() ? v[i][k].get<double>() : stats::nan;
+  return m;
+}
 
 inline double mean(const std::vector<double>& v) { return stats::mean_se(v).first; }
 inline double stdev(const std::vector<double>& v) {
@@ -124,7 +189,121 @@ compare_result run_compare(Decl decl, const run_config& cfg_in, const theory_opt
                                                             : cfg.record_path("compare");
   run_config th_cfg = cfg;
   if (std::filesystem::path(cfg.out).extension() == ".json") th_cfg.out = path.parent_path().string();
-  const theory_result theory = run_theory(decl, th_cfg, th);
+  // everything that can refuse the input runs on every rank before any rank starts work
+  th.validate();
+  check_theory_config(cfg);
+  std::optional<task_data> data = make_data(cfg);
+  const std::size_t p = data->samples(), T = cfg.steps;
+  data.reset();  // rebuilt below, after the theory (which builds its own), to keep one copy alive at a time
+  const ad::loss_kind kind = cfg.loss == "mse" ? ad::loss_kind::mse : ad::loss_kind::cross_entropy;
+  res.prediction_steps = prediction_steps(T, th.spectra_every);
+  theory_result theory;
+  const rule_info rule = rule_from_name(cfg.param, L);
+  std::vector<std::uint64_t> weight_seeds;
+  for (std::size_t k = 0; k < co.seeds; ++k) weight_seeds.push_back(cfg.seed + 1000 + k);
+  const std::filesystem::path points_dir = compare_points_dir(path);
+  const io::json pt_config = point_config(cfg, th);
+  {
+    std::error_code ec;
+    std::filesystem::create_directories(points_dir, ec);
+    if (ec) throw usage_error("--out = " + cfg.out + ": cannot create " + points_dir.string() + " (" + ec.message() + ")");
+  }
+  const std::size_t n_points = co.widths.size() * co.seeds;
+  const bool summary = mpi::rank() == 0;
+  std::size_t ran = 0, skipped = 0;
+  int signal = 0;
+  std::string failure;
+  {
+    io::interrupt_guard guard;
+    io::progress bar("compare " + cfg.model, n_points, cfg.quiet || !summary);
+    mpi::work_queue queue(n_points);
+    // one finite-width point: train, measure, write its record (skipped when already complete)
+    auto run_point = [&](std::size_t idx) {
+      const std::size_t n = co.widths[idx / co.seeds];
+      const std::uint64_t ws = weight_seeds[idx % co.seeds];
+      const auto file = compare_point_path(points_dir, n, ws);
+      if (compare_point_complete(file, pt_config)) {
+        ++skipped;
+        return;
+      }
+      ++ran;
+      auto net = bind(decl, rule, {.D = cfg.dim, .N = n, .C = cfg.outputs}, {.gamma0 = cfg.gamma0, .sigma = cfg.sigma, .eta = cfg.lr, .seed = ws});
+      trainer<Decl> tr(net, *data, {.steps = T, .batch = cfg.batch, .centre = true, .loss = kind, .seed = cfg.seed});
+      std::vector<std::vector<double>> tops(L > 1 ? L - 1 : 0);
+      io::record rec(file);
+      io::json config = pt_config;
+      config["width"] = n;
+      config["weight_seed"] = ws;
+      auto& j = rec.begin("compare_point", config);
+      try {
+        tr.run([&](std::size_t t, trainer<Decl>& self) {
+          io::throw_if_interrupted("at N = " + std::to_string(n) + ", seed " + std::to_string(ws) + ", step " + std::to_string(t));
+          if (std::find(res.prediction_steps.begin(), res.prediction_steps.end(), t) == res.prediction_steps.end()) return;
+          for (std::size_t i = 1; i < L; ++i) {
+            const matrix m = self.net().scale(i) * self.net().params().w[i];
+            tops[i - 1].push_back(n > 64 ? spectra::top_singular(m, 1).values.front() : spectra::all_singular(m).values.front());
+          }
+        });
+      } catch (const divergence_error& e) {
+        j["status"] = "failed";
+        j["message"] = "finite-width run at N = " + std::to_string(n) + " diverged (" + std::string(e.what()) + "); lower --lr";
+        rec.write();
+        throw solver_error(j["message"].get<std::string>());
+      }
+      j["status"] = "completed";
+      j["train_loss"] = io::numbers(tr.train_loss());
+      for (std::size_t i = 0; i < tops.size(); ++i) j["top_singular"]["W" + std::to_string(i + 1)] = io::numbers(tops[i]);
+      tr.evaluate_train();
+      const auto ntk = spectra::empirical_ntk(net, data->x, tr.train_fields());
+      j["ntk_top"] = ntk.top_eigenvalue;
+      for (std::size_t l = 0; l < L; ++l) {
+        const std::string h = "h" + std::to_string(l + 1);
+        rec.set_prefix("phi");
+        rec.put_array(j["phi"], h, {ntk.phi[l + 1].begin(), ntk.phi[l + 1].end()}, {ntk.phi[l + 1].shape(0), ntk.phi[l + 1].shape(1)});
+        rec.set_prefix("g");
+        rec.put_array(j["g"], h, {ntk.g[l].begin(), ntk.g[l].end()}, {ntk.g[l].shape(0), ntk.g[l].shape(1)});
+      }
+      rec.write();
+      bar.update(summary ? queue.handed_out() : 0, tr.train_loss().back());
+    };
+    try {
+      if (summary) {  // rank 0 solves the theory while the other ranks start on the finite-width points
+        theory = run_theory(decl, th_cfg, th);
+        if (theory.status != "completed") queue.cancel();
+      }
+      if (theory.status == "completed" || !summary) {
+        data = make_data(cfg);
+        while (const auto idx = queue.next()) run_point(*idx);
+      }
+    } catch (const interrupted_error& e) {
+      signal = e.signal;
+      failure = e.what();
+      queue.cancel();
+    } catch (const usage_error&) {
+      queue.cancel();
+      queue.finish();
+      throw;
+    } catch (const std::exception& e) {
+      failure = e.what();
+      queue.cancel();
+    }
+    queue.finish();
+    if (!signal && io::pending_interrupt()) signal = io::pending_interrupt();
+    bar.finish();
+  }
+  ran = mpi::sum(ran);
+  skipped = mpi::sum(skipped);
+  signal = int(mpi::max(std::size_t(signal)));
+  const bool any_failed = mpi::max(failure.empty() ? 0 : 1) > 0;
+  res.points_run = ran;
+  res.points_skipped = skipped;
+  if (!summary) {
+    res.summary_rank = false;
+    res.status = signal ? "interrupted" : any_failed ? "failed" : "completed";
+    res.message = failure;
+    res.signal = signal;
+    return res;
+  }
   res.theory_record = theory.record;
   if (theory.status != "completed") {
     res.status = theory.status;
@@ -133,11 +312,8 @@ compare_result run_compare(Decl decl, const run_config& cfg_in, const theory_opt
     res.record = theory.record;
     return res;
   }
+  // the theory's loss-curve Monte Carlo error and predicted top singular values (outlier or edge)
   const auto& th_sol = theory.sol.mean;
-  const auto data = make_data(cfg);
-  const std::size_t p = data.samples(), T = cfg.steps;
-  const ad::loss_kind kind = cfg.loss == "mse" ? ad::loss_kind::mse : ad::loss_kind::cross_entropy;
-  res.prediction_steps = prediction_steps(T, th.spectra_every);
   {
     double num = 0, den = 0;
     for (std::size_t t = 0; t <= T; ++t) {
@@ -146,7 +322,6 @@ compare_result run_compare(Decl decl, const run_config& cfg_in, const theory_opt
     }
     res.theory_mc_error = std::sqrt(num / den);
   }
-  // predicted top singular value of each hidden weight at each prediction step (outlier or edge)
   std::vector<std::vector<double>> predicted_top(L > 1 ? L - 1 : 0);
   for (std::size_t i = 1; i < L && i < theory.sol.spectra.size(); ++i) {
     const auto& lp = theory.sol.spectra[i];
@@ -161,70 +336,57 @@ compare_result run_compare(Decl decl, const run_config& cfg_in, const theory_opt
     predicted_top.clear();
     res.outlier_mc_error.clear();
   }
-  const rule_info rule = rule_from_name(cfg.param, L);
-  std::vector<std::uint64_t> weight_seeds;
-  for (std::size_t k = 0; k < co.seeds; ++k) weight_seeds.push_back(cfg.seed + 1000 + k);
-  {
-    io::interrupt_guard guard;
-    io::progress bar("compare " + cfg.model, co.widths.size() * co.seeds, cfg.quiet);
-    std::size_t done = 0;
-    try {
-      for (std::size_t n : co.widths) {
-        width_stats ws;
-        ws.width = n;
-        ws.phi_cos.assign(L, {});
-        ws.g_cos.assign(L, {});
-        ws.outlier_error.assign(predicted_top.size(), {});
-        ws.top_singular.assign(predicted_top.size(), {});
-        for (std::size_t k = 0; k < co.seeds; ++k) {
-          auto net = bind(decl, rule, {.D = cfg.dim, .N = n, .C = cfg.outputs},
-                          {.gamma0 = cfg.gamma0, .sigma = cfg.sigma, .eta = cfg.lr, .seed = weight_seeds[k]});
-          trainer<Decl> tr(net, data, {.steps = T, .batch = cfg.batch, .centre = true, .loss = kind, .seed = cfg.seed});
-          std::vector<std::vector<double>> tops(predicted_top.size());
-          try {
-            tr.run([&](std::size_t t, trainer<Decl>& self) {
-              io::throw_if_interrupted("at N = " + std::to_string(n) + ", seed " + std::to_string(weight_seeds[k]) + ", step " + std::to_string(t));
-              if (std::find(res.prediction_steps.begin(), res.prediction_steps.end(), t) == res.prediction_steps.end()) return;
-              for (std::size_t i = 1; i < L; ++i) {
-                const matrix m = self.net().scale(i) * self.net().params().w[i];
-                tops[i - 1].push_back(n > 64 ? spectra::top_singular(m, 1).values.front() : spectra::all_singular(m).values.front());
-              }
-            });
-          } catch (const divergence_error& e) {
-            throw solver_error("finite-width run at N = " + std::to_string(n) + " diverged (" + e.what() + "); lower --lr");
-          }
-          const auto& loss = tr.train_loss();
-          double num = 0, den = 0;
-          for (std::size_t t = 0; t <= T; ++t) {
-            num += (loss[t] - th_sol.train_loss[t]) * (loss[t] - th_sol.train_loss[t]);
-            den += th_sol.train_loss[t] * th_sol.train_loss[t];
-          }
-          ws.loss_error.push_back(std::sqrt(num / den));
-          ws.loss_curves.push_back(loss);
-          for (std::size_t i = 0; i < predicted_top.size(); ++i) {
-            ws.outlier_error[i].push_back(std::abs(tops[i].back() - predicted_top[i].back()) / predicted_top[i].back());
-            ws.top_singular[i].push_back(tops[i]);
-          }
-          tr.evaluate_train();
-          const auto ntk = spectra::empirical_ntk(net, data.x, tr.train_fields());
-          for (std::size_t l = 0; l < L; ++l) {
-            ws.phi_cos[l].push_back(cosine(ntk.phi[l + 1], leading_block(th_sol.phi_tt[l][T], p)));
-            ws.g_cos[l].push_back(cosine(ntk.g[l], leading_block(th_sol.g_tt[l][T], p)));
-          }
-          ws.ntk_error.push_back(std::abs(ntk.top_eigenvalue - th_sol.ntk_top[T]) / th_sol.ntk_top[T]);
-          bar.update(++done, loss.back());
-        }
-        res.widths.push_back(std::move(ws));
+  // the errors of every width whose points all completed, read back from the point records (the
+  // same numbers whichever rank computed them, and whether this run or an earlier one did)
+  for (std::size_t wi = 0; wi < co.widths.size(); ++wi) {
+    const std::size_t n = co.widths[wi];
+    width_stats ws;
+    ws.width = n;
+    ws.phi_cos.assign(L, {});
+    ws.g_cos.assign(L, {});
+    ws.outlier_error.assign(predicted_top.size(), {});
+    ws.top_singular.assign(predicted_top.size(), {});
+    bool complete = true;
+    for (std::size_t k = 0; k < co.seeds && complete; ++k) {
+      const auto file = compare_point_path(points_dir, n, weight_seeds[k]);
+      if (!compare_point_complete(file, pt_config)) {
+        complete = false;
+        if (failure.empty() && compare_point_status(file) == "failed") failure = compare_point_message(file);
+        break;
       }
-    } catch (const interrupted_error& e) {
-      res.status = "interrupted";
-      res.message = std::string(e.what()) + "; kept the " + std::to_string(res.widths.size()) + " finished width(s)";
-      res.signal = e.signal;
-    } catch (const std::exception& e) {
-      res.status = "failed";
-      res.message = e.what();
+      std::ifstream in(file);
+      const auto j = io::json::parse(in);
+      const auto loss = j["train_loss"].get<std::vector<double>>();
+      double num = 0, den = 0;
+      for (std::size_t t = 0; t <= T; ++t) {
+        num += (loss[t] - th_sol.train_loss[t]) * (loss[t] - th_sol.train_loss[t]);
+        den += th_sol.train_loss[t] * th_sol.train_loss[t];
+      }
+      ws.loss_error.push_back(std::sqrt(num / den));
+      ws.loss_curves.push_back(loss);
+      for (std::size_t i = 0; i < predicted_top.size(); ++i) {
+        const auto tops = j["top_singular"]["W" + std::to_string(i + 1)].get<std::vector<double>>();
+        ws.outlier_error[i].push_back(std::abs(tops.back() - predicted_top[i].back()) / predicted_top[i].back());
+        ws.top_singular[i].push_back(tops);
+      }
+      for (std::size_t l = 0; l < L; ++l) {
+        const std::string h = "h" + std::to_string(l + 1);
+        ws.phi_cos[l].push_back(cosine(compare_point_matrix(j["phi"][h], file), leading_block(th_sol.phi_tt[l][T], p)));
+        ws.g_cos[l].push_back(cosine(compare_point_matrix(j["g"][h], file), leading_block(th_sol.g_tt[l][T], p)));
+      }
+      ws.ntk_error.push_back(std::abs(j["ntk_top"].get<double>() - th_sol.ntk_top[T]) / th_sol.ntk_top[T]);
     }
-    bar.finish();
+    if (complete) res.widths.push_back(std::move(ws));
+    else break;  // widths are reported in order: the first incomplete one ends the table
+  }
+  if (signal) {
+    res.status = "interrupted";
+    res.signal = signal;
+    res.message = (failure.empty() ? std::string("interrupted") : failure) + "; kept the " + std::to_string(res.widths.size()) +
+                  " finished width(s), re-run to resume";
+  } else if (any_failed || res.widths.size() < co.widths.size()) {
+    res.status = "failed";
+    res.message = failure.empty() ? "a finite-width point failed on another rank; see its record in " + points_dir.string() : failure;
   }
   std::vector<std::size_t> ns;
   std::vector<double> le, ne;
@@ -291,6 +453,9 @@ compare_result run_compare(Decl decl, const run_config& cfg_in, const theory_opt
   j["theory_record"] = theory.record.filename().string();
   j["theory_train_loss"] = io::numbers(th_sol.train_loss);
   j["theory_mc_error"] = io::number(res.theory_mc_error);
+  j["points_run"] = res.points_run;
+  j["points_skipped"] = res.points_skipped;
+  j["points_dir"] = points_dir.filename().string();
   j["loss_fit"] = fit_json(res.loss_fit);
   j["ntk_fit"] = fit_json(res.ntk_fit);
   j["prediction_steps"] = res.prediction_steps;

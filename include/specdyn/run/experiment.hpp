@@ -246,9 +246,12 @@ inline void check_overwrite(const std::filesystem::path& path, const io::json& c
   std::ifstream in(path);
   const auto old = io::json::parse(in, nullptr, false);
   if (old.is_discarded() || !old.contains("config")) return;  // torn or foreign: a resumed run may replace it
-  io::json a = old["config"], b = config;
-  for (const char* k : {"command_line", "out", "quiet", "force"}) { a.erase(k); b.erase(k); }
-  if (a != b)
+  // the keys of the new config only: a record adds derived ones (rule, effective γ0, ...) to its own
+  const io::json& a = old["config"];
+  bool same = a.is_object();
+  for (const auto& [k, v] : config.items())
+    if (k != "command_line" && k != "out" && k != "quiet" && k != "force") same = same && a.contains(k) && a[k] == v;
+  if (!same)
     throw usage_error("--out = " + path.string() + ": a record of a different run is already there; choose another --out or add --force");
 }
 

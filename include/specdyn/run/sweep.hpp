@@ -6,7 +6,10 @@
 // resumes it; torn, failed or interrupted records are redone. The summary (kind "sweep") lists,
 // per rule and width, the final loss against η, the interpolated optimal η* and which points
 // diverged, and fits η* ∝ N^k per rule; `specdyn plot` draws the learning-rate-transfer figure,
-// η* against width and the dynamics (top outlier, (η/P)λ_max) across widths.
+// η* against width and the dynamics (top outlier, (η/P)λ_max) across widths. Under mpirun the
+// points are spread over the ranks (run/mpi.hpp: dynamic load balancing, `--jobs` per rank, default
+// one), every rank writing its points' records into the shared --out directory; rank 0 writes the
+// summary, identical to a one-rank run's.
 //   specdyn::run::sweep_options o; o.widths = {256, 1024}; o.lrs = {0.1, 0.3, 1};
 //   auto res = specdyn::run::run_sweep("/path/to/specdyn", base_config, o);
 #pragma once
@@ -32,6 +35,7 @@
 #include "specdyn/io/record.hpp"
 #include "specdyn/io/signals.hpp"
 #include "specdyn/run/experiment.hpp"
+#include "specdyn/run/mpi.hpp"
 #include "specdyn/stats.hpp"
 
 extern char** environ;
@@ -73,9 +77,10 @@ struct sweep_point {
 struct sweep_result {
   std::filesystem::path record;
   std::vector<sweep_point> points;
-  std::size_t ran = 0, skipped = 0;
+  std::size_t ran = 0, skipped = 0;  // over all ranks
   std::string status = "completed", message;
   int signal = 0;
+  bool summary_rank = true;  // false on MPI ranks other than 0: they write no summary
 };
 
 /// The command-line flags that reproduce a run config (for a child `specdyn train` / `theory`).
@@ -223,19 +228,32 @@ inline sweep_result run_sweep(const std::string& exe, const run_config& base, co
           res.points.push_back(pt);
         }
       }
-  const std::size_t jobs = so.jobs ? so.jobs : std::max<long>(1, ::sysconf(_SC_NPROCESSORS_ONLN));
-  // environment of the children: one BLAS thread each (points run in parallel instead)
+  // one rank: all cores; under mpirun: one point per rank (start as many ranks as cores)
+  const std::size_t jobs = so.jobs ? so.jobs : mpi::distributed() ? 1 : std::max<long>(1, ::sysconf(_SC_NPROCESSORS_ONLN));
+  // environment of the children: one BLAS thread each (points run in parallel instead), and this
+  // process's id so that a child stops (SIGTERM, record kept) if the sweep is killed outright
   std::vector<std::string> env_store;
-  for (char** e = environ; *e; ++e)
-    if (std::string(*e).rfind("OPENBLAS_NUM_THREADS=", 0) != 0) env_store.emplace_back(*e);
+  // (and not the launcher's variables: a child is a plain one-rank run)
+  for (char** e = environ; *e; ++e) {
+    const std::string v(*e);
+    bool keep = true;
+    for (const char* drop : {"OPENBLAS_NUM_THREADS=", "SPECDYN_PARENT_PID=", "OMPI_", "PMIX_", "PMI_"}) keep = keep && v.rfind(drop, 0) != 0;
+    if (keep) env_store.push_back(v);
+  }
   env_store.emplace_back("OPENBLAS_NUM_THREADS=1");
+  env_store.emplace_back("SPECDYN_PARENT_PID=" + std::to_string(::getpid()));
   std::vector<char*> envp;
   for (auto& s : env_store) envp.push_back(s.data());
   envp.push_back(nullptr);
 
-  io::progress bar("sweep", res.points.size(), base.quiet);
+  res.summary_rank = mpi::rank() == 0;
+  io::progress bar(mpi::distributed() ? "sweep (" + std::to_string(mpi::size()) + " ranks)" : "sweep", res.points.size(),
+                   base.quiet || !res.summary_rank);
   std::map<pid_t, std::size_t> running;
-  std::size_t next = 0, done = 0;
+  std::size_t done = 0;
+  bool exhausted = false;
+  mpi::work_queue queue(res.points.size());
+  auto progress = [&]() { bar.update(mpi::distributed() && res.summary_rank ? queue.handed_out() - running.size() : done, 0.0); };
   io::interrupt_guard guard;
   auto wait_one = [&]() {  // polls, so that a signal to the sweep itself is seen within 50 ms
     int st = 0;
@@ -245,28 +263,34 @@ inline sweep_result run_sweep(const std::string& exe, const run_config& base, co
       return;
     }
     running.erase(pid);
-    bar.update(++done, 0.0);
+    ++done;
+    progress();
   };
-  while (next < res.points.size() || !running.empty()) {
+  while (!exhausted || !running.empty()) {
     if (io::pending_interrupt()) {  // stop launching; children got the signal from the terminal, or forward it
+      queue.cancel();
       for (const auto& [pid, i] : running) ::kill(pid, io::pending_interrupt());
       while (!running.empty()) wait_one();
-      res.status = "interrupted";
       res.signal = io::pending_interrupt();
-      res.message = std::string("interrupted by ") + (res.signal == SIGTERM ? "SIGTERM" : "SIGINT") + "; finished points kept, re-run to resume";
       break;
     }
-    if (next < res.points.size() && running.size() < jobs) {
-      auto& pt = res.points[next++];
+    if (!exhausted && running.size() < jobs) {
+      const auto next = queue.next();
+      if (!next) {
+        exhausted = true;
+        continue;
+      }
+      auto& pt = res.points[*next];
       const std::string st = record_status(pt.cfg.out);
       if (st == "completed" || st == "diverged") {
         ++res.skipped;
-        bar.update(++done, 0.0);
+        ++done;
+        progress();
         continue;
       }
       auto args = run_args(pt.cfg, pt.theory);
       if (pt.theory) args.insert(args.end(), {"--particles", std::to_string(so.particles), "--replicas", std::to_string(so.replicas),
-                                              "--spectra-every", std::to_string(base.spectra_every)});
+                                              "--spectra-every", std::to_string(base.spectra_every), "--threads", "1"});
       args.push_back("--force");  // a torn or failed record of this same point is redone
       std::vector<char*> argv{const_cast<char*>(exe.c_str())};
       for (auto& a : args) argv.push_back(a.data());
@@ -280,12 +304,22 @@ inline sweep_result run_sweep(const std::string& exe, const run_config& base, co
       const int rc = posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv.data(), envp.data());
       posix_spawn_file_actions_destroy(&fa);
       if (rc != 0) throw std::runtime_error("cannot start " + exe + " for a sweep point");
-      running[pid] = next - 1;
+      running[pid] = *next;
       ++res.ran;
       continue;
     }
     wait_one();
   }
+  queue.finish();
+  // counts and the first signal over all ranks, for the summary
+  res.ran = mpi::sum(res.ran);
+  res.skipped = mpi::sum(res.skipped);
+  res.signal = int(mpi::max(std::size_t(res.signal)));
+  if (res.signal) {
+    res.status = "interrupted";
+    res.message = std::string("interrupted by ") + (res.signal == SIGTERM ? "SIGTERM" : "SIGINT") + "; finished points kept, re-run to resume";
+  }
+  if (!res.summary_rank) return res;
   bar.finish();
   std::size_t usable = 0;
   for (auto& pt : res.points) {
