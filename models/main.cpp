@@ -19,6 +19,7 @@
 #include <CLI/CLI.hpp>
 
 #include "registry.hpp"
+#include "specdyn/run/many_outputs.hpp"
 #include "specdyn/run/mpi.hpp"
 #include "specdyn/run/sweep.hpp"
 #include "specdyn/run/proportional.hpp"
@@ -83,6 +84,7 @@ void add_measure_flags(CLI::App* cmd, run_config& c) {
                   "Steps between loss-Hessian top eigenvalues (0: never). Each costs ~40 Hessian-vector products, "
                   "about 100 training steps' worth")->capture_default_str();
   cmd->add_option("--eval-every", c.eval_every, "Steps between test-loss and output records")->capture_default_str();
+  cmd->add_flag("--save-weights", c.save_weights, "Write every weight (as the spectra see it) at t = 0 and at the last step to .npy");
 }
 
 void add_theory_flags(CLI::App* cmd, run::theory_options& t, std::size_t& width) {
@@ -251,6 +253,168 @@ int plot(const std::vector<std::string>& records, const std::string& out) {
 
 }  // namespace
 
+
+/// `specdyn many-outputs`: the extensive-output toy model grid (run/many_outputs.hpp).
+struct many_options {
+  std::vector<double> kappas{0, 0.25, 1};
+  std::vector<std::size_t> widths{256, 512, 1024};
+  std::vector<double> gamma0_tildes{16};  // γ0 = γ̃0/√D (the proportional limit's μP, docs/proportional.md)
+  double lr_over_p = 0.003;               // η = η̂·P (κ = 1 diverges at 0.005 by the edge of stability)
+  double dim_per_width = 1, samples_per_width = 1;
+  std::string layer = "W1";
+};
+
+int run_many_outputs(run_config base, const many_options& mo) {
+  const auto& entry = models::find_model(base.model);
+  require(mo.dim_per_width > 0 && std::isfinite(mo.dim_per_width), "--dim-per-width", mo.dim_per_width, "must be a positive number (D = νN)");
+  require(mo.samples_per_width > 0 && std::isfinite(mo.samples_per_width), "--samples-per-width", mo.samples_per_width,
+          "must be a positive number (P = αN)");
+  if (mo.layer.size() < 2 || mo.layer[0] != 'W' || mo.layer.find_first_not_of("0123456789", 1) != std::string::npos ||
+      std::stoul(mo.layer.substr(1)) >= entry.hidden_layers)
+    throw usage_error("--layer = " + mo.layer + ": " + base.model + " has weights W0 … W" + std::to_string(entry.hidden_layers - 1) +
+                      " (W0 is the input layer; the hidden N×N ones are W1 and up)");
+  if (base.task != "linear" && base.task != "random")
+    throw usage_error("--task = " + base.task + ": the toy model uses a linear teacher with C outputs (linear) or random labels (random)");
+  // every point's configuration, validated before anything runs
+  struct point {
+    run_config cfg;
+    double kappa, gamma0_tilde;
+  };
+  std::vector<point> points;
+  const fs::path dir(base.out);
+  require(mo.lr_over_p > 0 && std::isfinite(mo.lr_over_p), "--lr-over-p", mo.lr_over_p, "must be a positive number (η = η̂·P)");
+  for (double g : mo.gamma0_tildes)
+    for (double k : mo.kappas)
+      for (std::size_t n : mo.widths) {
+        run_config c = base;
+        c.width = n;
+        c.dim = std::max<std::size_t>(1, std::size_t(std::lround(mo.dim_per_width * double(n))));
+        c.samples = std::max<std::size_t>(1, std::size_t(std::lround(mo.samples_per_width * double(n))));
+        c.gamma0 = g / std::sqrt(double(c.dim));
+        c.lr = mo.lr_over_p * double(c.samples);
+        c.outputs = std::max<std::size_t>(1, std::size_t(std::lround(k * double(n))));
+        c.save_weights = true;
+        c.spectra_every = base.steps;
+        c.ntk_every = 0;
+        c.hessian_every = 0;
+        c.top_k = 4;
+        c.quiet = true;
+        c.force = true;
+        c.validate();
+        io::require_memory(estimate_train_bytes(c, entry.hidden_layers), "--widths contains " + std::to_string(n), "lower the largest width");
+        c.out = (dir / "points" / (c.run_name("N" + std::to_string(n)) + "_C" + std::to_string(c.outputs) + "_D" + std::to_string(c.dim) + ".json")).string();
+        points.push_back({c, k, g});
+      }
+  std::error_code ec;
+  fs::create_directories(dir / "points", ec);
+  if (ec) throw usage_error("--out = " + base.out + ": cannot create directory (" + ec.message() + ")");
+
+  io::json summary = io::json::array();
+  std::size_t ran = 0, skipped = 0;
+  std::printf("%s, %s, task %s, D = %gN, P = %gN, γ0 = γ̃0/√D, η = %g·P, T = %zu: weight %s at the last step\n", base.model.c_str(),
+              base.param.c_str(), base.task.c_str(), mo.dim_per_width, mo.samples_per_width, mo.lr_over_p, base.steps, mo.layer.c_str());
+  std::printf("%6s %6s %6s %6s  %10s %8s %9s %4s %8s %8s %9s %8s %9s\n", "γ̃0", "κ", "N", "C", "loss", "s_max", "s_max/e0", "out",
+              "KS(init)", "stab.rk", "ipn edge", "KS(ipn)", "ctrl KS");
+  io::progress bar("many-outputs", points.size(), base.quiet);
+  std::size_t done = 0;
+  for (const auto& pt : points) {
+    std::string st = run::record_status(pt.cfg.out);
+    if (st != "completed" && st != "diverged") {
+      const auto r = entry.train(pt.cfg);
+      st = r.status;
+      ++ran;
+      if (st == "interrupted") return finish("specdyn many-outputs", st, r.message + "; finished points kept, re-run to resume", r.signal, r.record);
+    } else {
+      ++skipped;
+    }
+    bar.update(++done, 0.0);
+    std::ifstream in(pt.cfg.out);
+    const auto rec = io::json::parse(in);
+    io::json e = {{"kappa", pt.kappa}, {"outputs", pt.cfg.outputs}, {"width", pt.cfg.width}, {"dim", pt.cfg.dim},
+                  {"samples", pt.cfg.samples}, {"gamma0", pt.cfg.gamma0}, {"gamma0_tilde", pt.gamma0_tilde}, {"lr", pt.cfg.lr}, {"status", st},
+                  {"record", fs::path(pt.cfg.out).filename().string()}};
+    const auto loss = rec.value("train_loss", io::json::array());
+    e["initial_loss"] = loss.empty() ? io::json(nullptr) : loss.front();
+    e["final_loss"] = loss.empty() ? io::json(nullptr) : loss.back();
+    if (st != "completed") {
+      std::printf("%6g %6g %6zu %6zu  %10s\n", pt.gamma0_tilde, pt.kappa, pt.cfg.width, pt.cfg.outputs, st.c_str());
+      summary.push_back(e);
+      continue;
+    }
+    const auto a = run::analyse_bulk(pt.cfg.out, mo.layer, pt.cfg.seed + 17);
+    e["bulk"] = run::bulk_json(a);
+    // the figure's data: histogram of the trained singular values, the initial law and the prediction
+    const double top = a.grid_s.empty() ? 1.3 * a.s_max : a.grid_s.back();
+    const std::size_t bins = 60;
+    std::vector<double> counts(bins, 0.0), edges, init_pdf, centres;
+    for (std::size_t b = 0; b <= bins; ++b) edges.push_back(top * double(b) / double(bins));
+    for (double v : a.singular_values) counts[std::min(bins - 1, std::size_t(v / top * double(bins)))] += 1.0 / (double(a.singular_values.size()) * top / double(bins));
+    const spectra::singular_law law{a.entry_std, a.rows, a.cols};
+    for (std::size_t b = 0; b < bins; ++b) init_pdf.push_back((law.cdf(edges[b + 1]) - law.cdf(edges[b])) / (edges[b + 1] - edges[b]));
+    std::vector<double> gs, gd;
+    for (std::size_t i = 0; i < a.grid_s.size(); i += 3) {
+      gs.push_back(a.grid_s[i]);
+      gd.push_back(a.ipn_density[i]);
+    }
+    e["histogram"] = {{"edges", edges}, {"density", counts}, {"initial_law_density", init_pdf}};
+    e["ipn_curve"] = {{"s", gs}, {"density", io::numbers(gd)}};
+    summary.push_back(e);
+    std::printf("%6g %6g %6zu %6zu  %10.4e %8.4f %9.4f %4zu %8.4f %8.2f %9.4f %8.4f %9.4f\n", pt.gamma0_tilde, pt.kappa, pt.cfg.width, pt.cfg.outputs,
+                e["final_loss"].get<double>(), a.s_max, a.s_max / a.edge0, a.outliers, a.ks_initial, a.stable_rank, a.ipn_edge, a.ks_ipn,
+                a.control_ks_ipn);
+  }
+  bar.finish();
+  // the edge's convergence in N per (γ0, κ): successive differences |s_max(N_{i+1}) − s_max(N_i)| ∝ N_i^k
+  io::json fits = io::json::array();
+  for (double g : mo.gamma0_tildes)
+    for (double k : mo.kappas) {
+      std::vector<std::pair<double, double>> ns;
+      for (const auto& e : summary)
+        if (e["gamma0_tilde"] == g && e["kappa"] == k && e.contains("bulk")) ns.push_back({e["width"].get<double>(), e["bulk"]["s_max"].get<double>()});
+      std::sort(ns.begin(), ns.end());
+      if (ns.size() < 2) continue;
+      std::vector<double> x, y;
+      for (std::size_t i = 0; i + 1 < ns.size(); ++i) {
+        x.push_back(ns[i].first);
+        y.push_back(std::abs(ns[i + 1].second - ns[i].second));
+      }
+      const auto fit = stats::power_law_fit(x, y);
+      const double last_rel = std::abs(ns.back().second - ns[ns.size() - 2].second) / ns.back().second;
+      std::printf("γ̃0 = %g, κ = %g: s_max %s; |Δs_max| between successive widths ∝ N^%.2f%s; last pair differs by %.2f %%\n", g, k,
+                  [&] {
+                    std::string t;
+                    for (const auto& [n, v] : ns) t += (t.empty() ? "" : ", ") + std::to_string(v).substr(0, 6) + " (N=" + std::to_string(std::size_t(n)) + ")";
+                    return t;
+                  }().c_str(),
+                  fit.slope, std::isfinite(fit.ci_low) ? (" [95% CI " + std::to_string(fit.ci_low).substr(0, 5) + ", " + std::to_string(fit.ci_high).substr(0, 5) + "]").c_str() : "",
+                  100 * last_rel);
+      fits.push_back({{"gamma0_tilde", g}, {"kappa", k}, {"widths", [&] { std::vector<double> w; for (auto& p : ns) w.push_back(p.first); return w; }()},
+                      {"s_max", [&] { std::vector<double> w; for (auto& p : ns) w.push_back(p.second); return w; }()},
+                      {"successive_difference_exponent", io::number(fit.slope)}, {"ci95", {io::number(fit.ci_low), io::number(fit.ci_high)}},
+                      {"last_pair_relative_difference", last_rel}});
+    }
+  const fs::path path = dir / (base.model + "_many_outputs_" + base.task + "_" + base.param + "_T" + std::to_string(base.steps) + "_s" + std::to_string(base.seed) + ".json");
+  io::record rec(path);
+  io::json config = base.to_json();
+  config["kappas"] = mo.kappas;
+  config["widths"] = mo.widths;
+  config["gamma0_tildes"] = mo.gamma0_tildes;
+  config["lr_over_p"] = mo.lr_over_p;
+  config["dim_per_width"] = mo.dim_per_width;
+  config["samples_per_width"] = mo.samples_per_width;
+  config["layer"] = mo.layer;
+  auto& j = rec.begin("many_outputs", config);
+  j["status"] = "completed";
+  j["points_run"] = ran;
+  j["points_skipped"] = skipped;
+  j["points"] = summary;
+  j["edge_fits"] = fits;
+  rec.write();
+  std::printf("wrote %s (%zu points run, %zu already complete)\n", path.c_str(), ran, skipped);
+  std::fflush(stdout);
+  return plot({path.string()}, dir.string());
+}
+
 /// A sweep's child (SPECDYN_PARENT_PID set by run_sweep) gets SIGTERM when the sweep dies, even by
 /// SIGKILL: it then records itself as interrupted instead of running on unattended.
 void stop_with_parent() {
@@ -351,6 +515,27 @@ int main(int argc, char** argv) {
   sweep->add_option("--replicas", sw_opt.replicas, "Theory replicas")->capture_default_str();
   sweep->add_option("--spectra-every", sw_cfg.spectra_every, "Steps between spectra snapshots of each point")->capture_default_str();
   sweep->add_option("--ntk-every", sw_cfg.ntk_every, "Steps between NTK measurements of each point")->capture_default_str();
+
+  run_config mo_cfg;
+  mo_cfg.model = "deep_linear3";
+  mo_cfg.task = "linear";
+  mo_cfg.test_samples = 0;
+  mo_cfg.steps = 30;
+  many_options mo_opt;
+  mo_cfg.lr = 1;  // replaced per point by η̂·P
+  std::string mo_kappas = "0,0.25,0.5", mo_widths = "256,512,1024", mo_gamma0s = "16";
+  auto* many = app.add_subcommand("many-outputs", "Extensive-output toy model: C = κN outputs, D = νN, P = αN; trained bulk vs the "
+                                                  "initial law and the independent-update (information-plus-noise) prediction");
+  add_run_flags(many, mo_cfg, false);
+  for (const char* f : {"--dim", "--samples", "--outputs", "--gamma0", "--lr", "--x", "--y", "--vocab", "--context", "--data-dir", "--teacher"})
+    many->remove_option(many->get_option(f));
+  many->add_option("--kappas", mo_kappas, "Comma-separated κ = C/N (0: one output)")->capture_default_str();
+  many->add_option("--widths", mo_widths, "Comma-separated widths N")->capture_default_str();
+  many->add_option("--gamma0-tildes", mo_gamma0s, "Comma-separated γ̃0: the output scale is γ0 = γ̃0/√D")->capture_default_str();
+  many->add_option("--lr-over-p", mo_opt.lr_over_p, "η̂: the learning rate is η = η̂·P")->capture_default_str();
+  many->add_option("--dim-per-width", mo_opt.dim_per_width, "ν: input dimension D = νN")->capture_default_str();
+  many->add_option("--samples-per-width", mo_opt.samples_per_width, "α: training samples P = αN")->capture_default_str();
+  many->add_option("--layer", mo_opt.layer, "The weight analysed (W1: the first hidden N×N weight)")->capture_default_str();
 
   dmft::proportional_problem pp;
   run::proportional_options pp_opt;
@@ -558,6 +743,25 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
       if (r.status != "failed") plot({r.record.string()}, r.record.parent_path().string());
       return finish(cmd_name, r.status, r.message, r.signal, r.record);
+    }
+    if (*many) {
+      cmd_name = "specdyn many-outputs";
+      mo_opt.kappas.clear();
+      {
+        std::stringstream ss(mo_kappas);
+        for (std::string tok; std::getline(ss, tok, ',');) {
+          char* end = nullptr;
+          const double v = std::strtod(tok.c_str(), &end);
+          if (tok.empty() || *end != '\0' || !(v >= 0) || !std::isfinite(v))
+            throw usage_error("--kappas = " + mo_kappas + ": use numbers ≥ 0 separated by commas (0: one output), e.g. 0,0.25,1");
+          mo_opt.kappas.push_back(v);
+        }
+        if (mo_opt.kappas.empty()) throw usage_error("--kappas = '': give at least one κ, e.g. 0,1");
+      }
+      mo_opt.widths = parse_sizes("--widths", mo_widths);
+      mo_opt.gamma0_tildes = parse_numbers("--gamma0-tildes", mo_gamma0s);
+      mo_cfg.command_line = command_line(argc, argv);
+      return run_many_outputs(mo_cfg, mo_opt);
     }
     if (*equations) {
       cmd_name = "specdyn equations";

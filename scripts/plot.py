@@ -21,6 +21,9 @@ Writes into DIR:
   sweep_lr_transfer.png          (`specdyn sweep`) final loss vs η per width, one panel per rule, theory dashed
   sweep_eta_star.png             optimal η* vs width with the fitted exponent per rule
   sweep_dynamics.png             top outlier of W1 and (η/P)λmax(K) vs step across widths near η*
+  many_outputs_bulk.png          (`specdyn many-outputs`) trained spectrum per κ at the largest width:
+                                 histogram, initial law, independent-update (information-plus-noise) curve
+  many_outputs_edge.png          top singular value, KS from the initial law and from the prediction vs N per κ
 Records that disagree on the data (task, samples, seed, ...) are overlaid with a warning.
 """
 import argparse
@@ -627,6 +630,62 @@ def plot_bulk(recs, out, layer):
     plt.close(fig)
 
 
+def plot_many_outputs(rec, out):
+    pts = [p for p in rec["points"] if "bulk" in p]
+    if not pts:
+        return
+    kappas = sorted({p["kappa"] for p in pts})
+    g0 = sorted({p["gamma0_tilde"] for p in pts})[0]
+    nmax = max(p["width"] for p in pts)
+    fig, axes = plt.subplots(1, len(kappas), figsize=(4 * len(kappas), 3.6), squeeze=False)
+    for ax, k in zip(axes[0], kappas):
+        sel = [p for p in pts if p["kappa"] == k and p["gamma0_tilde"] == g0 and p["width"] == nmax]
+        if not sel:
+            continue
+        p = sel[0]
+        h = p["histogram"]
+        e = arr(h["edges"])
+        centres = 0.5 * (e[1:] + e[:-1])
+        ax.bar(centres, arr(h["density"]), width=e[1] - e[0], color="C0", alpha=0.5, label="trained")
+        ax.plot(centres, arr(h["initial_law_density"]), color="grey", ls=":", label="initial law")
+        ax.plot(arr(p["ipn_curve"]["s"]), arr(p["ipn_curve"]["density"]), color="k", lw=1.2, label="independent update (ipn)")
+        b = p["bulk"]
+        ax.set_title(f"κ = {k:g} (C = {p['outputs']}), N = {p['width']}\nKS init {b['ks_initial_law']:.3f}, KS ipn {b['ks_ipn']:.3f}, "
+                     f"{b['outliers']} above edge", fontsize=8)
+        ax.set_xlabel("singular value")
+        ax.set_yscale("log")
+        ax.set_ylim(1e-3, None)
+    axes[0][0].set_ylabel("density")
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(f"{rec['config']['model']}: weight {rec['config']['layer']} after {rec['config']['steps']} steps, γ̃0 = {g0:g}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "many_outputs_bulk.png"), dpi=120)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    for i, k in enumerate(kappas):
+        sel = sorted([p for p in pts if p["kappa"] == k and p["gamma0_tilde"] == g0], key=lambda p: p["width"])
+        n = [p["width"] for p in sel]
+        kw = dict(color=f"C{i % 10}", marker="o", label=f"κ = {k:g}")
+        axes[0].plot(n, [p["bulk"]["s_max"] for p in sel], **kw)
+        axes[0].plot(n, [p["bulk"]["ipn_edge"] for p in sel], color=f"C{i % 10}", ls="--", marker="x")
+        axes[1].plot(n, [p["bulk"]["ks_initial_law"] for p in sel], **kw)
+        axes[2].plot(n, [p["bulk"]["ks_ipn"] for p in sel], **kw)
+        axes[2].plot(n, [p["bulk"]["control_ks_ipn"] for p in sel], color=f"C{i % 10}", ls=":", marker=".")
+    axes[0].set_ylabel("top singular value (dashed: ipn edge)")
+    axes[1].set_ylabel("KS from the initial law")
+    axes[2].set_ylabel("KS from the ipn prediction (dotted: control)")
+    for ax in axes:
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("width N")
+    axes[1].set_yscale("log")
+    axes[2].set_yscale("log")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "many_outputs_edge.png"), dpi=120)
+    plt.close(fig)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
@@ -646,6 +705,8 @@ def main():
             plot_proportional(r, args.out)
         elif r.get("kind") == "proportional_scan":
             plot_proportional_scan(r, args.out)
+        elif r.get("kind") == "many_outputs":
+            plot_many_outputs(r, args.out)
     recs = [r for r in recs if r.get("kind") in ("finite_width", "theory") and len(r.get("steps", []))]
     if recs:
         warn_mixed_data(recs)

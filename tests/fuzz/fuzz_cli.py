@@ -43,6 +43,7 @@ BASE = {
     "outliers": ["outliers", "--model", "mlp3_tanh", "--dim", "4", "--samples", "2", "--test-samples", "2", "--steps", "2",
                  "--particles", "200", "--replicas", "2", "--widths", "16"],
     "equations": ["equations", "--model", "mlp3_tanh"],
+    "many-outputs": ["many-outputs", "--model", "deep_linear3", "--widths", "8", "--kappas", "0,1", "--steps", "2"],
 }
 
 # flag → bad values, per command (flags shared by the run commands are listed once)
@@ -69,6 +70,10 @@ PROPORTIONAL = {"--model": ["bogus", "mlp3_tanh"], "--dims": LIST_BAD + ["4"], "
                 "--gamma0": POSITIVE_FLOAT_BAD, "--params": ["bogus", ""]}
 OUTLIERS_ONLY = {"--params": ["bogus", ""], "--gamma0s": LIST_BAD, "--sigmas": LIST_BAD, "--widths": LIST_BAD[1:] + ["1"],
                  "--seeds": UINT_BAD + ["0"]}
+MANY_OUTPUTS = {"--model": ["bogus", "", "two_layer_linear"], "--kappas": ["", "abc", "-1", "0,,1", "nan", "inf"], "--widths": LIST_BAD,
+                "--gamma0-tildes": LIST_BAD, "--lr-over-p": POSITIVE_FLOAT_BAD, "--dim-per-width": POSITIVE_FLOAT_BAD,
+                "--samples-per-width": POSITIVE_FLOAT_BAD, "--layer": ["", "W", "W9", "X1", "W1a"], "--task": ["bogus", "single-index"],
+                "--steps": UINT_BAD, "--seed": UINT_BAD, "--sigma": POSITIVE_FLOAT_BAD, "--param": ["bogus"]}
 EQUATIONS = {"--model": ["bogus"], "--param": ["bogus"], "--gamma0": POSITIVE_FLOAT_BAD, "--width": UINT_BAD + ["0"]}
 
 
@@ -183,6 +188,7 @@ def main():
                      **{k: v for k, v in RUN_ENUM.items() if k != "--param"}, **OUTLIERS_ONLY,
                      **{k: v for k, v in THEORY_ONLY.items() if k != "--spectra-every"}},
         "equations": EQUATIONS,
+        "many-outputs": MANY_OUTPUTS,
     }
     for cmd, flags in groups.items():
         for flag, values in flags.items():

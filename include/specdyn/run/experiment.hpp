@@ -53,6 +53,7 @@ struct run_config {
   std::string out = "runs";
   bool quiet = false;
   bool force = false;                 // overwrite a record written by a different configuration
+  bool save_weights = false;          // write every weight (scale·W, as the spectra see it) at t = 0 and at the end to .npy
   std::string command_line;
 
   /// Checks every value; throws usage_error("--flag = value: what is allowed") on the first bad one.
@@ -142,6 +143,7 @@ struct run_config {
             {"x", x_npy}, {"y", y_npy}, {"loss", loss}, {"centre", centre}, {"spectra_every", spectra_every},
             {"top_k", top_k}, {"spectra_method", spectra_method}, {"ntk_every", ntk_every},
             {"hessian_every", hessian_every}, {"eval_every", eval_every}, {"out", out}, {"command_line", command_line}};
+    if (save_weights) j["save_weights"] = true;  // only when on: older records stay comparable
     add_real_data(j);
     return j;
   }
@@ -316,9 +318,11 @@ run_result run_experiment(Decl decl, const run_config& cfg) {
 
   // Spectra trackers for the input layer and every hidden N×N weight (the readout has rank ≤ C).
   std::vector<spectra::tracker> trackers;
+  std::vector<matrix> initial_weights;  // --save-weights
   spectra::tracker_options topt{.top_k = cfg.top_k, .how = spectra::parse_method(cfg.spectra_method)};
   for (std::size_t i = 0; i < L; ++i) {
     const matrix m0 = net.scale(i) * net.params().w[i];
+    if (cfg.save_weights) initial_weights.push_back(m0);
     trackers.emplace_back(model<Decl>::layer_name(i), m0, net.effective_std(i), topt,
                           i == 0 && data.teacher.size() > 0 ? &data.teacher : nullptr);
   }
@@ -445,6 +449,17 @@ run_result run_experiment(Decl decl, const run_config& cfg) {
       // outliers barely move it, a restructured bulk does
       s["bulk_ks"] = io::numbers(trk.bulk_ks());
       s["bulk_w1_over_edge"] = io::numbers(trk.bulk_w1());
+    }
+  }
+  if (cfg.save_weights) {  // W_i(0) and W_i at the last step reached, as the spectra see them (scale·W)
+    for (std::size_t i = 0; i < L; ++i) {
+      const std::string name = model<Decl>::layer_name(i);
+      const matrix last = tr.net().scale(i) * tr.net().params().w[i];
+      rec.set_prefix("weights." + name);
+      auto& w = j["weights"][name];
+      rec.put_npy(w, "initial", {initial_weights[i].begin(), initial_weights[i].end()}, {last.shape(0), last.shape(1)});
+      rec.put_npy(w, "final", {last.begin(), last.end()}, {last.shape(0), last.shape(1)});
+      w["entry_std"] = net.effective_std(i);
     }
   }
   rec.set_prefix("");
