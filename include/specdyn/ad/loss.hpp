@@ -4,6 +4,8 @@
 //   double l = specdyn::ad::mse::value(F, F0, Y);  specdyn::ad::mse::adjoint(F, F0, Y, dF);
 #pragma once
 
+#include <vector>
+
 #include <cmath>
 #include <string_view>
 
@@ -67,6 +69,33 @@ struct cross_entropy {
     const double inv_b = 1.0 / double(f.shape(1));
     for (std::size_t mu = 0; mu < f.shape(1); ++mu)
       softmax_column(f, f0, mu, [&](std::size_t a, double p, double) { df(a, mu) = (p - y(a, mu)) * inv_b; });
+  }
+  /// ℒ and dℒ/dF = (p − y)/B together: one exp per entry, in row-wise (contiguous) sweeps over F
+  /// [C, B], where `value` then `adjoint` take four strided exps per entry (measured: the generated
+  /// step at C = 1000 was 18 % slower than a hand-written one). `mx` and `z` are per-column scratch
+  /// of size B (sized once by the caller, so the step does not allocate).
+  static double value_and_adjoint(const matrix& f, const matrix* f0, const matrix& y, matrix& df, std::vector<double>& mx,
+                                  std::vector<double>& z) {
+    const std::size_t c = f.shape(0), b = f.shape(1);
+    mx.assign(b, -INFINITY);
+    z.assign(b, 0.0);
+    for (std::size_t a = 0; a < c; ++a)
+      for (std::size_t mu = 0; mu < b; ++mu) {
+        const double logit = f(a, mu) - (f0 ? (*f0)(a, mu) : 0.0);
+        df(a, mu) = logit;
+        mx[mu] = std::max(mx[mu], logit);
+      }
+    for (std::size_t a = 0; a < c; ++a)
+      for (std::size_t mu = 0; mu < b; ++mu) z[mu] += (df(a, mu) = std::exp(df(a, mu) - mx[mu]));
+    double loss = 0;
+    const double inv_b = 1.0 / double(b);
+    for (std::size_t a = 0; a < c; ++a)
+      for (std::size_t mu = 0; mu < b; ++mu) {
+        const double p = df(a, mu) / z[mu];
+        if (y(a, mu) != 0) loss -= y(a, mu) * std::log(p);
+        df(a, mu) = (p - y(a, mu)) * inv_b;
+      }
+    return loss * inv_b;
   }
   // d(dℒ/dF) = (diag p − p pᵀ) Ḟ / B
   static void adjoint_tangent(const matrix& f, const matrix* f0, const matrix& f_dot, matrix& df_dot) {

@@ -62,6 +62,8 @@ class trainer {
     require(opt.batch <= p, "batch", opt.batch, "must be at most the number of samples " + std::to_string(p));
     require(opt.loss == ad::loss_kind::mse || s.C > 1, "outputs for cross-entropy", s.C, "softmax cross-entropy needs C > 1");
     full_ = net.make_workspace(p);
+    softmax_max_.reserve(p);
+    softmax_sum_.reserve(p);
     if (data.has_test()) test_ = net.make_workspace(data.x_test.shape(1));
     if (batched()) {
       batch_ = net.make_workspace(opt.batch);
@@ -134,9 +136,14 @@ class trainer {
     } else {
       gather_batch();
       net_.forward(xb_, batch_);
-      loss = loss_value(batch_.out, opt_.centre ? &f0b_ : nullptr, yb_);
-      check_finite(loss, batch_, &xb_);
-      loss_adjoint(batch_.out, opt_.centre ? &f0b_ : nullptr, yb_, batch_.adj_out);
+      if (opt_.loss == ad::loss_kind::cross_entropy) {  // value and adjoint in one softmax pass
+        loss = ad::cross_entropy::value_and_adjoint(batch_.out, opt_.centre ? &f0b_ : nullptr, yb_, batch_.adj_out, softmax_max_, softmax_sum_);
+        check_finite(loss, batch_, &xb_);
+      } else {
+        loss = loss_value(batch_.out, opt_.centre ? &f0b_ : nullptr, yb_);
+        check_finite(loss, batch_, &xb_);
+        loss_adjoint(batch_.out, opt_.centre ? &f0b_ : nullptr, yb_, batch_.adj_out);
+      }
       update(xb_, batch_);
     }
     full_fresh_ = false;
@@ -167,7 +174,7 @@ class trainer {
   }
   void loss_adjoint(const matrix& f, const matrix* f0, const matrix& y, matrix& df) const {
     if (opt_.loss == ad::loss_kind::mse) ad::mse::adjoint(f, f0, y, df);
-    else ad::cross_entropy::adjoint(f, f0, y, df);
+    else (void)ad::cross_entropy::value_and_adjoint(f, f0, y, df, softmax_max_, softmax_sum_);
   }
 
   /// The weight update from the adjoints in ws, logging spike vectors when asked.
@@ -253,6 +260,7 @@ class trainer {
   train_options opt_;
   workspace_type full_, test_, batch_;
   matrix f0_, f0_test_, xb_, yb_, f0b_;
+  mutable std::vector<double> softmax_max_, softmax_sum_;  // per-column scratch of the cross-entropy, reserved for P
   batch_schedule batches_;
   std::vector<double> train_loss_;
   std::size_t t_ = 0;
