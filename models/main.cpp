@@ -25,6 +25,7 @@
 #include "specdyn/run/proportional.hpp"
 #include "deep_linear2.hpp"
 #include "deep_linear3.hpp"
+#include "deep_linear4.hpp"
 
 using namespace specdyn;
 namespace fs = std::filesystem;
@@ -543,7 +544,7 @@ int main(int argc, char** argv) {
   auto* proportional = app.add_subcommand("proportional",
       "Deep linear networks in the proportional limit (N, D, P → ∞ at fixed ratios): theory vs networks at growing D");
   std::string pp_model = "deep_linear2";
-  proportional->add_option("--model", pp_model, "deep_linear2 (one dense layer) or deep_linear3 (two)")->capture_default_str();
+  proportional->add_option("--model", pp_model, "deep_linear2, deep_linear3 or deep_linear4 (one, two or three dense layers)")->capture_default_str();
   proportional->add_option("--dims", pp_dims, "Comma-separated input dimensions D of the networks")->capture_default_str();
   proportional->add_option("--ratio-samples", pp.alpha, "α = P/D")->capture_default_str();
   proportional->add_option("--ratio-width", pp.nu, "ν = N/D")->capture_default_str();
@@ -694,9 +695,9 @@ int main(int argc, char** argv) {
     }
     if (*proportional) {
       cmd_name = "specdyn proportional";
-      require(pp_model == "deep_linear2" || pp_model == "deep_linear3", "--model", pp_model,
-              "the proportional theory knows deep_linear2 and deep_linear3");
-      pp.depth = pp_model == "deep_linear2" ? 1 : 2;
+      require(pp_model == "deep_linear2" || pp_model == "deep_linear3" || pp_model == "deep_linear4", "--model", pp_model,
+              "the proportional theory knows deep_linear2, deep_linear3 and deep_linear4");
+      pp.depth = std::size_t(pp_model.back() - '1');
       const bool scan = proportional->count("--scan-nus") || proportional->count("--scan-lrs-over-p");
       if (!scan)  // flags that only the theory-only scan reads are refused rather than ignored
         for (const char* f : {"--scan-dim", "--gamma0", "--params"})
@@ -716,8 +717,9 @@ int main(int argc, char** argv) {
         return 0;
       }
       pp_opt.dims = parse_sizes("--dims", pp_dims);
-      const auto r = pp.depth == 1 ? run::run_proportional(models::deep_linear2, pp, pp_opt, command_line(argc, argv))
-                                   : run::run_proportional(models::deep_linear3, pp, pp_opt, command_line(argc, argv));
+      const auto r = pp.depth == 1   ? run::run_proportional(models::deep_linear2, pp, pp_opt, command_line(argc, argv))
+                     : pp.depth == 2 ? run::run_proportional(models::deep_linear3, pp, pp_opt, command_line(argc, argv))
+                                     : run::run_proportional(models::deep_linear4, pp, pp_opt, command_line(argc, argv));
       std::printf("wrote %s\n", r.record.c_str());
       return finish(cmd_name, r.status, r.message, r.signal, r.record);
     }

@@ -1,5 +1,5 @@
 // Cost of the proportional-limit theory (dmft/proportional.hpp) against the number of steps T and
-// the depth (1: deep_linear2, 2: deep_linear3). The solve is one causal pass whose step t touches
+// the depth (1: deep_linear2, 2: deep_linear3, 3: deep_linear4). The solve is one causal pass whose step t touches
 // O(t²) coefficients per variable, so the cost grows like T³; the run prints the fitted exponent.
 // Sweep throughput (points per minute) is measured by `specdyn sweep` itself (docs/proportional.md).
 #include <cmath>
@@ -24,10 +24,10 @@ void solve(benchmark::State& state) {
 
 int main(int argc, char** argv) {
   const std::vector<long> ts{25, 50, 100, 200};
-  for (long depth : {1, 2})
+  for (long depth : {1, 2, 3})
     for (long t : ts) benchmark::RegisterBenchmark("proportional", solve)->Args({t, depth})->Unit(benchmark::kMillisecond);
   const auto med = bench::run_all(argc, argv);
-  for (long depth : {1, 2}) {
+  for (long depth : {1, 2, 3}) {
     std::vector<double> x, y;
     for (long t : ts) {
       const auto k = "proportional/" + std::to_string(t) + "/" + std::to_string(depth);

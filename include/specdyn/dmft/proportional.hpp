@@ -1,16 +1,19 @@
 // The proportional limit of deep linear networks with one output: width N, input dimension D and
 // samples P diverge together at fixed ν = N/D and α = P/D, with γ̃0 = γ0√D and η̂ = η/P fixed
-// (docs/proportional.md derives the scalings and the equations). Depth 1 is deep_linear2
-// (x → A → w), depth 2 deep_linear3 (x → A → W → w). The data matrix and every weight are random,
-// so the theory has one single-site process per index type, each linear in its Gaussian sources:
+// (docs/proportional.md derives the scalings and the equations). Depth L counts the dense layers:
+// x → A → W_1 → … → W_{L−1} → w (L = 1 is deep_linear2, 2 deep_linear3, 3 deep_linear4). The data
+// matrix and every weight are random, so the theory has one single-site process per index type,
+// each linear in its Gaussian sources:
 //   data point μ:     Δ(t) = r^X(t) + Σ_{s<t} R_e(t,s) Δ(s) + ε                    r^X ~ GP(0, C_e)
 //   input coord i:    β(t) = [r^A(t) + Σ_{s<t} (σ²ν R_u(t,s) + η̂γ̃0ν C_u(s,t)) v(s)] / (γ̃0ν),  e = β* − β + β(0)
 //                     v(t) = u^X(t) + α Σ_{s≤t} R_Δ(t,s) e(s)          r^A ~ GP(0, σ²ν C_u), u^X ~ GP(0, αC_Δ)
-//   first neuron k:   a(t) = u^A(t) + σ² Σ_{s≤t} R_v(t,s) u(s) + η̂γ̃0 Σ_{s<t} C_v(s,t) u(s)      u^A ~ GP(0, σ²C_v)
-//     depth 1:        u = w,  w(t+1) = w(t) + η̂γ̃0 a(t),  w(0) ~ N(0, σ²)
-//     depth 2:        u(t) = ξ(t) + σ² Σ_{s<t} R_{w←χ}(t,s) a(s) + η̂γ̃0 Σ_{s<t} C_w(s,t) a(s)       ξ ~ GP(0, σ²C_w)
-//   top neuron m (depth 2): b(t) = χ(t) + σ² Σ_{s≤t} R_{a←ξ}(t,s) w(s) + η̂γ̃0 Σ_{s<t} C_a(s,t) w(s)   χ ~ GP(0, σ²C_a)
-//                     w(t+1) = w(t) + η̂γ̃0 b(t),  w(0) ~ N(0, σ²)
+//   neuron of layer ℓ = 0 … L−1, forward field h_ℓ and backward field g_ℓ (u = g_0, w = g_{L−1}):
+//     h_0(t) = u^A(t) + σ² Σ_{s≤t} R_v(t,s) g_0(s) + η̂γ̃0 Σ_{s<t} C_v(s,t) g_0(s)              u^A ~ GP(0, σ²C_v)
+//     h_ℓ(t) = χ_ℓ(t) + σ² Σ_{s≤t} R_{h_{ℓ−1}←ξ_{ℓ−1}}(t,s) g_ℓ(s) + η̂γ̃0 Σ_{s<t} C_{h_{ℓ−1}}(s,t) g_ℓ(s)   χ_ℓ ~ GP(0, σ²C_{h_{ℓ−1}})
+//     g_ℓ(t) = ξ_ℓ(t) + σ² Σ_{s<t} R_{g_{ℓ+1}←χ_{ℓ+1}}(t,s) h_ℓ(s) + η̂γ̃0 Σ_{s<t} C_{g_{ℓ+1}}(s,t) h_ℓ(s)  ξ_ℓ ~ GP(0, σ²C_{g_{ℓ+1}})
+//     readout (ℓ = L−1):  w(t+1) = w(t) + η̂γ̃0 h_{L−1}(t),  w(0) ~ N(0, σ²)
+// Each square weight W_ℓ is an independent Gaussian matrix seen from its two sides, so it adds the
+// same pair of response terms to the layers it joins, whatever the depth.
 // with responses R_x(t,s) = ⟨∂x(t)/∂source(s)⟩ and correlations C_x(t,s) = ⟨x(t)x(s)⟩ averaged over
 // each site. Every variable is a linear combination of its site's sources with deterministic
 // coefficients, so the closure is exact linear algebra over (T+1)×(T+1) blocks, solved in one causal
@@ -40,12 +43,12 @@ struct proportional_problem {
   double sigma = 1.0;         // initial weight scale
   double noise = 0.0;         // label noise standard deviation σ_ε
   std::size_t steps = 50;
-  std::size_t depth = 1;      // dense layers: 1 (deep_linear2) or 2 (deep_linear3)
+  std::size_t depth = 1;      // dense layers L: 1 (deep_linear2), 2 (deep_linear3), 3 (deep_linear4), … up to 8
   std::size_t spectra_every = 0;  // predict the weight outliers every this many steps (0: never)
   bool online = false;  // one-pass SGD: a fresh batch of αD points each step (then α = B/D and η̂ = η/B)
 
   void validate() const {
-    require(depth == 1 || depth == 2, "depth", depth, "the proportional theory is derived for 1 or 2 dense layers (deep_linear2, deep_linear3)");
+    require(depth >= 1 && depth <= 8, "depth", depth, "the proportional theory takes 1 to 8 dense layers (deep_linear2 … deep_linear9)");
     require(alpha > 0 && std::isfinite(alpha), "α = P/D", alpha, "must be a positive number");
     require(nu > 0 && std::isfinite(nu), "ν = N/D", nu, "must be a positive number");
     require(gamma0_tilde > 0 && std::isfinite(gamma0_tilde), "γ̃0 = γ0√D", gamma0_tilde, "must be a positive number");
@@ -58,7 +61,7 @@ struct proportional_problem {
 
 /// Predicted outliers of one weight matrix M (rows × cols, normalised by √rows) at N = ∞.
 struct proportional_spectrum {
-  std::string name;                          // "W0" (the N×D input weight) or "W1" (depth 2: the N×N hidden weight)
+  std::string name;                          // "W0" (the N×D input weight) or "Wℓ" (ℓ = 1 … L−1: the N×N hidden weights)
   double edge = 0;                           // bulk edge σ(1 + √(cols/rows)) of M/√rows
   std::vector<std::size_t> steps;
   std::vector<std::vector<double>> outliers;  // per step, descending
@@ -69,7 +72,7 @@ struct proportional_solution {
   std::vector<proportional_spectrum> spectra;  // empty unless spectra_every > 0
   std::vector<double> train_loss, test_loss;  // ½⟨Δ²⟩_μ and ½(⟨e²⟩_i + σ_ε²), t = 0..T
   std::vector<double> teacher_overlap;        // ⟨(β(t) − β(0)) β*⟩_i / ⟨β*²⟩: alignment with the teacher
-  std::vector<double> readout_norm;           // ⟨w(t)²⟩_k
+  std::vector<double> readout_norm;           // ⟨w(t)²⟩ over the top layer's neurons
   // per step: the right edge of the bulk of the NTK on the training set, in the units where a GD step
   // is f ← f + (η/P)KΔ, so η̂·ntk_edge is the edge-of-stability ratio of the bulk (ntk_bulk_edge)
   std::vector<double> ntk_edge;
@@ -318,47 +321,64 @@ inline law silverstein(const law& h, double c) {
 
 }  // namespace detail
 
-/// The right edge of the bulk of the NTK on P = αD training points, at a step where the readout has
-/// ⟨w²⟩ = c_w and (depth 2) the backward signal ⟨u²⟩ = c_u. The kernel is K = XᵀMX/D with
-///   depth 1: M = c_w I + AᵀA/N                                  (u = w, so c_u = c_w)
-///   depth 2: M = c_u I + Aᵀ(c_w I + WᵀW/N)A/N,
-/// and the trained weights differ from A₀, W₀ by finite rank, which moves no bulk: the bulk of K is
-/// that of the same formula with the initial Gaussian weights. Composing Silverstein's equation
-/// gives it exactly: WᵀW/N = σ²·MP(1); AᵀQA/N = (σ²/ν)·Silverstein(Q, ratio ν); K/α =
-/// Silverstein(M, ratio 1/α). Outliers of K (the learned directions) sit above this edge.
-inline double ntk_bulk_edge(const proportional_problem& pr, double c_w, double c_u) {
+/// The right edge of the bulk of the NTK on P = αD training points, at a step where the backward
+/// fields have second moments c_back[ℓ] = ⟨g_ℓ²⟩ (ℓ = 0 … L−1; g_{L−1} = w is the readout, g_0 = u
+/// the signal entering the input weight). The kernel is K = XᵀM₀X/D with, nesting from the top,
+///   M_L = I,   M_ℓ = c_back[ℓ] I + W_ℓᵀ M_{ℓ+1} W_ℓ/N (ℓ = L−1 … 1),   M₀ = c_back[0] I + Aᵀ M₁ A/N:
+///   depth 1: M = c_w I + AᵀA/N;  depth 2: M = c_u I + Aᵀ(c_w I + WᵀW/N)A/N,
+/// one term per layer (its backward norm times its input's Gram). The trained weights differ from
+/// A₀, W₀ by finite rank, which moves no bulk: the bulk of K is that of the same formula with the
+/// initial Gaussian weights. Composing Silverstein's equation gives it exactly: W_ℓᵀQW_ℓ/N =
+/// σ²·Silverstein(Q, ratio 1) (Marchenko–Pastur for Q = I); AᵀQA/N = (σ²/ν)·Silverstein(Q, ratio ν);
+/// K/α = Silverstein(M₀, ratio 1/α). Outliers of K (the learned directions) sit above this edge.
+inline double ntk_bulk_edge(const proportional_problem& pr, const std::vector<double>& c_back) {
+  require(c_back.size() == pr.depth, "c_back", c_back.size(), "give one backward second moment per layer");
   const double s2 = pr.sigma * pr.sigma;
-  const detail::law q = pr.depth == 2 ? detail::affine(detail::marchenko_pastur(1.0), c_w, s2) : detail::unit_mass();
-  const detail::law m = detail::affine(detail::silverstein(q, pr.nu), pr.depth == 2 ? c_u : c_w, s2 / pr.nu);
+  const std::size_t L = pr.depth;
+  detail::law q = detail::unit_mass();
+  for (std::size_t l = L - 1; l >= 1; --l)
+    q = detail::affine(l == L - 1 ? detail::marchenko_pastur(1.0) : detail::silverstein(q, 1.0), c_back[l], s2);
+  const detail::law m = detail::affine(detail::silverstein(q, pr.nu), c_back[0], s2 / pr.nu);
   return pr.alpha * detail::silverstein(m, 1 / pr.alpha).top;
 }
 
-/// One causal pass of the proportional closure for depth 1 (deep_linear2) or 2 (deep_linear3); the
-/// equations are at the top of this file and in docs/proportional.md.
+/// Depth 1 or 2 with the readout's ⟨w²⟩ = c_w and (depth 2) ⟨u²⟩ = c_u.
+inline double ntk_bulk_edge(const proportional_problem& pr, double c_w, double c_u) {
+  require(pr.depth <= 2, "depth", pr.depth, "give the backward moments of every layer (ntk_bulk_edge(pr, c_back))");
+  return pr.depth == 1 ? ntk_bulk_edge(pr, std::vector<double>{c_w}) : ntk_bulk_edge(pr, std::vector<double>{c_u, c_w});
+}
+
+/// One causal pass of the proportional closure for depth L = pr.depth (deep_linear{L+1}); the
+/// equations are at the top of this file and in docs/proportional.md. Neuron sites ℓ = 0 … L−1
+/// each have a forward source (u^A for ℓ = 0, χ_ℓ from W_ℓ's randomness above) and a backward one
+/// (ξ_ℓ from W_{ℓ+1}'s, or the readout's initial value w(0) at the top layer).
 inline proportional_solution solve_proportional(const proportional_problem& pr) {
   pr.validate();
   using detail::site;
   using lin = site::lin;
-  const std::size_t T1 = pr.steps + 1;
+  using detail::mat;
+  using detail::vec;
+  const std::size_t T1 = pr.steps + 1, L = pr.depth;
   const double s2 = pr.sigma * pr.sigma, a = pr.alpha, nu = pr.nu, g = pr.gamma0_tilde, eh = pr.eta_hat;
-  const bool deep = pr.depth == 2;
-  // sources: μ {r^X, ε}; i {r^A, u^X, β*}; k {u^A, ξ (deep) | w0}; m {χ, w0} (deep only)
+  // sources: μ {r^X, ε}; i {r^A, u^X, β*}; neuron ℓ {forward: u^A (ℓ = 0) or χ_ℓ; backward: ξ_ℓ, or w(0) at the top}
   enum { rX = 0, eps = 1 };
   enum { rA = 0, uX = 1, bstar = 2 };
-  enum { uA = 0, xi = 1 };
-  enum { chi = 0, w0 = 1 };
-  site mu(2, T1), in(3, T1), hid(2, T1), top(deep ? 2 : 0, T1);
+  enum { fwd = 0, bwd = 1 };
+  site mu(2, T1), in(3, T1);
+  std::vector<site> hid(L, site(2, T1));
   if (!pr.online) mu.cov[eps][0][0] = pr.noise * pr.noise;  // one ε per data point for the whole run
   in.cov[bstar][0][0] = 1.0;
-  if (deep) top.cov[w0][0][0] = s2;
-  else hid.cov[xi][0][0] = s2;  // depth 1: the second source of a hidden neuron is its readout weight w(0)
-  std::vector<lin> D(T1, mu.zero()), beta(T1, in.zero()), e(T1, in.zero()), v(T1, in.zero()), u(T1, hid.zero()), act(T1, hid.zero());
-  std::vector<lin> w(T1, deep ? top.zero() : hid.zero()), b(T1, top.zero());
-  detail::mat c_u(T1, detail::vec(T1, 0.0)), c_v = c_u, c_e = c_u, c_d = c_u, c_w = c_u, c_a = c_u;
-  site& wsite = deep ? top : hid;  // where the readout w lives
+  hid[L - 1].cov[bwd][0][0] = s2;  // the readout's initial value
+  std::vector<lin> D(T1, mu.zero()), beta(T1, in.zero()), e(T1, in.zero()), v(T1, in.zero());
+  // h[ℓ][t]: forward field of layer ℓ (h[0] = A v/√D, h[ℓ] = W_ℓ h[ℓ−1]/√N); gb[ℓ][t]: backward
+  // field (gb[L−1] = w, the readout; gb[ℓ] = W_{ℓ+1}ᵀ gb[ℓ+1]/√N; gb[0] = u enters the input weight)
+  std::vector<std::vector<lin>> h(L, std::vector<lin>(T1, hid[0].zero())), gb = h;
+  const mat zeros(T1, vec(T1, 0.0));
+  mat c_v = zeros, c_e = zeros, c_d = zeros;
+  std::vector<mat> c_h(L, zeros), c_g(L, zeros);
   // Row t of a site correlation C_x(t, s ≤ t) and the source covariance it drives, scale·C_x (only
   // its diagonal when that source is fresh at every step)
-  auto correlate = [](const site& st, const std::vector<lin>& x, detail::mat& c, detail::mat* source, double scale, bool white, std::size_t t) {
+  auto correlate = [](const site& st, const std::vector<lin>& x, mat& c, mat* source, double scale, bool white, std::size_t t) {
     const lin wx = st.weighted(x[t], t);
     for (std::size_t s = 0; s <= t; ++s) {
       c[t][s] = c[s][t] = site::dot(wx, x[s], t);
@@ -366,34 +386,37 @@ inline proportional_solution solve_proportional(const proportional_problem& pr) 
     }
   };
   proportional_solution out;
+  std::vector<double> c_back(L);
   for (std::size_t t = 0; t < T1; ++t) {
-    // (1) readout: w(t) = w(t−1) + η̂γ̃0 · (its input field at t−1)
-    if (t == 0) {
-      w[0][deep ? std::size_t(w0) : std::size_t(xi)][0] = 1.0;
-    } else {
-      w[t] = w[t - 1];
-      site::axpy(eh * g, deep ? b[t - 1] : act[t - 1], w[t]);
+    // (1) backward pass. Readout: w(t) = w(t−1) + η̂γ̃0 h_{L−1}(t−1); below it
+    //     g_ℓ(t) = ξ_ℓ(t) + σ² Σ_{s<t} R_{g_{ℓ+1}←χ_{ℓ+1}}(t,s) h_ℓ(s) + η̂γ̃0 Σ_{s<t} C_{g_{ℓ+1}}(s,t) h_ℓ(s)
+    //     and each g_ℓ drives the backward source below it: ξ_{ℓ−1} ~ GP(0, σ²C_{g_ℓ}), r^A ~ GP(0, σ²ν C_{g_0})
+    for (std::size_t l = L; l-- > 0;) {
+      auto& gl = gb[l];
+      if (l == L - 1) {
+        if (t == 0) {
+          gl[0][bwd][0] = 1.0;
+        } else {
+          gl[t] = gl[t - 1];
+          site::axpy(eh * g, h[l][t - 1], gl[t]);
+        }
+      } else {
+        gl[t][bwd][t] = 1.0;
+        for (std::size_t s = 0; s < t; ++s) site::axpy(s2 * gb[l + 1][t][fwd][s] + eh * g * c_g[l + 1][s][t], h[l][s], gl[t]);
+      }
+      correlate(hid[l], gl, c_g[l], l > 0 ? &hid[l - 1].cov[bwd] : &in.cov[rA], l > 0 ? s2 : s2 * nu, false, t);
     }
-    correlate(wsite, w, c_w, deep ? &hid.cov[xi] : nullptr, s2, false, t);  // depth 2: ξ ~ GP(0, σ²C_w)
-    // (2) backward signal entering the input weight: u = w (depth 1) or u = W(t)ᵀw(t)/√N (depth 2)
-    if (!deep) {
-      u[t] = w[t];
-    } else {
-      u[t][xi][t] = 1.0;
-      for (std::size_t s = 0; s < t; ++s)  // σ² R_{w←χ}(t,s) + η̂γ̃0 C_w(s,t), times a(s)
-        site::axpy(s2 * w[t][chi][s] + eh * g * c_w[s][t], act[s], u[t]);
-    }
-    correlate(hid, u, c_u, &in.cov[rA], s2 * nu, false, t);
-    // (3) input coordinate: β(t), e(t) = β* − β(t) + β(0)
+    const std::vector<lin>& u = gb[0];
+    // (2) input coordinate: β(t), e(t) = β* − β(t) + β(0)
     beta[t][rA][t] = 1.0 / (g * nu);
-    for (std::size_t s = 0; s < t; ++s) site::axpy((s2 * nu * u[t][uA][s] + eh * g * nu * c_u[s][t]) / (g * nu), v[s], beta[t]);
+    for (std::size_t s = 0; s < t; ++s) site::axpy((s2 * nu * u[t][fwd][s] + eh * g * nu * c_g[0][s][t]) / (g * nu), v[s], beta[t]);
     e[t] = in.zero();
     e[t][bstar][0] = 1.0;
     site::axpy(-1.0, beta[t], e[t]);
     site::axpy(1.0, beta[0], e[t]);
     // online: the batch at step t is new, so its field r^X(t) is independent of every earlier one
     correlate(in, e, c_e, &mu.cov[rX], 1.0, pr.online, t);
-    // (4) data point: Δ(t) = r^X(t) + Σ_{s<t} R_e(t,s) Δ(s) + ε. Online, a point is seen once: no
+    // (3) data point: Δ(t) = r^X(t) + Σ_{s<t} R_e(t,s) Δ(s) + ε. Online, a point is seen once: no
     // memory term, its own fresh noise, and the v(t) below only reacts to the current step.
     D[t][rX][t] = 1.0;
     if (pr.online) {
@@ -404,24 +427,26 @@ inline proportional_solution solve_proportional(const proportional_problem& pr) 
       for (std::size_t s = 0; s < t; ++s) site::axpy(e[t][uX][s], D[s], D[t]);
     }
     correlate(mu, D, c_d, &in.cov[uX], a, false, t);
-    // (5) input coordinate: v(t) = u^X(t) + α Σ_{s≤t} R_Δ(t,s) e(s)
+    // (4) input coordinate: v(t) = u^X(t) + α Σ_{s≤t} R_Δ(t,s) e(s)
     v[t][uX][t] = 1.0;
     for (std::size_t s = 0; s <= t; ++s) site::axpy(a * D[t][rX][s], e[s], v[t]);
-    correlate(in, v, c_v, &hid.cov[uA], s2, false, t);
-    // (6) hidden neuron: a(t) = A(t)v(t)/√D = u^A(t) + σ² Σ_{s≤t} R_v(t,s) u(s) + η̂γ̃0 Σ_{s<t} C_v(s,t) u(s)
-    act[t][uA][t] = 1.0;
-    for (std::size_t s = 0; s <= t; ++s) site::axpy(s2 * v[t][rA][s] + (s < t ? eh * g * c_v[s][t] : 0.0), u[s], act[t]);
-    // (7) depth 2, top neuron: b(t) = W(t)a(t)/√N = χ(t) + σ² Σ_{s≤t} R_{a←ξ}(t,s) w(s) + η̂γ̃0 Σ_{s<t} C_a(s,t) w(s)
-    if (deep) {
-      correlate(hid, act, c_a, &top.cov[chi], s2, false, t);
-      b[t][chi][t] = 1.0;
-      for (std::size_t s = 0; s <= t; ++s) site::axpy(s2 * act[t][xi][s] + (s < t ? eh * g * c_a[s][t] : 0.0), w[s], b[t]);
+    correlate(in, v, c_v, &hid[0].cov[fwd], s2, false, t);
+    // (5) forward pass: h_0(t) = A(t)v(t)/√D = u^A(t) + σ² Σ_{s≤t} R_v(t,s) g_0(s) + η̂γ̃0 Σ_{s<t} C_v(s,t) g_0(s),
+    //     h_ℓ(t) = W_ℓ(t)h_{ℓ−1}(t)/√N = χ_ℓ(t) + σ² Σ_{s≤t} R_{h_{ℓ−1}←ξ_{ℓ−1}}(t,s) g_ℓ(s) + η̂γ̃0 Σ_{s<t} C_{h_{ℓ−1}}(s,t) g_ℓ(s)
+    for (std::size_t l = 0; l < L; ++l) {
+      const std::vector<lin>& below = l == 0 ? v : h[l - 1];
+      const mat& c_below = l == 0 ? c_v : c_h[l - 1];
+      const std::size_t src = l == 0 ? std::size_t(rA) : std::size_t(bwd);
+      h[l][t][fwd][t] = 1.0;
+      for (std::size_t s = 0; s <= t; ++s) site::axpy(s2 * below[t][src][s] + (s < t ? eh * g * c_below[s][t] : 0.0), gb[l][s], h[l][t]);
+      if (l + 1 < L) correlate(hid[l], h[l], c_h[l], &hid[l + 1].cov[fwd], s2, false, t);  // the top layer's C_h drives nothing
     }
     out.train_loss.push_back(0.5 * c_d[t][t]);
     out.test_loss.push_back(0.5 * (c_e[t][t] + pr.noise * pr.noise));
     out.teacher_overlap.push_back(beta[t][bstar][0] - beta[0][bstar][0]);
-    out.readout_norm.push_back(c_w[t][t]);
-    out.ntk_edge.push_back(ntk_bulk_edge(pr, c_w[t][t], c_u[t][t]));
+    out.readout_norm.push_back(c_g[L - 1][t][t]);
+    for (std::size_t l = 0; l < L; ++l) c_back[l] = c_g[l][t][t];
+    out.ntk_edge.push_back(ntk_bulk_edge(pr, c_back));
     if (!std::isfinite(c_d[t][t]) || c_d[t][t] > 1e12) {
       out.train_loss.back() = INFINITY;
       throw divergence_error(t, "the loss", "the proportional theory's training loss diverges; lower η/P (--lr-over-p) or γ̃0");
@@ -429,25 +454,17 @@ inline proportional_solution solve_proportional(const proportional_problem& pr) 
   }
   if (pr.spectra_every == 0) return out;
   // Weight spectra. The trajectory up to step t sees the initial weights only through their products
-  // with the update vectors (A₀v, A₀ᵀu; W₀a, W₀ᵀw), the "observed" fields below, so the outliers of
-  // A(t) and W(t) follow from detail::spiked_outliers with the Gram matrices of these vectors.
+  // with the update vectors (A₀v, A₀ᵀu; W₀h, W₀ᵀg), the "observed" fields below, so the outliers of
+  // A(t) and W_ℓ(t) follow from detail::spiked_outliers with the Gram matrices of these vectors.
   const std::size_t T = pr.steps;
-  std::vector<lin> p(T1, hid.zero()), q(T1, in.zero()), y(T1, top.zero()), z(T1, hid.zero());
+  std::vector<lin> p(T1, hid[0].zero()), q(T1, in.zero());
   for (std::size_t t = 0; t < T1; ++t) {
-    p[t] = act[t];  // A₀v(t)/√D: a(t) without the accumulated updates
+    p[t] = h[0][t];  // A₀v(t)/√D: h_0(t) without the accumulated updates
     q[t] = beta[t];
     for (auto& x : q[t]) for (auto& c : x) c *= g * nu;  // A₀ᵀu(t)/√D: γ̃0ν β(t) without the updates
     for (std::size_t s = 0; s < t; ++s) {
-      site::axpy(-eh * g * c_v[s][t], u[s], p[t]);
-      site::axpy(-eh * g * nu * c_u[s][t], v[s], q[t]);
-    }
-    if (deep) {
-      y[t] = b[t];  // W₀a(t)/√N
-      z[t] = u[t];  // W₀ᵀw(t)/√N
-      for (std::size_t s = 0; s < t; ++s) {
-        site::axpy(-eh * g * c_a[s][t], w[s], y[t]);
-        site::axpy(-eh * g * c_w[s][t], act[s], z[t]);
-      }
+      site::axpy(-eh * g * c_v[s][t], gb[0][s], p[t]);
+      site::axpy(-eh * g * nu * c_g[0][s][t], v[s], q[t]);
     }
   }
   auto gram = [&](const site& st, const std::vector<lin>& xs, const std::vector<lin>& ys, double scale) {
@@ -466,11 +483,23 @@ inline proportional_solution solve_proportional(const proportional_problem& pr) 
     double c, rows, cols;
   };
   std::vector<layer_grams> layers;
-  layers.push_back({"W0", gram(in, v, v, 1.0), gram(hid, u, u, nu), gram(hid, p, p, nu), gram(in, q, q, 1.0), gram(hid, u, p, nu),
+  layers.push_back({"W0", gram(in, v, v, 1.0), gram(hid[0], gb[0], gb[0], nu), gram(hid[0], p, p, nu), gram(in, q, q, 1.0), gram(hid[0], gb[0], p, nu),
                     gram(in, v, q, 1.0), eh * g, nu, 1.0});
-  if (deep)
-    layers.push_back({"W1", gram(hid, act, act, nu), gram(top, w, w, nu), gram(top, y, y, nu * nu), gram(hid, z, z, nu * nu),
-                      gram(top, w, y, nu * std::sqrt(nu)), gram(hid, act, z, nu * std::sqrt(nu)), eh * g / std::sqrt(nu), nu, nu});
+  // square W_ℓ (ℓ ≥ 1): input k = h_{ℓ−1}, backward l = g_ℓ, y = W_ℓ₀k/√N = h_ℓ and z = W_ℓ₀ᵀl/√N = g_{ℓ−1}, each without the updates
+  for (std::size_t l = 1; l < L; ++l) {
+    std::vector<lin> y(T1, hid[l].zero()), z(T1, hid[l - 1].zero());
+    for (std::size_t t = 0; t < T1; ++t) {
+      y[t] = h[l][t];
+      z[t] = gb[l - 1][t];
+      for (std::size_t s = 0; s < t; ++s) {
+        site::axpy(-eh * g * c_h[l - 1][s][t], gb[l][s], y[t]);
+        site::axpy(-eh * g * c_g[l][s][t], h[l - 1][s], z[t]);
+      }
+    }
+    layers.push_back({"W" + std::to_string(l), gram(hid[l - 1], h[l - 1], h[l - 1], nu), gram(hid[l], gb[l], gb[l], nu), gram(hid[l], y, y, nu * nu),
+                      gram(hid[l - 1], z, z, nu * nu), gram(hid[l], gb[l], y, nu * std::sqrt(nu)), gram(hid[l - 1], h[l - 1], z, nu * std::sqrt(nu)),
+                      eh * g / std::sqrt(nu), nu, nu});
+  }
   for (const auto& lg : layers) {
     proportional_spectrum sp;
     sp.name = lg.name;

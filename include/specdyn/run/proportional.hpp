@@ -37,7 +37,7 @@ struct proportional_result {
   std::vector<double> mean_train_error, mean_test_error;     // [dim]: error of the seed-averaged curve
   std::vector<double> mean_train_se, mean_test_se;           // [dim]: jackknife over seeds (NaN with one seed)
   stats::power_fit train_fit, test_fit;
-  // per weight (W0, then W1 for depth 2): [dim][seed] relative error of the top singular value at the last step
+  // per weight (W0, then W1 … W_{L−1}): [dim][seed] relative error of the top singular value at the last step
   std::vector<std::vector<std::vector<double>>> top_error;
   std::vector<stats::power_fit> top_fit;
   // the leading NTK eigenvalue λ_max(K) of each network at steps 0 and T (full batch, P ≤ 4096):
@@ -51,12 +51,12 @@ struct proportional_result {
 template <class Decl>
 proportional_result run_proportional(Decl decl, const dmft::proportional_problem& pr_in, const proportional_options& po,
                                      const std::string& command_line) {
-  static_assert(Decl::hidden_layers == 1 || Decl::hidden_layers == 2,
-                "specdyn: the proportional-limit theory is derived for linear networks with 1 or 2 dense layers (deep_linear2, deep_linear3)");
+  static_assert(Decl::hidden_layers >= 1 && Decl::hidden_layers <= 8,
+                "specdyn: the proportional-limit theory is derived for deep linear networks with 1 to 8 dense layers");
   auto pr = pr_in;
   pr.depth = Decl::hidden_layers;
   pr.spectra_every = po.spectra_every;
-  const std::string model = pr.depth == 1 ? "deep_linear2" : "deep_linear3";
+  const std::string model = "deep_linear" + std::to_string(pr.depth + 1);
   pr.validate();
   require(!po.dims.empty(), "--dims", std::string("''"), "give at least one input dimension, e.g. 256,512,1024");
   require(po.seeds >= 1 && po.seeds <= 1000, "--seeds", po.seeds, "use 1 to 1000");
@@ -386,7 +386,7 @@ inline std::filesystem::path run_proportional_scan(const dmft::proportional_prob
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   char name[160];
-  const std::string model = base.depth == 2 ? "deep_linear3" : "deep_linear2";
+  const std::string model = "deep_linear" + std::to_string(base.depth + 1);
   std::snprintf(name, sizeof name, "%s_proportional_scan_a%g_g%g_D%zu_T%zu.json", model.c_str(), base.alpha, so.gamma0, so.dim, base.steps);
   io::record rec(dir / name);
   auto& j = rec.begin("proportional_scan", {{"model", model}, {"alpha", base.alpha}, {"gamma0", so.gamma0}, {"dim", so.dim},
