@@ -84,7 +84,7 @@ void add_measure_flags(CLI::App* cmd, run_config& c) {
   cmd->add_option("--hessian-every", c.hessian_every,
                   "Steps between loss-Hessian top eigenvalues (0: never). Each costs ~40 Hessian-vector products, "
                   "about 100 training steps' worth")->capture_default_str();
-  cmd->add_option("--eval-every", c.eval_every, "Steps between test-loss and output records")->capture_default_str();
+  cmd->add_option("--eval-every", c.eval_every, "Steps between test-loss, accuracy and output records (with --batch also the full training loss, a pass over all P points)")->capture_default_str();
   cmd->add_flag("--save-weights", c.save_weights, "Write every weight (as the spectra see it) at t = 0 and at the last step to .npy");
 }
 

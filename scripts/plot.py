@@ -81,6 +81,9 @@ def label(rec, recs):
     if rec.get("kind") == "theory":
         w = c.get("width")
         return f"{c['param']} theory (N={'∞' if w in (None, 'infinite') else w}){tail}"
+    tasks = {(r["config"].get("task"), r["config"].get("outputs")) for r in recs}
+    if len(tasks) > 1:  # e.g. few vs many outputs side by side
+        tail = f" {c.get('task')} C={c.get('outputs')}" + tail
     return f"{c['param']} N={c['width']}{tail}"
 
 
@@ -105,7 +108,8 @@ def plot_loss(recs, out):
             if test.size and np.isfinite(test).any():
                 ax.plot(s2, test, ls=":", label=f"{label(r, recs)} test", **THEORY)
             continue
-        ax.plot(steps, train, color=f"C{i % 10}", label=f"{label(r, recs)} train")
+        ok = np.isfinite(train)  # mini-batch runs evaluate the full training loss every --eval-every steps
+        ax.plot(steps[ok], train[ok], color=f"C{i % 10}", label=f"{label(r, recs)} train")
         s2, test = aligned(r["steps"], r.get("test_loss"))
         ok = np.isfinite(test)
         if ok.any():
@@ -607,23 +611,34 @@ def plot_bulk(recs, out, layer):
     with_ks = [r for r in recs if "bulk_ks" in r.get("spectra", {}).get(layer, {})]
     if not with_ks:
         return
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    fig, axes = plt.subplots(1, 4, figsize=(17, 3.9))
+    top = 0.0
     for i, r in enumerate(with_ks):
         s = r["spectra"][layer]
         steps = arr(s["steps"])
         ks, w1 = arr(s["bulk_ks"]), arr(s["bulk_w1_over_edge"])
+        counts = [len(o) for o in s["outliers"]] if isinstance(s.get("outliers"), list) else []
         n = min(len(steps), len(ks), len(w1))
         kw = dict(color=f"C{i % 10}", marker=".", label=label(r, with_ks))
         axes[0].plot(steps[:n], ks[:n], **kw)
         axes[1].plot(steps[:n], w1[:n], **kw)
-        counts = [len(o) for o in s["outliers"]] if isinstance(s.get("outliers"), list) else []
         axes[2].plot(steps[: len(counts)], counts, **kw)
+        # outlier fraction vs KS: each value above the edge moves the empirical CDF by 1/n, so a
+        # spectrum whose only change is its outliers sits on the diagonal; above it the bulk moved
+        m = min(n, len(counts))
+        frac = np.array(counts[:m], dtype=float) / min(s["shape"])
+        axes[3].plot(frac, ks[:m], **kw)
+        top = max(top, float(np.nanmax(frac)) if m else 0.0, float(np.nanmax(ks[:m])) if m else 0.0)
+    axes[3].plot([0, top], [0, top], color="0.5", ls="--", lw=1, label="outliers alone")
     axes[0].set_ylabel("KS distance from the initial law")
     axes[1].set_ylabel("Wasserstein-1 / bulk edge")
     axes[2].set_ylabel("number of outliers")
-    for ax in axes:
+    for ax in axes[:3]:
         ax.set_xlabel("step")
+    axes[3].set_xlabel("outliers / min(rows, cols)")
+    axes[3].set_ylabel("KS distance (above the diagonal: the bulk moved)")
     axes[0].legend(fontsize=7)
+    axes[3].legend(fontsize=7)
     fig.suptitle(title(with_ks, f"{layer}: does the bulk move, or do outliers escape?"), fontsize=10)
     fig.tight_layout()
     fig.savefig(os.path.join(out, f"bulk_{layer}.png"), dpi=120)
@@ -708,6 +723,10 @@ def main():
         elif r.get("kind") == "many_outputs":
             plot_many_outputs(r, args.out)
     recs = [r for r in recs if r.get("kind") in ("finite_width", "theory") and len(r.get("steps", []))]
+    # stable order: theory first, then by task, width and seed (the shell's glob sorts N=1024 before N=512)
+    recs.sort(key=lambda r: (r.get("kind") != "theory", str(r["config"].get("task")), r["config"].get("outputs") or 0,
+                             r["config"].get("width") if isinstance(r["config"].get("width"), (int, float)) else 0,
+                             r["config"].get("seed") or 0))
     if recs:
         warn_mixed_data(recs)
         plot_loss(recs, args.out)

@@ -230,6 +230,15 @@ TEST_CASE("real-data tasks: shapes from the data, accuracy next to the test loss
   CHECK(j["config"]["samples"] == 64);
   CHECK(j["config"]["data_dir"] == "/usr/share/games/fortunes");
   check_accuracy(j, 4, 2);
+  for (std::size_t t = 0; t <= 4; ++t) CHECK(j["train_loss"][t].is_number());  // full batch: the loss of every step
+  fs::remove_all(out);
+  // mini-batch SGD: the full training loss is a pass over all P points, so it is evaluated with the test loss only
+  j = record("train --model two_layer_relu --task text --vocab 50 --context 3 --train-samples 64 --test-samples 32 --width 32 "
+             "--steps 5 --batch 16 --eval-every 2 --loss xent");
+  check_accuracy(j, 5, 2);
+  for (std::size_t t = 0; t <= 5; ++t) CHECK(j["train_loss"][t].is_number() == (t % 2 == 0 || t == 5));
+  CHECK(j["f"]["steps"] == json::array({0, 2, 4, 5}));
+  CHECK(!j["f"].contains("skipped"));
   fs::remove_all(out);
   j = record("train --model two_layer_relu --task fashion-mnist --samples 64 --width 32 --steps 3 --loss mse");  // one-hot targets: accuracy with MSE too
   CHECK(j["config"]["dim"] == 784);

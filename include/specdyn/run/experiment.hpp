@@ -301,7 +301,8 @@ run_result run_experiment(Decl decl, const run_config& cfg) {
   auto net = bind(decl, rule, {.D = cfg.dim, .N = cfg.width, .C = cfg.outputs},
                   {.gamma0 = cfg.gamma0, .sigma = cfg.sigma, .eta = cfg.lr, .seed = cfg.seed});
   const ad::loss_kind kind = cfg.loss == "mse" ? ad::loss_kind::mse : ad::loss_kind::cross_entropy;
-  trainer<Decl> tr(net, data, {.steps = cfg.steps, .batch = cfg.batch, .centre = cfg.centre, .loss = kind, .seed = cfg.seed});
+  // mini-batch SGD: the full training loss (a pass over all P points) only at the --eval-every steps
+  trainer<Decl> tr(net, data, {.steps = cfg.steps, .batch = cfg.batch, .centre = cfg.centre, .loss = kind, .seed = cfg.seed, .loss_every = cfg.eval_every});
 
   const auto path = cfg.record_path();
   std::error_code ec;
@@ -314,6 +315,9 @@ run_result run_experiment(Decl decl, const run_config& cfg) {
   const std::size_t ntk_every = cfg.ntk_every < 0 ? spectra_every : std::size_t(cfg.ntk_every);
   const std::size_t hess_every = std::size_t(cfg.hessian_every);
   const bool ntk_ok = c * p <= 4096;  // the NTK is [CP, CP]
+  // the outputs on every training point at every --eval-every step: C·P numbers each; above 2^22 (32 MB)
+  // per step they are not recorded (a C = 1000 text task at P = 20 000 would write 160 MB per step)
+  const bool record_f = double(c) * double(p) <= double(1u << 22);
   auto due = [&](std::size_t every, std::size_t t) { return every > 0 && (t % every == 0 || t == cfg.steps); };
 
   // Spectra trackers for the input layer and every hidden N×N weight (the readout has rank ≤ C).
@@ -348,9 +352,10 @@ run_result run_experiment(Decl decl, const run_config& cfg) {
       tr.run([&](std::size_t t, trainer<Decl>& self) {
         io::throw_if_interrupted("at step " + std::to_string(t));
         if (fail_at >= 0 && t == std::size_t(fail_at)) throw std::runtime_error("injected failure at step " + std::to_string(t));
-        bar.update(t, self.train_loss().back());
+        bar.update(t, self.last_train_loss());
         if (t % cfg.eval_every == 0 || t == cfg.steps) {
           test_loss[t] = self.evaluate_test();
+          self.evaluate_train();  // the training-set fields at this step (cached when run() just computed them)
           self.train_outputs(f_now);
           if (classify) {
             train_acc[t] = classification_accuracy(f_now, data.y);
@@ -359,10 +364,13 @@ run_result run_experiment(Decl decl, const run_config& cfg) {
               test_acc[t] = classification_accuracy(f_test, data.y_test);
             }
           }
-          f_steps.push_back(t);
-          f_values.insert(f_values.end(), f_now.begin(), f_now.end());
+          if (record_f) {
+            f_steps.push_back(t);
+            f_values.insert(f_values.end(), f_now.begin(), f_now.end());
+          }
         }
         if (ntk_ok && due(ntk_every, t)) {
+          self.evaluate_train();  // fresh training-set fields (mini-batch steps do not compute them)
           ntk_steps.push_back(t);
           ntk_top.push_back(spectra::empirical_ntk(self.net(), data.x, self.train_fields()).top_eigenvalue);
         }
@@ -415,6 +423,7 @@ run_result run_experiment(Decl decl, const run_config& cfg) {
   }
   j["f"] = {{"steps", f_steps}, {"shape_per_step", {c, p}}};
   rec.put_array(j["f"], "values", f_values, {f_steps.size(), c, p});
+  if (!record_f) j["f"]["skipped"] = "C·P > 2^22: the outputs on the training set are not recorded";
   j["ntk"] = {{"steps", ntk_steps}, {"top_eigenvalue", io::numbers(ntk_top)}};
   std::vector<double> ratio;
   for (double k : ntk_top) ratio.push_back(cfg.lr / double(p) * k);

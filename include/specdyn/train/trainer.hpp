@@ -40,6 +40,9 @@ struct train_options {
   bool centre = false;    // train the centred network f(θ) − f(θ0) (docs/conventions.md §1)
   ad::loss_kind loss = ad::loss_kind::mse;
   std::uint64_t seed = 0;  // mini-batch order
+  // mini-batch SGD only: the full-batch training loss is evaluated every this many steps (and at the
+  // last), NaN elsewhere. Each evaluation is a forward pass over all P points, P/B steps' worth.
+  std::size_t loss_every = 1;
   double divergence_factor = 1e4;  // stop when the loss exceeds this × max(initial loss, 1e-3); 0: only NaN/Inf
   spike_log* spikes = nullptr;      // log the update vectors of some layers (allocates; analysis only)
 };
@@ -152,17 +155,33 @@ class trainer {
   }
 
   /// Runs opt.steps steps. observe(t, *this) is called at t = 0..steps before each step (and once
-  /// after the last) and may evaluate anything; the full-batch training loss is recorded at every t.
+  /// after the last) and may evaluate anything; the full-batch training loss is recorded at every t
+  /// (with mini-batches and loss_every > 1: at its multiples and the last step, NaN elsewhere; a
+  /// non-finite batch loss still stops the run at its step).
   template <class Observer>
   void run(Observer&& observe) {
     for (std::size_t k = 0; k <= opt_.steps; ++k) {
-      const double loss = evaluate_train();
-      train_loss_.push_back(loss);
-      if (!std::isfinite(loss)) check_finite(loss, full_, &data_.x);
-      check_growth(loss);
+      if (loss_due(k)) {
+        const double loss = evaluate_train();
+        train_loss_.push_back(loss);
+        if (!std::isfinite(loss)) check_finite(loss, full_, &data_.x);
+        check_growth(loss);
+      } else {
+        train_loss_.push_back(std::numeric_limits<double>::quiet_NaN());
+      }
       observe(t_, *this);
       if (k < opt_.steps) step();
     }
+  }
+  /// Whether run() evaluates the full training loss at step k.
+  [[nodiscard]] bool loss_due(std::size_t k) const {
+    return !batched() || opt_.loss_every <= 1 || k % opt_.loss_every == 0 || k == opt_.steps;
+  }
+  /// The last evaluated full-batch training loss (NaN before the first).
+  [[nodiscard]] double last_train_loss() const {
+    for (auto it = train_loss_.rbegin(); it != train_loss_.rend(); ++it)
+      if (!std::isnan(*it)) return *it;
+    return std::numeric_limits<double>::quiet_NaN();
   }
   void run() {
     run([](std::size_t, trainer&) {});
