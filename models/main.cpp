@@ -602,15 +602,15 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  // sweep and compare spread their points over the ranks of mpirun; the other commands run on one
+  // sweep and compare spread their points over the ranks of mpirun, theory its replicas; the other commands run on one
   std::optional<run::mpi::session> mpi_session;
-  if (launcher_ranks() > 1 && !*sweep && !*compare) {
+  if (launcher_ranks() > 1 && !*sweep && !*compare && !*theory) {
     if (launcher_rank0())
-      std::fprintf(stderr, "specdyn %s: runs on one rank (only sweep and compare spread over MPI ranks); start it without mpirun\n",
+      std::fprintf(stderr, "specdyn %s: runs on one rank (only sweep, compare and theory spread over MPI ranks); start it without mpirun\n",
                    app.get_subcommands().front()->get_name().c_str());
     return 2;
   }
-  if (*sweep || *compare) {
+  if (*sweep || *compare || *theory) {
     if (launcher_ranks() > 1 && !run::mpi::available()) {
       if (launcher_rank0())
         std::fprintf(stderr, "specdyn: started by mpirun with %ld ranks, but built without MPI; rebuild with -DSPECDYN_MPI=ON "
@@ -653,8 +653,10 @@ int main(int argc, char** argv) {
       if (th_width) th_opt.width = th_width;
       th_cfg.command_line = command_line(argc, argv);
       th_opt.quiet = th_cfg.quiet;
+      th_opt.spread_ranks = run::mpi::distributed();
       const auto& entry = models::find_model(th_cfg.model);
       const auto r = entry.theory(th_cfg, th_opt);
+      if (!r.summary_rank) return 0;  // rank 0 reports and writes the record
       if (!th_cfg.quiet && !r.sol.mean.train_loss.empty())
         std::printf("wrote %s (%s; final training loss %s)\n", r.record.c_str(), r.sol.solver.c_str(),
                     plus_minus(r.sol.mean.train_loss.back(), r.sol.train_loss_se.back(), r.sol.replicas).c_str());

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""`mpirun -n 2 specdyn sweep|compare` against the one-process run (ctest mpi_sweep_compare).
+"""`mpirun -n 2 specdyn sweep|compare|theory` against the one-process run (ctest mpi_sweep_compare).
 
 Checks, with one BLAS thread everywhere (the thread count is part of what makes runs bitwise equal):
   1. a sweep on 2 ranks writes every point record equal, value for value, to a one-process sweep
@@ -8,7 +8,8 @@ Checks, with one BLAS thread everywhere (the thread count is part of what makes 
   3. SIGKILL of one rank mid-sweep loses at most the in-flight points: the re-run under mpirun
      skips every complete record and its summary equals the uninterrupted run's;
   4. a compare re-run redoes only a torn and a missing point record, with the same result;
-  5. bad input under mpirun: exit 2, one line from rank 0; other commands refuse to run on 2 ranks.
+  5. bad input under mpirun: exit 2, one line from rank 0; other commands refuse to run on 2 ranks;
+  6. `mpirun -n 2 specdyn theory` spreads its replicas over the ranks and writes the one-process record.
 Usage: test_mpi.py SPECDYN_CLI MPIEXEC
 """
 import glob
@@ -165,6 +166,36 @@ check(c["points_run"] == 2 and c["points_skipped"] == 7, "re-run redid 2 points,
 for k in ("points_run", "points_skipped"):
     c.pop(k), a.pop(k)
 check(c == a, "the resumed compare record equals the uninterrupted one")
+
+# 6. theory: replicas spread over 2 ranks (replica r on rank r mod 2, gathered on rank 0) give the
+# record of the one-process solve; 5 replicas, so rank 0 holds 0, 2, 4 and rank 1 holds 1, 3
+THEORY = ["theory", "--model", "mlp3_tanh", "--dim", "8", "--samples", "8", "--test-samples", "4", "--steps", "10", "--param",
+          "mup", "--gamma0", "2", "--lr", "0.5", "--particles", "2000", "--replicas", "5", "--spectra-every", "5", "--quiet"]
+t1, t2 = os.path.join(work, "theory1"), os.path.join(work, "theory2")
+r1 = run([cli] + THEORY + ["--threads", "2", "--out", t1])
+r2 = run(mpi + [cli] + THEORY + ["--out", t2])
+check(r1.returncode == 0 and r2.returncode == 0, "theory exits 0 on 1 process and 2 ranks (%s)" % (r1.stderr + r2.stderr).strip()[-300:])
+
+
+def theory_files(out):
+    return sorted(os.path.relpath(f, out) for f in glob.glob(os.path.join(out, "**", "*"), recursive=True) if os.path.isfile(f))
+
+
+def theory_record(out):
+    rec = strip(load(os.path.join(out, [f for f in theory_files(out) if f.endswith(".json")][0])))
+    for k in ("replica_threads", "spectra_seconds"):
+        rec["solver"].pop(k, None)
+    return rec
+
+
+f1, f2 = theory_files(t1), theory_files(t2)
+check(f1 == f2 and len([f for f in f1 if f.endswith(".json")]) == 1, "the same files, one record, from 1 process and 2 ranks (%s / %s)" % (f1, f2))
+if f1 == f2:
+    a, b = theory_record(t1), theory_record(t2)
+    check(a["solver"]["replicas"] == 5 and b["solver"]["replicas"] == 5, "5 replicas in both records")
+    check(a == b, "theory record equal on 1 process and 2 ranks" + ("" if a == b else " (differs in %s)" % [k for k in a if a.get(k) != b.get(k)]))
+    same = all(open(os.path.join(t1, f), "rb").read() == open(os.path.join(t2, f), "rb").read() for f in f1 if f.endswith(".npy"))
+    check(same, "every .npy array of the theory record is byte-identical")
 
 # 5. bad input and one-rank commands under mpirun
 bad_sweep = list(SWEEP)

@@ -1,4 +1,4 @@
-// Scale-out over MPI ranks for `specdyn sweep` and `specdyn compare`. A `session` initialises MPI
+// Scale-out over MPI ranks for `specdyn sweep`, `compare` and `theory`. A `session` initialises MPI
 // only when the program was started by a launcher (mpirun/mpiexec/srun: OpenMPI, PMI or PMIx
 // variables in the environment); run directly, the same commands run locally with one rank, and a
 // build without MPI (cmake -DSPECDYN_MPI=OFF) has only that. A `work_queue` hands out the grid
@@ -6,7 +6,7 @@
 // answers the other ranks' requests, so a rank that finishes early takes the next point. Every
 // rank writes its points' records to the (shared) output directory; rank 0 alone writes the
 // summary from those records once every rank is done, so the summary is the same for any number
-// of ranks.
+// of ranks. `gather_to_root` brings each rank's packed results to rank 0 (the theory's replicas).
 //   specdyn::run::mpi::session mpi(argc, argv);           // in main, before any command runs
 //   specdyn::run::mpi::work_queue q(points.size());
 //   while (auto i = q.next()) run_point(*i);
@@ -21,6 +21,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #if SPECDYN_HAVE_MPI
 #include <mpi.h>
@@ -120,6 +121,38 @@ inline std::size_t max(std::size_t v) {
   }
 #endif
   return v;
+}
+
+/// Rank 0 receives every rank's buffer (its own first, then ranks 1, 2, … in order); the other
+/// ranks send theirs and get an empty list. On one rank: {mine}. Sent in chunks of 2^26 doubles
+/// (MPI counts are ints).
+inline std::vector<std::vector<double>> gather_to_root(std::vector<double> mine) {
+  std::vector<std::vector<double>> all;
+#if SPECDYN_HAVE_MPI
+  if (distributed()) {
+    constexpr int tag_size = 7301, tag_data = 7302;
+    constexpr std::size_t chunk = std::size_t(1) << 26;
+    if (rank() != 0) {
+      unsigned long long n = mine.size();
+      MPI_Send(&n, 1, MPI_UNSIGNED_LONG_LONG, 0, tag_size, MPI_COMM_WORLD);
+      for (std::size_t k = 0; k < mine.size(); k += chunk)
+        MPI_Send(mine.data() + k, int(std::min(chunk, mine.size() - k)), MPI_DOUBLE, 0, tag_data, MPI_COMM_WORLD);
+      return all;
+    }
+    all.push_back(std::move(mine));
+    for (int r = 1; r < size(); ++r) {
+      unsigned long long n = 0;
+      MPI_Recv(&n, 1, MPI_UNSIGNED_LONG_LONG, r, tag_size, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      std::vector<double> b(n);
+      for (std::size_t k = 0; k < b.size(); k += chunk)
+        MPI_Recv(b.data() + k, int(std::min(chunk, b.size() - k)), MPI_DOUBLE, r, tag_data, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      all.push_back(std::move(b));
+    }
+    return all;
+  }
+#endif
+  all.push_back(std::move(mine));
+  return all;
 }
 
 /// Hands out indices 0..n−1 in order, each exactly once over all ranks. Other ranks ask rank 0 for

@@ -17,6 +17,7 @@
 #include "specdyn/dmft/lazy.hpp"
 #include "specdyn/dmft/spectral.hpp"
 #include "specdyn/run/experiment.hpp"
+#include "specdyn/run/mpi.hpp"
 #include "specdyn/stats.hpp"
 
 namespace specdyn::run {
@@ -35,6 +36,9 @@ struct theory_options {
   double spectral_cut = -1;          // Gram eigenvalues kept above this fraction of the largest (−1: automatic)
   std::size_t threads = 0;           // replicas solved at once, one thread each (0: all cores); > 1: one BLAS thread each
   bool quiet = false;
+  // under mpirun: replica r is solved by rank r mod K (one BLAS thread per replica, threads per rank
+  // default to the cores divided by the ranks) and rank 0 gathers them; the other ranks write nothing
+  bool spread_ranks = false;
 
   void validate() const {
     if (solver != "auto" && solver != "exact" && solver != "particles")
@@ -79,6 +83,7 @@ struct averaged {
 };
 
 struct theory_result {
+  bool summary_rank = true;  // false on MPI ranks other than 0 of a spread solve: they wrote nothing
   std::filesystem::path record;
   averaged sol;
   effective_rule rule;
@@ -236,6 +241,108 @@ double estimate_theory_bytes(const problem& pr, const theory_options& th) {
   return bytes;
 }
 
+namespace detail {
+/// A solution flattened into doubles (sizes and shapes first), to send a replica between MPI ranks.
+struct packer {
+  std::vector<double> b;
+  void num(double v) { b.push_back(v); }
+  void mat(const matrix& m) {
+    num(double(m.shape(0)));
+    num(double(m.shape(1)));
+    b.insert(b.end(), m.begin(), m.end());
+  }
+  void nums(const std::vector<double>& v) {
+    num(double(v.size()));
+    b.insert(b.end(), v.begin(), v.end());
+  }
+  template <class T>
+  void list(const std::vector<T>& v) {
+    num(double(v.size()));
+    for (const auto& x : v) put(x);
+  }
+  void put(const matrix& m) { mat(m); }
+  template <class T>
+  void put(const std::vector<T>& v) { list(v); }
+  void put(const spike_grams& g) {
+    for (const matrix* m : {&g.gg, &g.gy, &g.yy, &g.pp, &g.pz, &g.zz}) mat(*m);
+    list(g.response);
+    num(g.coef);
+    num(double(g.p));
+    num(double(g.steps));
+  }
+  void put(const solution& s) {
+    list(s.f);
+    nums(s.train_loss);
+    nums(s.test_loss);
+    list(s.phi_tt);
+    list(s.g_tt);
+    list(s.ntk);
+    nums(s.ntk_top);
+    nums(s.eos_ratio);
+    nums(s.residuals);
+    num(double(s.iterations));
+    num(s.min_conditional_eigenvalue);
+    for (const auto* k : {&s.kernels.phi, &s.kernels.g, &s.kernels.r_phi, &s.kernels.r_g}) list(*k);
+    list(s.kernels.delta);
+    list(s.kernels.f);
+    list(s.spikes);
+  }
+};
+struct unpacker {
+  const std::vector<double>& b;
+  std::size_t at = 0;
+  double num() {
+    if (at >= b.size()) throw std::runtime_error("a replica received from another MPI rank is truncated");
+    return b[at++];
+  }
+  std::size_t count() { return std::size_t(num()); }
+  matrix mat() {
+    const std::size_t r = count(), c = count();
+    if (at + r * c > b.size()) throw std::runtime_error("a replica received from another MPI rank is truncated");
+    matrix m({r, c});
+    std::copy(b.begin() + long(at), b.begin() + long(at + r * c), m.begin());
+    at += r * c;
+    return m;
+  }
+  std::vector<double> nums() {
+    const std::size_t n = count();
+    std::vector<double> v;
+    for (std::size_t k = 0; k < n; ++k) v.push_back(num());
+    return v;
+  }
+  void get(matrix& m) { m = mat(); }
+  template <class T>
+  void get(std::vector<T>& v) {
+    v.resize(count());
+    for (auto& x : v) get(x);
+  }
+  void get(spike_grams& g) {
+    for (matrix* m : {&g.gg, &g.gy, &g.yy, &g.pp, &g.pz, &g.zz}) *m = mat();
+    get(g.response);
+    g.coef = num();
+    g.p = count();
+    g.steps = count();
+  }
+  void get(solution& s) {
+    get(s.f);
+    s.train_loss = nums();
+    s.test_loss = nums();
+    get(s.phi_tt);
+    get(s.g_tt);
+    get(s.ntk);
+    s.ntk_top = nums();
+    s.eos_ratio = nums();
+    s.residuals = nums();
+    s.iterations = count();
+    s.min_conditional_eigenvalue = num();
+    for (auto* k : {&s.kernels.phi, &s.kernels.g, &s.kernels.r_phi, &s.kernels.r_g}) get(*k);
+    get(s.kernels.delta);
+    get(s.kernels.f);
+    get(s.spikes);
+  }
+};
+}  // namespace detail
+
 template <class Decl>
 averaged solve_theory(const problem& pr, const theory_options& th, std::uint64_t seed) {
   constexpr std::size_t L = Decl::hidden_layers;
@@ -263,31 +370,94 @@ averaged solve_theory(const problem& pr, const theory_options& th, std::uint64_t
   so.spike_moments = !pred_steps.empty();
   out.solver = exact ? "exact-linear" : "particles";
   out.particles = so.particles;
+  // under mpirun (spread_ranks): replica r on rank r mod K, gathered on rank 0 in replica order
+  const bool spread = th.spread_ranks && mpi::distributed();
+  const std::size_t ranks = spread ? std::size_t(mpi::size()) : 1, me = spread ? std::size_t(mpi::rank()) : 0;
+  if (spread && so.replicas == 1 && me != 0) {  // the exact closure: one solve, on rank 0
+    out.replicas = 0;
+    return out;
+  }
+  std::vector<std::size_t> mine;
+  for (std::size_t r = me; r < so.replicas; r += ranks) mine.push_back(r);
   particle_solver<Decl> solver(pr, so);
   std::vector<solution> reps;
-  io::progress bar("theory " + std::string(exact ? "(exact)" : "(particles)"), so.replicas, th.quiet);
+  io::progress bar("theory " + std::string(exact ? "(exact)" : "(particles)"), so.replicas, th.quiet || me != 0);
   // replicas in batches of `threads`, each replica on one thread from its own seed: the same
-  // numbers for any thread count above one (one BLAS thread each then)
-  const std::size_t threads =
-      std::min(so.replicas, std::max<std::size_t>(1, th.threads ? th.threads : std::thread::hardware_concurrency()));
+  // numbers for any thread count above one (one BLAS thread each then), and for any number of ranks
+  const std::size_t cores = std::max<std::size_t>(1, std::thread::hardware_concurrency() / ranks);
+  const std::size_t threads = std::min(std::max<std::size_t>(1, mine.size()), std::max<std::size_t>(1, th.threads ? th.threads : cores));
   // several replicas at once: one BLAS thread each (measured, mlp3_tanh S = 20000 × 4 replicas on
   // 2 cores: 4.9 s with 2 BLAS threads per replica in turn, 2.8 s with 2 replicas at a time)
   std::optional<blas::thread_scope> one_blas_thread;
-  if (threads > 1) one_blas_thread.emplace(1);
+  if (threads > 1 || spread) one_blas_thread.emplace(1);
   out.threads = threads;
-  for (std::size_t r0 = 0; r0 < so.replicas; r0 += threads) {
+  std::string failure;  // spread: a rank's failure travels to rank 0 with its replicas
+  for (std::size_t k0 = 0; k0 < mine.size(); k0 += threads) {
     std::vector<std::uint64_t> seeds;
-    for (std::size_t r = r0; r < std::min(so.replicas, r0 + threads); ++r) seeds.push_back(seed * 7919 + r);
+    for (std::size_t k = k0; k < std::min(mine.size(), k0 + threads); ++k) seeds.push_back(seed * 7919 + mine[k]);
     try {
       for (auto& s : solver.solve_replicas(seeds, threads)) reps.push_back(std::move(s));
     } catch (const interrupted_error& e) {
-      if (reps.empty()) throw;
+      if (reps.empty() && !spread) throw;
       out.status = "interrupted";
       out.signal = e.signal;
       out.message = std::string(e.what()) + "; kept " + std::to_string(reps.size()) + " finished replica(s)";
       break;
+    } catch (const std::exception& e) {
+      if (!spread) throw;
+      failure = e.what();
+      break;
     }
-    bar.update(reps.size(), reps.back().train_loss.back());
+    if (!reps.empty()) bar.update(reps.size() * ranks, reps.back().train_loss.back());
+  }
+  if (spread) {
+    // [status (0 ok, 1 interrupted, 2 failed), signal, message length, message bytes, count, (index, replica)…]
+    detail::packer pk;
+    const std::string msg = failure.empty() ? out.message : failure;
+    pk.num(!failure.empty() ? 2 : out.status == "interrupted" ? 1 : 0);
+    pk.num(out.signal);
+    pk.num(double(msg.size()));
+    for (unsigned char ch : msg) pk.num(ch);
+    pk.num(double(reps.size()));
+    for (std::size_t k = 0; k < reps.size(); ++k) {
+      pk.num(double(mine[k]));
+      pk.put(reps[k]);
+    }
+    reps.clear();
+    auto all = mpi::gather_to_root(std::move(pk.b));
+    if (me != 0) {
+      out.replicas = 0;
+      return out;
+    }
+    std::vector<std::pair<std::size_t, solution>> got;
+    for (std::size_t r = 0; r < all.size(); ++r) {
+      detail::unpacker up{all[r]};
+      const int code = int(up.num());
+      const int sig = int(up.num());
+      std::string m(up.count(), ' ');
+      for (auto& ch : m) ch = char(up.num());
+      if (code == 2 && failure.empty()) failure = "rank " + std::to_string(r) + ": " + m;
+      if (code == 1 && out.status != "interrupted") {
+        out.status = "interrupted";
+        out.signal = sig;
+      }
+      const std::size_t n = up.count();
+      for (std::size_t k = 0; k < n; ++k) {
+        const std::size_t idx = up.count();
+        solution s;
+        up.get(s);
+        got.emplace_back(idx, std::move(s));
+      }
+      all[r].clear();
+    }
+    std::sort(got.begin(), got.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (auto& g : got) reps.push_back(std::move(g.second));
+    if (!failure.empty()) throw solver_error(failure);
+    if (out.status == "interrupted") {
+      if (reps.empty()) throw interrupted_error(out.signal, "before any replica finished on " + std::to_string(ranks) + " ranks");
+      out.message = "interrupted; kept " + std::to_string(reps.size()) + " finished replica(s) over " + std::to_string(ranks) + " ranks";
+    }
+    if (!reps.empty()) bar.update(reps.size(), reps.back().train_loss.back());
   }
   bar.finish();
   out.replicas = reps.size();
@@ -425,6 +595,10 @@ theory_result run_theory(Decl, const run_config& cfg_in, const theory_options& t
     io::interrupt_guard guard;
     try {
       res.sol = solve_theory<Decl>(pr, th, cfg.seed);
+      if (th.spread_ranks && mpi::rank() != 0) {  // a worker of a spread solve: rank 0 writes the record
+        res.summary_rank = false;
+        return res;
+      }
       res.status = res.sol.status;
       res.message = res.sol.message;
       res.signal = res.sol.signal;
