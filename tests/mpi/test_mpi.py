@@ -197,6 +197,20 @@ if f1 == f2:
     same = all(open(os.path.join(t1, f), "rb").read() == open(os.path.join(t2, f), "rb").read() for f in f1 if f.endswith(".npy"))
     check(same, "every .npy array of the theory record is byte-identical")
 
+# a single replica (the exact closure of a linear network) is solved on rank 0 alone: no gather to wait for
+EXACT = ["theory", "--model", "deep_linear3", "--dim", "8", "--samples", "8", "--steps", "5", "--quiet"]
+e1, e2 = os.path.join(work, "exact1"), os.path.join(work, "exact2")
+r1 = run([cli] + EXACT + ["--out", e1])
+try:
+    r2 = run(mpi + [cli] + EXACT + ["--out", e2], timeout=120)
+    finished = r2.returncode == 0
+except subprocess.TimeoutExpired:
+    finished = False
+check(r1.returncode == 0 and finished, "the exact closure (one replica) on 2 ranks finishes and exits 0")
+if finished:
+    a, b = theory_record(e1), theory_record(e2)
+    check(a == b, "exact-closure theory record equal on 1 process and 2 ranks")
+
 # 5. bad input and one-rank commands under mpirun
 bad_sweep = list(SWEEP)
 bad_sweep[bad_sweep.index("--widths") + 1] = "64,0"

@@ -370,13 +370,14 @@ averaged solve_theory(const problem& pr, const theory_options& th, std::uint64_t
   so.spike_moments = !pred_steps.empty();
   out.solver = exact ? "exact-linear" : "particles";
   out.particles = so.particles;
-  // under mpirun (spread_ranks): replica r on rank r mod K, gathered on rank 0 in replica order
-  const bool spread = th.spread_ranks && mpi::distributed();
-  const std::size_t ranks = spread ? std::size_t(mpi::size()) : 1, me = spread ? std::size_t(mpi::rank()) : 0;
-  if (spread && so.replicas == 1 && me != 0) {  // the exact closure: one solve, on rank 0
+  // under mpirun (spread_ranks): replica r on rank r mod K, gathered on rank 0 in replica order. A
+  // single replica (the exact closure, or --replicas 1) is solved on rank 0 alone, with no gather.
+  if (th.spread_ranks && mpi::distributed() && so.replicas == 1 && mpi::rank() != 0) {
     out.replicas = 0;
     return out;
   }
+  const bool spread = th.spread_ranks && mpi::distributed() && so.replicas > 1;
+  const std::size_t ranks = spread ? std::size_t(mpi::size()) : 1, me = spread ? std::size_t(mpi::rank()) : 0;
   std::vector<std::size_t> mine;
   for (std::size_t r = me; r < so.replicas; r += ranks) mine.push_back(r);
   particle_solver<Decl> solver(pr, so);
@@ -418,18 +419,21 @@ averaged solve_theory(const problem& pr, const theory_options& th, std::uint64_t
     pk.num(out.signal);
     pk.num(double(msg.size()));
     for (unsigned char ch : msg) pk.num(ch);
-    pk.num(double(reps.size()));
-    for (std::size_t k = 0; k < reps.size(); ++k) {
+    // rank 0 keeps its own replicas where they are (packing them would copy them twice)
+    const std::size_t sent = me == 0 ? 0 : reps.size();
+    pk.num(double(sent));
+    for (std::size_t k = 0; k < sent; ++k) {
       pk.num(double(mine[k]));
       pk.put(reps[k]);
     }
-    reps.clear();
     auto all = mpi::gather_to_root(std::move(pk.b));
     if (me != 0) {
       out.replicas = 0;
       return out;
     }
     std::vector<std::pair<std::size_t, solution>> got;
+    for (std::size_t k = 0; k < reps.size(); ++k) got.emplace_back(mine[k], std::move(reps[k]));
+    reps.clear();
     for (std::size_t r = 0; r < all.size(); ++r) {
       detail::unpacker up{all[r]};
       const int code = int(up.num());
