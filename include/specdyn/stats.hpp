@@ -6,6 +6,8 @@
 //   auto fit = specdyn::stats::power_law_fit(widths, errors);  // fit.slope, fit.ci_low, fit.ci_high
 #pragma once
 
+#include "specdyn/core.hpp"
+
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -16,7 +18,9 @@ namespace specdyn::stats {
 inline constexpr double nan = std::numeric_limits<double>::quiet_NaN();
 
 /// Mean and standard error of the mean; the standard error is NaN with fewer than two values.
-inline std::pair<double, double> mean_se(const std::vector<double>& v) {
+SPECDYN_CORE_FN std::pair<double, double> mean_se(const std::vector<double>& v)
+#if SPECDYN_CORE_BODIES
+{
   if (v.empty()) return {nan, nan};
   double m = 0;
   for (double x : v) m += x;
@@ -26,10 +30,15 @@ inline std::pair<double, double> mean_se(const std::vector<double>& v) {
   for (double x : v) s += (x - m) * (x - m);
   return {m, std::sqrt(s / double(v.size() - 1) / double(v.size()))};
 }
+#else
+;
+#endif
 
 namespace detail {
 /// Continued fraction of the regularised incomplete beta function (modified Lentz).
-inline double beta_cf(double a, double b, double x) {
+SPECDYN_CORE_FN double beta_cf(double a, double b, double x)
+#if SPECDYN_CORE_BODIES
+{
   const double tiny = 1e-300;
   double c = 1, d = 1 - (a + b) * x / (a + 1);
   if (std::abs(d) < tiny) d = tiny;
@@ -52,25 +61,40 @@ inline double beta_cf(double a, double b, double x) {
   }
   return h;
 }
+#else
+;
+#endif
 /// Regularised incomplete beta I_x(a, b).
-inline double incomplete_beta(double a, double b, double x) {
+SPECDYN_CORE_FN double incomplete_beta(double a, double b, double x)
+#if SPECDYN_CORE_BODIES
+{
   if (x <= 0) return 0;
   if (x >= 1) return 1;
   const double lbt = std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x);
   if (x < (a + 1) / (a + b + 2)) return std::exp(lbt) * beta_cf(a, b, x) / a;
   return 1 - std::exp(lbt) * beta_cf(b, a, 1 - x) / b;
 }
+#else
+;
+#endif
 }  // namespace detail
 
 /// P(T ≤ t) for Student's t with `dof` degrees of freedom.
-inline double t_cdf(double t, double dof) {
+SPECDYN_CORE_FN double t_cdf(double t, double dof)
+#if SPECDYN_CORE_BODIES
+{
   const double x = dof / (dof + t * t);
   const double tail = 0.5 * detail::incomplete_beta(dof / 2, 0.5, x);
   return t >= 0 ? 1 - tail : tail;
 }
+#else
+;
+#endif
 
 /// The p-quantile of Student's t (bisection on the CDF; p in (0, 1)).
-inline double t_quantile(double p, double dof) {
+SPECDYN_CORE_FN double t_quantile(double p, double dof)
+#if SPECDYN_CORE_BODIES
+{
   if (!(p > 0 && p < 1) || !(dof > 0)) return nan;
   double lo = -1e3, hi = 1e3;
   for (int i = 0; i < 200; ++i) {
@@ -79,18 +103,31 @@ inline double t_quantile(double p, double dof) {
   }
   return 0.5 * (lo + hi);
 }
+#else
+;
+#endif
 
 /// Half-width of the two-sided `level` interval for a mean of n values with standard error se.
-inline double interval_half_width(double se, std::size_t n, double level = 0.95) {
+SPECDYN_CORE_FN double interval_half_width(double se, std::size_t n, double level = 0.95)
+#if SPECDYN_CORE_BODIES
+{
   if (n < 2 || !std::isfinite(se)) return nan;
   return t_quantile(0.5 + level / 2, double(n - 1)) * se;
 }
+#else
+;
+#endif
 
 /// Two-sided z such that a family of `checks` tests each at |t| < z (t with `dof` degrees of
 /// freedom) fails by chance with probability at most `family_p` (Bonferroni).
-inline double family_threshold(std::size_t checks, double dof, double family_p = 1e-3) {
+SPECDYN_CORE_FN double family_threshold(std::size_t checks, double dof, double family_p = 1e-3)
+#if SPECDYN_CORE_BODIES
+{
   return t_quantile(1 - family_p / (2.0 * double(checks)), dof);
 }
+#else
+;
+#endif
 
 /// log y = a + k log x by least squares, with the slope's standard error and a Student-t
 /// confidence interval (n − 2 degrees of freedom; none with fewer than three points).
@@ -98,7 +135,9 @@ struct power_fit {
   double slope = nan, intercept = nan, slope_se = nan, ci_low = nan, ci_high = nan;
   std::size_t points = 0;
 };
-inline power_fit power_law_fit(const std::vector<double>& x, const std::vector<double>& y, double level = 0.95) {
+SPECDYN_CORE_FN power_fit power_law_fit(const std::vector<double>& x, const std::vector<double>& y, double level = 0.95)
+#if SPECDYN_CORE_BODIES
+{
   std::vector<double> a, b;
   for (std::size_t i = 0; i < x.size() && i < y.size(); ++i)
     if (x[i] > 0 && y[i] > 0 && std::isfinite(y[i])) {
@@ -129,5 +168,8 @@ inline power_fit power_law_fit(const std::vector<double>& x, const std::vector<d
   }
   return f;
 }
+#else
+;
+#endif
 
 }  // namespace specdyn::stats

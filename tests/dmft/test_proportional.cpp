@@ -359,6 +359,38 @@ TEST_CASE("proportional theory vs networks at D = 128 (seed-averaged curve withi
   }
 }
 
+TEST_CASE("outlier escape: the step at which the networks' top singular value clears the detection threshold", "[dmft][proportional][spectra]") {
+  // deep_linear3, α = 2, ν = 1, γ̃0 = 16, η/P = 0.003, T = 16, every step recorded, D = 512, 8 networks. The theory's
+  // outliers leave the edge at some step t₀ (N = ∞); at finite D an outlier is detected once it clears edge + 3·edge·n^{-2/3},
+  // which the theory's outlier does at a later time t_D ≥ t₀ (interpolated between steps). The networks must cross at t_D:
+  // their crossing times scatter by ≈ 0.4 steps (16 networks measured), so each within 1.5 steps and the mean of 8 within
+  // 0.5 (≈ 3.5 standard errors).
+  dmft::proportional_problem pr{.alpha = 2, .nu = 1, .gamma0_tilde = 16, .eta_hat = 0.003, .steps = 16, .depth = 2};
+  const auto dir = scratch("escape");
+  const auto res = run::run_proportional(models::deep_linear3, pr,
+                                         {.dims = {512}, .seeds = 8, .seed = 0, .spectra_every = 1, .out = dir.string(), .quiet = true, .ntk = false},
+                                         "test");
+  fs::remove_all(dir);
+  REQUIRE(res.status == "completed");
+  REQUIRE(res.predicted_escape.size() == 2);  // W0, W1
+  for (std::size_t l = 0; l < 2; ++l) {
+    INFO("weight " << l);
+    const double t0 = res.predicted_escape[l], td = res.predicted_detection[l].at(0);
+    REQUIRE(std::isfinite(t0));
+    REQUIRE(std::isfinite(td));
+    CHECK(t0 >= 1);  // no outlier at t = 0 (random-matrix edges)
+    CHECK(td >= t0);
+    CHECK(td < double(pr.steps));
+    double mean = 0;
+    for (double m : res.measured_escape[l].at(0)) {
+      REQUIRE(std::isfinite(m));
+      CHECK(std::abs(m - td) <= 1.5);
+      mean += m / 8;
+    }
+    CHECK(std::abs(mean - td) <= 0.5);
+  }
+}
+
 TEST_CASE("proportional theory vs networks: < 3 % at D = 1024, single-network error falling from D = 256", "[dmft][proportional][statistical]") {
   // depth 3 is checked at D = 128 in the unit label and measured at D = 128 … 1024 in docs/proportional.md §5.1
   // (it would add about two minutes here, and CI's budget is spent)

@@ -10,6 +10,8 @@
 //   auto eff = specdyn::map_rule(rule, 2, /*gamma0=*/1.0, /*width=*/1024);   // γ0_eff = 1/32
 #pragma once
 
+#include "specdyn/core.hpp"
+
 #include <cmath>
 #include <optional>
 #include <string>
@@ -28,7 +30,9 @@ struct rule_info {
 };
 
 /// A named rule (mup, mup_tp4, mf, ntk, sp, sp_lr) with its verdict for `hidden_layers` layers.
-inline rule_info rule_from_name(const std::string& name, std::size_t hidden_layers) {
+SPECDYN_CORE_FN rule_info rule_from_name(const std::string& name, std::size_t hidden_layers)
+#if SPECDYN_CORE_BODIES
+{
   using namespace dsl;
   const exponents t = name == "mup" || name == "mf" ? rules::mup_table
                       : name == "mup_tp4"          ? rules::mup_tp4_table
@@ -38,6 +42,9 @@ inline rule_info rule_from_name(const std::string& name, std::size_t hidden_laye
                                                    : throw usage_error("--param = " + name + ": use mup, mup_tp4, ntk, mf, sp or sp_lr");
   return {name, t, classify(t, hidden_layers)};
 }
+#else
+;
+#endif
 
 /// How a scaling rule (at a width, or at N = ∞) enters the theory.
 struct effective_rule {
@@ -49,7 +56,9 @@ struct effective_rule {
 
 /// Maps a rule onto the μP form. width: nullopt for N = ∞. Throws usage_error for rules without a
 /// stable limit (e.g. SP at a width-independent learning rate).
-inline effective_rule map_rule(const rule_info& rule, std::size_t hidden_layers, double gamma0, std::optional<std::size_t> width) {
+SPECDYN_CORE_FN effective_rule map_rule(const rule_info& rule, std::size_t hidden_layers, double gamma0, std::optional<std::size_t> width)
+#if SPECDYN_CORE_BODIES
+{
   const auto& e = rule.table;
   if (rule.verdict == dsl::verdict::unstable)
     throw usage_error("--param = " + rule.name + ": this rule is unstable as N → ∞ (TP4 verdict), so it has no infinite-width theory; use mup, mf or ntk, or sp_lr");
@@ -76,5 +85,8 @@ inline effective_rule map_rule(const rule_info& rule, std::size_t hidden_layers,
   r.description = "γ0_eff = γ0·N^(" + g_exp.str() + ")" + (width ? " at N = " + std::to_string(*width) : " at N = ∞");
   return r;
 }
+#else
+;
+#endif
 
 }  // namespace specdyn

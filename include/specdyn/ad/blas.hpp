@@ -4,6 +4,8 @@
 //   specdyn::blas::gemm(false, true, 1.0, A, B, 1.0, C);   // C += A Bᵀ
 #pragma once
 
+#include "specdyn/core.hpp"
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdio>
@@ -32,20 +34,27 @@ namespace specdyn::blas {
 using matrix = xt::xtensor<double, 2>;
 
 /// Narrows a dimension to BLAS's int, refusing values that do not fit.
-inline int to_blas_int(std::size_t v, const char* what) {
+SPECDYN_CORE_FN int to_blas_int(std::size_t v, const char* what)
+#if SPECDYN_CORE_BODIES
+{
   if (v > std::size_t(std::numeric_limits<int>::max()))
     throw std::length_error(std::string("specdyn: BLAS dimension ") + what + " = " + std::to_string(v) +
                             " exceeds the 32-bit range of this BLAS");
   return int(v);
 }
+#else
+;
+#endif
 
 /// C = alpha op(A) op(B) + beta C for row-major matrices; op is a transpose when the flag is set.
 /// Shapes are checked on every call (a few comparisons): a mismatch throws std::invalid_argument
 /// naming the shapes instead of letting BLAS read or write out of bounds. No allocation, no copy
 /// of transposes.
-inline void gemm(bool trans_a, bool trans_b, double alpha, const double* a, std::size_t a_rows, std::size_t a_cols,
+SPECDYN_CORE_FN void gemm(bool trans_a, bool trans_b, double alpha, const double* a, std::size_t a_rows, std::size_t a_cols,
                  const double* b, std::size_t b_rows, std::size_t b_cols, double beta, double* c, std::size_t c_rows,
-                 std::size_t ldc) {
+                 std::size_t ldc)
+#if SPECDYN_CORE_BODIES
+{
   const std::size_t m = trans_a ? a_cols : a_rows;
   const std::size_t k = trans_a ? a_rows : a_cols;
   const std::size_t kb = trans_b ? b_cols : b_rows;
@@ -60,6 +69,9 @@ inline void gemm(bool trans_a, bool trans_b, double alpha, const double* a, std:
               to_blas_int(std::max<std::size_t>(a_cols, 1), "lda"), b, to_blas_int(std::max<std::size_t>(b_cols, 1), "ldb"),
               beta, c, to_blas_int(std::max<std::size_t>(ldc, 1), "ldc"));
 }
+#else
+;
+#endif
 
 template <class A, class B, class C>
 inline void gemm(bool trans_a, bool trans_b, double alpha, const A& a, const B& b, double beta, C& c) {
@@ -87,12 +99,17 @@ inline void syrk_t(double alpha, const A& a, double beta, C& c) {
 }
 
 /// y = alpha op(A) x + beta y for a row-major A [rows, cols]; x and y hold the lengths op(A) needs.
-inline void gemv(bool trans, double alpha, const double* a, std::size_t rows, std::size_t cols, const double* x,
-                 double beta, double* y) {
+SPECDYN_CORE_FN void gemv(bool trans, double alpha, const double* a, std::size_t rows, std::size_t cols, const double* x,
+                 double beta, double* y)
+#if SPECDYN_CORE_BODIES
+{
   if (rows == 0 || cols == 0) return;
   cblas_dgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, to_blas_int(rows, "rows"), to_blas_int(cols, "cols"), alpha,
               a, to_blas_int(cols, "lda"), x, 1, beta, y, 1);
 }
+#else
+;
+#endif
 
 /// The CPU kernel family OpenBLAS selected at load time (e.g. "Haswell", "SkylakeX").
 inline std::string core_name() { return openblas_get_corename(); }
@@ -120,15 +137,22 @@ inline bool core_type_chosen_by_user() { return std::getenv("OPENBLAS_CORETYPE")
 
 /// The core OpenBLAS detected before `ensure_native_core` re-ran the process with a better one
 /// ("" when it did not).
-inline std::string detected_core() {
+SPECDYN_CORE_FN std::string detected_core()
+#if SPECDYN_CORE_BODIES
+{
   const char* v = std::getenv("SPECDYN_BLAS_DETECTED_CORE");
   return v ? v : "";
 }
+#else
+;
+#endif
 
 /// The kernel family a CPU with these features should use when OpenBLAS picked a generic or older
 /// one, or "" when its choice is fine. Debian's OpenBLAS 0.3.21 detects some recent CPUs (e.g.
 /// Sapphire Rapids) as "Prescott", whose GEMMs are 3–4× slower.
-inline std::string better_core(const std::string& detected, bool avx512, bool avx2, bool amd) {
+SPECDYN_CORE_FN std::string better_core(const std::string& detected, bool avx512, bool avx2, bool amd)
+#if SPECDYN_CORE_BODIES
+{
   static constexpr const char* old_families[] = {"Prescott", "Core2",  "Penryn",     "Dunnington", "Nehalem", "Atom",   "Sandybridge",
                                                  "Katmai",   "Coppermine", "Northwood", "Banias",  "Unknown", "Generic", "Barcelona",
                                                  "Opteron",  "Opteron_SSE3", "Bobcat", "Bulldozer", "Piledriver", "Steamroller", "Excavator"};
@@ -138,12 +162,17 @@ inline std::string better_core(const std::string& detected, bool avx512, bool av
   if (avx2) return "Haswell";
   return "";
 }
+#else
+;
+#endif
 
 /// At start-up: when OpenBLAS picked a generic or older kernel family on a CPU with AVX2/AVX-512,
 /// re-execute this program once with OPENBLAS_CORETYPE set to the matching family (a user-set
 /// OPENBLAS_CORETYPE is always respected). Prints one line on stderr when stderr is a terminal;
 /// records carry the detected core as machine.blas_core_detected. Returns only if nothing is done.
-inline void ensure_native_core(char** argv) {
+SPECDYN_CORE_FN void ensure_native_core(char** argv)
+#if SPECDYN_CORE_BODIES
+{
 #if defined(__x86_64__) && defined(__linux__)
   if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;  // the user's choice, or our own re-run
   __builtin_cpu_init();
@@ -163,5 +192,8 @@ inline void ensure_native_core(char** argv) {
   (void)argv;
 #endif
 }
+#else
+;
+#endif
 
 }  // namespace specdyn::blas

@@ -8,6 +8,8 @@
 //   auto words = specdyn::make_text_task({.vocab = 1000, .context = 2, .dir = ""}, 512, 1000, seed);  // D = 2000
 #pragma once
 
+#include "specdyn/core.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -74,12 +76,17 @@ class gz_reader {
     return got;
   }
   /// Reads exactly n bytes or throws naming what was being read.
-  void read_exact(void* dst, std::size_t n, const std::string& what) {
+  SPECDYN_CORE_FN void read_exact(void* dst, std::size_t n, const std::string& what)
+#if SPECDYN_CORE_BODIES
+  {
     const std::size_t got = read(dst, n);
     if (got < n)
       throw usage_error(name_ + ": truncated: the header promises " + what + " (" + std::to_string(n) + " bytes) but the data ends after " +
                         std::to_string(got) + "; reinstall with scripts/setup.sh");
   }
+#else
+  ;
+#endif
   /// Throws when anything follows the data the header describes.
   void expect_end(const std::string& header) {
     unsigned char extra[1];
@@ -103,21 +110,33 @@ class gz_reader {
   gzFile f_;
 };
 
-inline std::uint32_t big_endian32(const unsigned char* b) {
+SPECDYN_CORE_FN std::uint32_t big_endian32(const unsigned char* b)
+#if SPECDYN_CORE_BODIES
+{
   return std::uint32_t(b[0]) << 24 | std::uint32_t(b[1]) << 16 | std::uint32_t(b[2]) << 8 | std::uint32_t(b[3]);
 }
+#else
+;
+#endif
 
 /// `<dir>/<name>.gz`, else `<dir>/<name>`; usage_error telling how to install the data when neither exists.
-inline std::filesystem::path find_idx(const std::filesystem::path& dir, const std::string& name) {
+SPECDYN_CORE_FN std::filesystem::path find_idx(const std::filesystem::path& dir, const std::string& name)
+#if SPECDYN_CORE_BODIES
+{
   for (const auto& p : {dir / (name + ".gz"), dir / name})
     if (std::filesystem::is_regular_file(p)) return p;
   throw usage_error("Fashion-MNIST file " + (dir / (name + ".gz")).string() +
                     " not found: run scripts/setup.sh (Debian package dataset-fashion-mnist), or point --data-dir at a directory holding "
                     "the four idx files");
 }
+#else
+;
+#endif
 
 /// usage_error unless the header's magic number is `expected`; `kind` names the file type.
-inline void require_magic(const std::filesystem::path& path, const unsigned char* header, std::uint32_t expected, const std::string& kind) {
+SPECDYN_CORE_FN void require_magic(const std::filesystem::path& path, const unsigned char* header, std::uint32_t expected, const std::string& kind)
+#if SPECDYN_CORE_BODIES
+{
   const std::uint32_t magic = big_endian32(header);
   if (magic == expected) return;
   char got[16], want[16];
@@ -126,13 +145,18 @@ inline void require_magic(const std::filesystem::path& path, const unsigned char
   throw usage_error(path.string() + ": bad magic number " + got + " (an " + kind + " file starts with " + want + "); not a Fashion-MNIST " +
                     (expected == 0x00000803 ? "image" : "label") + " file");
 }
+#else
+;
+#endif
 
 }  // namespace detail
 
 /// An idx3-ubyte image file (magic 0x00000803): count × rows × cols bytes. Checks the magic number,
 /// the image size, the count (when expected_count > 0) and that the file holds exactly that many bytes.
-inline idx_images read_idx_images(const std::filesystem::path& path, std::size_t expected_count, std::size_t rows = 28,
-                                  std::size_t cols = 28) {
+SPECDYN_CORE_FN idx_images read_idx_images(const std::filesystem::path& path, std::size_t expected_count, std::size_t rows = 28,
+                                  std::size_t cols = 28)
+#if SPECDYN_CORE_BODIES
+{
   detail::gz_reader in(path);
   unsigned char h[16];
   in.read_exact(h, sizeof h, "a 16-byte idx3 header");
@@ -152,11 +176,16 @@ inline idx_images read_idx_images(const std::filesystem::path& path, std::size_t
   in.expect_end(std::to_string(im.count) + " images");
   return im;
 }
+#else
+;
+#endif
 
 /// An idx1-ubyte label file (magic 0x00000801). Checks the magic number, the count and that every
 /// label is below `classes`.
-inline std::vector<std::uint8_t> read_idx_labels(const std::filesystem::path& path, std::size_t expected_count,
-                                                 std::size_t classes = 10) {
+SPECDYN_CORE_FN std::vector<std::uint8_t> read_idx_labels(const std::filesystem::path& path, std::size_t expected_count,
+                                                 std::size_t classes = 10)
+#if SPECDYN_CORE_BODIES
+{
   detail::gz_reader in(path);
   unsigned char h[8];
   in.read_exact(h, sizeof h, "an 8-byte idx1 header");
@@ -173,6 +202,9 @@ inline std::vector<std::uint8_t> read_idx_labels(const std::filesystem::path& pa
                         std::to_string(classes - 1) + "; the file is corrupt");
   return labels;
 }
+#else
+;
+#endif
 
 /// Both splits of Fashion-MNIST as stored: 60 000 training and 10 000 test images of 28×28 bytes
 /// with labels 0..9.
@@ -183,7 +215,9 @@ struct fashion_mnist_raw {
 };
 
 /// Reads the four idx files from `dir` (empty: the Debian package's directory).
-inline fashion_mnist_raw load_fashion_mnist(const std::string& dir = "") {
+SPECDYN_CORE_FN fashion_mnist_raw load_fashion_mnist(const std::string& dir = "")
+#if SPECDYN_CORE_BODIES
+{
   fashion_mnist_raw fm;
   fm.dir = dir.empty() ? fashion_mnist_default_dir : dir;
   if (!std::filesystem::is_directory(fm.dir))
@@ -197,6 +231,9 @@ inline fashion_mnist_raw load_fashion_mnist(const std::string& dir = "") {
   fm.test_images = images("t10k-images-idx3-ubyte", 10000);
   return fm;
 }
+#else
+;
+#endif
 
 /// The input map x_i = (p_i/255 − mean_i) / scale of a pixel byte p_i: each pixel centred by its
 /// mean over the training images, then one global scale so that the mean of x_i² over pixels and
@@ -209,7 +246,9 @@ struct pixel_standardizer {
 };
 
 /// The standardizer fitted on a set of images (the training split).
-inline pixel_standardizer fit_standardizer(const idx_images& im) {
+SPECDYN_CORE_FN pixel_standardizer fit_standardizer(const idx_images& im)
+#if SPECDYN_CORE_BODIES
+{
   const std::size_t d = im.pixels_per_image();
   std::vector<std::uint64_t> s1(d, 0), s2(d, 0);
   for (std::size_t n = 0; n < im.count; ++n) {
@@ -231,16 +270,24 @@ inline pixel_standardizer fit_standardizer(const idx_images& im) {
   st.scale = std::sqrt(var / double(d));
   return st;
 }
+#else
+;
+#endif
 
 namespace detail {
 /// k distinct indices of [0, n) in random order (partial Fisher–Yates).
-inline std::vector<std::size_t> sample_without_replacement(std::size_t n, std::size_t k, rng& gen) {
+SPECDYN_CORE_FN std::vector<std::size_t> sample_without_replacement(std::size_t n, std::size_t k, rng& gen)
+#if SPECDYN_CORE_BODIES
+{
   std::vector<std::size_t> idx(n);
   std::iota(idx.begin(), idx.end(), std::size_t{0});
   for (std::size_t i = 0; i < k; ++i) std::swap(idx[i], idx[i + gen.below(n - i)]);
   idx.resize(k);
   return idx;
 }
+#else
+;
+#endif
 }  // namespace detail
 
 /// A Fashion-MNIST sample: which images were drawn (indices into each split) and the input map.
@@ -252,7 +299,9 @@ struct image_task : task_data {
 
 /// p training images drawn without replacement from the 60 000 (stream "data" of the seed) and
 /// p_test from the 10 000 test images (stream "test_data"): x [784, p] standardized, y [10, p] one-hot.
-inline image_task make_fashion_mnist(const fashion_mnist_raw& fm, std::size_t p, std::size_t p_test, std::uint64_t seed) {
+SPECDYN_CORE_FN image_task make_fashion_mnist(const fashion_mnist_raw& fm, std::size_t p, std::size_t p_test, std::uint64_t seed)
+#if SPECDYN_CORE_BODIES
+{
   require(p >= 1 && p <= fm.train_images.count, "--samples", p,
           "Fashion-MNIST has " + std::to_string(fm.train_images.count) + " training images; use 1 to that many");
   require(p_test <= fm.test_images.count, "--test-samples", p_test,
@@ -280,16 +329,26 @@ inline image_task make_fashion_mnist(const fashion_mnist_raw& fm, std::size_t p,
   if (p_test > 0) fill(fm.test_images, fm.test_labels, t.test_index, t.x_test, t.y_test, t.test_labels);
   return t;
 }
-inline image_task make_fashion_mnist(std::size_t p, std::size_t p_test, std::uint64_t seed, const std::string& dir = "") {
+#else
+;
+#endif
+SPECDYN_CORE_FN image_task make_fashion_mnist(std::size_t p, std::size_t p_test, std::uint64_t seed, const std::string& dir = "")
+#if SPECDYN_CORE_BODIES
+{
   return make_fashion_mnist(load_fashion_mnist(dir), p, p_test, seed);
 }
+#else
+;
+#endif
 
 // ------------------------------------------------------------- next word on the fortunes corpus ----
 
 /// Lower-case words of a text: maximal runs of ASCII letters and apostrophes, with apostrophes at
 /// either end removed ("Don't" → "don't", "'Tis" → "tis"). Digits, punctuation, white space and
 /// non-ASCII bytes separate words and are dropped.
-inline std::vector<std::string> tokenize_words(std::string_view text) {
+SPECDYN_CORE_FN std::vector<std::string> tokenize_words(std::string_view text)
+#if SPECDYN_CORE_BODIES
+{
   std::vector<std::string> words;
   std::string w;
   auto flush = [&] {
@@ -306,6 +365,9 @@ inline std::vector<std::string> tokenize_words(std::string_view text) {
   if (!w.empty()) flush();
   return words;
 }
+#else
+;
+#endif
 
 /// The fortunes corpus: every regular file directly in the directory (sorted by name), except
 /// *.dat index files, hidden files and symbolic links (Debian's *.u8 links repeat files);
@@ -321,7 +383,9 @@ struct fortune_corpus {
 
 /// FNV-1a (64 bit) of an entry's words joined by single spaces: the held-out entries are those
 /// with hash ≡ 0 (mod 10), about 10 %. The same fortune in two files lands on the same side.
-inline std::uint64_t entry_hash(const std::vector<std::string>& words) {
+SPECDYN_CORE_FN std::uint64_t entry_hash(const std::vector<std::string>& words)
+#if SPECDYN_CORE_BODIES
+{
   std::uint64_t h = 0xcbf29ce484222325ULL;
   auto eat = [&](unsigned char b) { h = (h ^ b) * 0x100000001b3ULL; };
   for (std::size_t i = 0; i < words.size(); ++i) {
@@ -330,8 +394,13 @@ inline std::uint64_t entry_hash(const std::vector<std::string>& words) {
   }
   return h;
 }
+#else
+;
+#endif
 
-inline fortune_corpus read_fortunes(const std::string& dir = "") {
+SPECDYN_CORE_FN fortune_corpus read_fortunes(const std::string& dir = "")
+#if SPECDYN_CORE_BODIES
+{
   namespace fs = std::filesystem;
   fortune_corpus fc;
   fc.dir = dir.empty() ? fortunes_default_dir : dir;
@@ -366,6 +435,9 @@ inline fortune_corpus read_fortunes(const std::string& dir = "") {
   if (fc.entries.empty()) throw usage_error("fortunes corpus not found: no fortune files with words in " + fc.dir.string() + "; " + install);
   return fc;
 }
+#else
+;
+#endif
 
 /// Word ids: the C − 1 most frequent words of the training entries (ties in byte order of the
 /// words) have ids 0..C−2 by decreasing count; every other word is "<unk>", id C − 1.
@@ -383,7 +455,9 @@ struct vocabulary {
 
 inline constexpr const char* unknown_word = "<unk>";
 
-inline vocabulary build_vocabulary(const fortune_corpus& fc, std::size_t c) {
+SPECDYN_CORE_FN vocabulary build_vocabulary(const fortune_corpus& fc, std::size_t c)
+#if SPECDYN_CORE_BODIES
+{
   require(c >= 2, "--vocab", c, "use at least 2 (one word and <unk>)");
   std::unordered_map<std::string, std::size_t> count;
   std::size_t total = 0;
@@ -411,6 +485,9 @@ inline vocabulary build_vocabulary(const fortune_corpus& fc, std::size_t c) {
   v.counts.push_back(total - known);
   return v;
 }
+#else
+;
+#endif
 
 struct text_spec {
   std::size_t vocab = 1000;  // classes C, <unk> included
@@ -429,17 +506,24 @@ struct text_task : task_data {
 };
 
 /// The positions (entry, t ≥ k) of the training or the held-out entries.
-inline std::vector<std::pair<std::size_t, std::size_t>> text_positions(const fortune_corpus& fc, std::size_t k, bool test) {
+SPECDYN_CORE_FN std::vector<std::pair<std::size_t, std::size_t>> text_positions(const fortune_corpus& fc, std::size_t k, bool test)
+#if SPECDYN_CORE_BODIES
+{
   std::vector<std::pair<std::size_t, std::size_t>> pos;
   for (std::size_t e = 0; e < fc.entries.size(); ++e)
     if (bool(fc.test[e]) == test)
       for (std::size_t t = k; t < fc.entries[e].size(); ++t) pos.emplace_back(e, t);
   return pos;
 }
+#else
+;
+#endif
 
 /// p training examples drawn without replacement from the training entries' positions (stream
 /// "data" of the seed) and p_test from the held-out entries' (stream "test_data").
-inline text_task make_text_task(fortune_corpus corpus, const text_spec& spec, std::size_t p, std::size_t p_test, std::uint64_t seed) {
+SPECDYN_CORE_FN text_task make_text_task(fortune_corpus corpus, const text_spec& spec, std::size_t p, std::size_t p_test, std::uint64_t seed)
+#if SPECDYN_CORE_BODIES
+{
   require(spec.context >= 1 && spec.context <= 16, "--context", spec.context, "use 1 to 16 previous words");
   text_task t;
   t.corpus = std::move(corpus);
@@ -471,8 +555,16 @@ inline text_task make_text_task(fortune_corpus corpus, const text_spec& spec, st
   if (p_test > 0) fill(pool_test, detail::sample_without_replacement(pool_test.size(), p_test, gen_test), t.x_test, t.y_test, t.test_positions);
   return t;
 }
-inline text_task make_text_task(const text_spec& spec, std::size_t p, std::size_t p_test, std::uint64_t seed) {
+#else
+;
+#endif
+SPECDYN_CORE_FN text_task make_text_task(const text_spec& spec, std::size_t p, std::size_t p_test, std::uint64_t seed)
+#if SPECDYN_CORE_BODIES
+{
   return make_text_task(read_fortunes(spec.dir), spec, p, p_test, seed);
 }
+#else
+;
+#endif
 
 }  // namespace specdyn

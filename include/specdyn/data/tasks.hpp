@@ -6,6 +6,8 @@
 //   auto data = specdyn::make_task({.kind = task_kind::single_index, .teacher = "tanh"}, D, C, P, P_test, seed);
 #pragma once
 
+#include "specdyn/core.hpp"
+
 #include <cmath>
 #include <string>
 #include <vector>
@@ -26,7 +28,9 @@ struct task_spec {
 };
 
 /// The input covariance's eigenvalues (diagonal in the coordinate basis), normalised to mean 1.
-inline std::vector<double> covariance_spectrum(std::size_t d, double decay) {
+SPECDYN_CORE_FN std::vector<double> covariance_spectrum(std::size_t d, double decay)
+#if SPECDYN_CORE_BODIES
+{
   std::vector<double> lam(d, 1.0);
   if (decay == 0) return lam;
   double mean = 0;
@@ -34,26 +38,41 @@ inline std::vector<double> covariance_spectrum(std::size_t d, double decay) {
   for (auto& l : lam) l /= mean;
   return lam;
 }
+#else
+;
+#endif
 
 struct task_data : dataset {
   matrix teacher;  // [C, D] rows: teacher directions with |row|² = D (empty for random labels)
 };
 
-inline double teacher_link(const std::string& name, double z) {
+SPECDYN_CORE_FN double teacher_link(const std::string& name, double z)
+#if SPECDYN_CORE_BODIES
+{
   if (name == "linear") return z;
   if (name == "tanh") return std::tanh(z);
   if (name == "relu") return z > 0 ? z : 0.0;
   if (name == "he2") return (z * z - 1) / std::sqrt(2.0);
   throw usage_error("teacher = " + name + ": use linear, tanh, relu or he2");
 }
+#else
+;
+#endif
 
-inline void fill_gaussian(matrix& m, rng& gen) {
+SPECDYN_CORE_FN void fill_gaussian(matrix& m, rng& gen)
+#if SPECDYN_CORE_BODIES
+{
   for (auto& v : m) v = gen.normal();
 }
+#else
+;
+#endif
 
 /// Inputs x [D, P] ~ N(0, I), labels by the task; test points drawn from the same law.
-inline task_data make_task(const task_spec& spec, std::size_t d, std::size_t c, std::size_t p, std::size_t p_test,
-                           std::uint64_t seed) {
+SPECDYN_CORE_FN task_data make_task(const task_spec& spec, std::size_t d, std::size_t c, std::size_t p, std::size_t p_test,
+                           std::uint64_t seed)
+#if SPECDYN_CORE_BODIES
+{
   require(p >= 1, "samples", p, "use at least one training sample");
   require(spec.label_noise >= 0 && std::isfinite(spec.label_noise), "label noise", spec.label_noise,
           "use a non-negative number");
@@ -105,5 +124,8 @@ inline task_data make_task(const task_spec& spec, std::size_t d, std::size_t c, 
   if (data.has_test()) label(data.x_test, data.y_test, gen_test);
   return data;
 }
+#else
+;
+#endif
 
 }  // namespace specdyn

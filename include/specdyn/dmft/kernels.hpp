@@ -3,6 +3,8 @@
 // quadrature otherwise. Used by the lazy solver and to start the alternating scheme.
 #pragma once
 
+#include "specdyn/core.hpp"
+
 #include <cmath>
 #include <vector>
 
@@ -14,7 +16,9 @@
 namespace specdyn::dmft {
 
 /// Nodes and weights of the n-point Gauss–Hermite rule for the standard normal (Golub–Welsch).
-inline std::pair<std::vector<double>, std::vector<double>> gauss_hermite(std::size_t n) {
+SPECDYN_CORE_FN std::pair<std::vector<double>, std::vector<double>> gauss_hermite(std::size_t n)
+#if SPECDYN_CORE_BODIES
+{
   matrix j = xt::zeros<double>({n, n});
   for (std::size_t k = 1; k < n; ++k) j(k - 1, k) = j(k, k - 1) = std::sqrt(double(k));
   auto [lam, vec] = xt::linalg::eigh(j);
@@ -25,6 +29,9 @@ inline std::pair<std::vector<double>, std::vector<double>> gauss_hermite(std::si
   }
   return {x, w};
 }
+#else
+;
+#endif
 
 /// E[a(u) b(v)] for (u, v) ~ N(0, [[q1, c], [c, q2]]) by a 2-D Gauss–Hermite rule.
 template <class A, class B>
@@ -87,8 +94,10 @@ std::pair<std::vector<matrix>, std::vector<matrix>> lazy_kernels(const matrix& k
 
 /// The NTK K = Σ_{i=0}^{L} κ_i G^{i+1} ⊙ Φ^i on the first `n` of the P points, indexed (c, μ) ↦ c·n + μ.
 /// phi[ℓ−1] = Φ^ℓ [P, P], g[ℓ−1] = G^ℓ [C·P, C·P] for ℓ = 1..L; Φ^0 = K^x, G^{L+1} = δ_cc'.
-inline matrix assemble_ntk(const matrix& kx, const std::vector<const matrix*>& phi, const std::vector<const matrix*>& g,
-                           const std::vector<double>& kappa, std::size_t outputs, std::size_t n) {
+SPECDYN_CORE_FN matrix assemble_ntk(const matrix& kx, const std::vector<const matrix*>& phi, const std::vector<const matrix*>& g,
+                           const std::vector<double>& kappa, std::size_t outputs, std::size_t n)
+#if SPECDYN_CORE_BODIES
+{
   const std::size_t L = phi.size(), p = kx.shape(0), c = outputs;
   matrix k = xt::zeros<double>({c * n, c * n});
   for (std::size_t i = 0; i <= L; ++i) {
@@ -103,5 +112,8 @@ inline matrix assemble_ntk(const matrix& kx, const std::vector<const matrix*>& p
   }
   return k;
 }
+#else
+;
+#endif
 
 }  // namespace specdyn::dmft

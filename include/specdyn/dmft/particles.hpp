@@ -16,6 +16,8 @@
 // deterministic deep-linear closure. docs/dmft.md §8 has the speed and the measured errors.
 #pragma once
 
+#include "specdyn/core.hpp"
+
 #include <array>
 #include <cmath>
 #include <exception>
@@ -60,7 +62,9 @@ struct kernel_store {
   std::vector<std::vector<std::vector<matrix>>> phi, g, r_phi, r_g;
   std::vector<matrix> delta;  // Δ_eff(t) the update uses (batch-masked under SGD) [C, P_all]
   std::vector<matrix> f;      // centred outputs [C, P_all]
-  void resize(std::size_t layers, std::size_t steps) {
+  SPECDYN_CORE_FN void resize(std::size_t layers, std::size_t steps)
+#if SPECDYN_CORE_BODIES
+  {
     for (auto* k : {&phi, &g, &r_phi, &r_g}) {
       k->assign(layers, std::vector<std::vector<matrix>>(steps + 1));
       for (auto& l : *k)
@@ -69,6 +73,9 @@ struct kernel_store {
     delta.assign(steps + 1, matrix());
     f.assign(steps + 1, matrix());
   }
+#else
+  ;
+#endif
 };
 
 /// The spike vectors of one weight matrix's update, as Gram matrices over (s, α) ↦ s·P + α for
@@ -108,7 +115,9 @@ namespace detail {
 /// Φ⁻¹(q) for 0 < q ≤ 1/2 (the upper half by symmetry): Acklam's rational approximation, relative
 /// error below 1.2e-9 over the whole range (an erfc-based Halley step would reach rounding, but it
 /// doubled the cost of the innovations for a change far below any Monte Carlo error).
-inline double normal_quantile_lower(double q) {
+SPECDYN_CORE_FN double normal_quantile_lower(double q)
+#if SPECDYN_CORE_BODIES
+{
   static constexpr double a[] = {-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
                                  1.383577518672690e+02,  -3.066479806614716e+01, 2.506628277459239e+00};
   static constexpr double b[] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
@@ -124,6 +133,9 @@ inline double normal_quantile_lower(double q) {
   return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * u /
          (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
 }
+#else
+;
+#endif
 
 /// Largest Sobol' dimension with tabulated direction numbers (Joe & Kuo, as shipped with Boost.Random);
 /// innovation coordinates beyond it are drawn pseudo-randomly.
@@ -131,7 +143,9 @@ inline constexpr std::size_t sobol_dimensions = boost::random::detail::qrng_tabl
 
 /// The 32 direction numbers v_j (bit 31 − j and below) of Sobol' dimension k < sobol_dimensions
 /// (k = 0: van der Corput), by the Bratley–Fox recurrence over Joe & Kuo's primitive polynomials.
-inline std::array<std::uint32_t, 32> sobol_directions(std::size_t k) {
+SPECDYN_CORE_FN std::array<std::uint32_t, 32> sobol_directions(std::size_t k)
+#if SPECDYN_CORE_BODIES
+{
   using table = boost::random::detail::qrng_tables::sobol;
   std::array<std::uint32_t, 32> v{};
   if (k == 0) {
@@ -150,13 +164,18 @@ inline std::array<std::uint32_t, 32> sobol_directions(std::size_t k) {
   for (unsigned j = 0; j < 32; ++j) v[j] <<= 31 - j;
   return v;
 }
+#else
+;
+#endif
 
 /// Coordinate k of n scrambled Sobol' points (Gray-code order), mapped to N(0, 1), written to
 /// out[i·stride]. Randomisation from gen: Matoušek's random linear scramble (output bit p = parity of
 /// bit p and random higher input bits), a random digital shift, and a uniform jitter below the last
 /// of the 32 bits. Every entry is then N(0, 1) (to the quantile's 1.2e-9), independently across
 /// coordinates, while the column as a whole is a stratified (0, m, 1)-net.
-inline void sobol_normal_column(std::size_t n, std::size_t k, rng& gen, double* out, std::size_t stride) {
+SPECDYN_CORE_FN void sobol_normal_column(std::size_t n, std::size_t k, rng& gen, double* out, std::size_t stride)
+#if SPECDYN_CORE_BODIES
+{
   auto v = sobol_directions(k);
   std::array<std::uint32_t, 32> row{};
   for (unsigned p = 0; p < 32; ++p) row[p] = (1u << p) | (std::uint32_t(gen.next() >> 32) & (p == 31 ? 0u : ~0u << (p + 1)));
@@ -176,6 +195,9 @@ inline void sobol_normal_column(std::size_t n, std::size_t k, rng& gen, double* 
     out[i * stride] = upper ? -z : z;
   }
 }
+#else
+;
+#endif
 
 /// Innovations for one layer: Gaussian — quasi-random (coordinate k of the layer's Sobol' point, its
 /// own scramble from (seed, layer, k)) or pseudo-random (one stream per source and time) — or the
@@ -190,7 +212,9 @@ class innovation_stream {
       : kind_(kind), quasi_(quasi && kind == innovations::gaussian), s_(particles), seed_(seed), layer_(layer), du_(du), dr_(dr),
         first_(first), last_(last) {}
   /// Innovations [S, dim] of stream 2t (forward source at t) or 2t + 1 (backward source at t).
-  matrix next(std::size_t dim, std::size_t stream_id) {
+  SPECDYN_CORE_FN matrix next(std::size_t dim, std::size_t stream_id)
+#if SPECDYN_CORE_BODIES
+  {
     matrix xi = xt::zeros<double>({s_, dim});
     if (kind_ == innovations::gaussian && quasi_) {
       // coordinates of this layer's quasi-random point: times in order, forward before backward
@@ -219,6 +243,9 @@ class innovation_stream {
     }
     return xi;
   }
+#else
+  ;
+#endif
  private:
   std::size_t du_at(std::size_t t) const { return first_ && t > 0 ? 0 : du_; }
   std::size_t dr_at(std::size_t t) const { return last_ && t > 0 ? 0 : dr_; }
@@ -248,11 +275,16 @@ void activate(const matrix& x, matrix& phi, matrix& dphi) {
   }
 }
 
-inline double norm2(const matrix& m) {
+SPECDYN_CORE_FN double norm2(const matrix& m)
+#if SPECDYN_CORE_BODIES
+{
   double s = 0;
   for (double v : m) s += v * v;
   return s;
 }
+#else
+;
+#endif
 
 }  // namespace detail
 
@@ -261,8 +293,10 @@ inline double norm2(const matrix& m) {
 /// and response store (T²/2 blocks of (P + C·P)² per layer) and the sources' block factors
 /// (T²/2 blocks of P² and (C·P)²); the alternating scheme keeps a second store, and two-time output
 /// another copy. This is the guard `specdyn theory` applies before it writes anything.
-inline double estimate_solver_bytes(std::size_t layers, std::size_t p_all, std::size_t outputs, std::size_t steps,
-                                    std::size_t particles, bool alternating, bool two_time) {
+SPECDYN_CORE_FN double estimate_solver_bytes(std::size_t layers, std::size_t p_all, std::size_t outputs, std::size_t steps,
+                                    std::size_t particles, bool alternating, bool two_time)
+#if SPECDYN_CORE_BODIES
+{
   const double l = double(layers), p = double(p_all), b = double(outputs * p_all), t1 = double(steps + 1);
   const double pairs = t1 * (t1 + 1) / 2;
   const double histories = 2.0 * double(particles) * t1 * l * (p + b) + 6.0 * double(particles) * (p + b);
@@ -270,9 +304,14 @@ inline double estimate_solver_bytes(std::size_t layers, std::size_t p_all, std::
   const double factors = pairs * l * (p * p + b * b);
   return 8.0 * (histories + store + factors);
 }
+#else
+;
+#endif
 
 /// Particles needed by the orthonormal design for L layers, P samples, C outputs, T steps.
-inline std::size_t design_particles(std::size_t layers, std::size_t p, std::size_t c, std::size_t steps) {
+SPECDYN_CORE_FN std::size_t design_particles(std::size_t layers, std::size_t p, std::size_t c, std::size_t steps)
+#if SPECDYN_CORE_BODIES
+{
   const std::size_t b = c * p, t = steps + 1;
   std::size_t d = 0;
   for (std::size_t l = 0; l < layers; ++l) {
@@ -282,6 +321,9 @@ inline std::size_t design_particles(std::size_t layers, std::size_t p, std::size
   }
   return 2 * d;
 }
+#else
+;
+#endif
 
 template <class Decl>
 class particle_solver {

@@ -22,6 +22,8 @@
 //   auto sol = specdyn::dmft::solve_proportional({.alpha = 2, .nu = 1, .gamma0_tilde = 16, .eta_hat = 0.02, .steps = 30});
 #pragma once
 
+#include "specdyn/core.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -47,7 +49,9 @@ struct proportional_problem {
   std::size_t spectra_every = 0;  // predict the weight outliers every this many steps (0: never)
   bool online = false;  // one-pass SGD: a fresh batch of αD points each step (then α = B/D and η̂ = η/B)
 
-  void validate() const {
+  SPECDYN_CORE_FN void validate() const
+#if SPECDYN_CORE_BODIES
+  {
     require(depth >= 1 && depth <= 8, "depth", depth, "the proportional theory takes 1 to 8 dense layers (deep_linear2 … deep_linear9)");
     require(alpha > 0 && std::isfinite(alpha), "α = P/D", alpha, "must be a positive number");
     require(nu > 0 && std::isfinite(nu), "ν = N/D", nu, "must be a positive number");
@@ -57,6 +61,9 @@ struct proportional_problem {
     require(noise >= 0 && std::isfinite(noise), "--noise", noise, "must be a non-negative number");
     require(steps <= 5000, "--steps", steps, "use at most 5000 for the proportional theory (cost T³)");
   }
+#else
+  ;
+#endif
 };
 
 /// Predicted outliers of one weight matrix M (rows × cols, normalised by √rows) at N = ∞.
@@ -132,7 +139,9 @@ struct spike_grams {
 
 /// Orthonormalising map of a Gram matrix: columns E_k/√λ_k for the eigenvalues above `cut`·λ_max
 /// (the rest are directions the vectors do not really span; in floating point they are noise).
-inline xt::xtensor<double, 2> whitener(const xt::xtensor<double, 2>& g, double cut) {
+SPECDYN_CORE_FN xt::xtensor<double, 2> whitener(const xt::xtensor<double, 2>& g, double cut)
+#if SPECDYN_CORE_BODIES
+{
   const std::size_t r = g.shape(0);
   if (r == 0) return xt::zeros<double>({std::size_t{0}, std::size_t{0}});
   auto [lam, vecs] = xt::linalg::eigh(g);
@@ -145,8 +154,13 @@ inline xt::xtensor<double, 2> whitener(const xt::xtensor<double, 2>& g, double c
     for (std::size_t i = 0; i < r; ++i) w(i, j) = vecs(i, keep[j]) / std::sqrt(lam(keep[j]));
   return w;
 }
+#else
+;
+#endif
 
-inline std::vector<double> spiked_outliers(const spike_grams& sg, double cut = 1e-9) {
+SPECDYN_CORE_FN std::vector<double> spiked_outliers(const spike_grams& sg, double cut = 1e-9)
+#if SPECDYN_CORE_BODIES
+{
   using m2 = xt::xtensor<double, 2>;
   using xt::linalg::dot;
   if (sg.gk.shape(0) == 0) return {};
@@ -230,6 +244,9 @@ inline std::vector<double> spiked_outliers(const spike_grams& sg, double cut = 1
   std::sort(roots.rbegin(), roots.rend());
   return roots;
 }
+#else
+;
+#endif
 /// A spectral law on [0, ∞) known above its support through the curve x ∈ (0, 1) ↦ (ζ, g(ζ), t(ζ)),
 /// with ζ decreasing from ∞ (x → 0) to the support's right end `top` (x → 1), the Stieltjes
 /// transform g(ζ) = ∫ dH(τ)/(τ − ζ) and t(ζ) = ∫ τ dH(τ)/(τ − ζ) = 1 + ζg(ζ) (kept separately: at
@@ -254,26 +271,38 @@ struct law {
 };
 
 /// The point mass at 1 (ζ = 1/x).
-inline law unit_mass() {
+SPECDYN_CORE_FN law unit_mass()
+#if SPECDYN_CORE_BODIES
+{
   return {[](double x) {
             const double z = 1 / x;
             return law_point{z, 1 / (1 - z), 1 / (1 - z)};
           },
           1.0};
 }
+#else
+;
+#endif
 
 /// Law of a + b·τ (a ≥ 0, b > 0) for τ ~ H.
-inline law affine(const law& h, double a, double b) {
+SPECDYN_CORE_FN law affine(const law& h, double a, double b)
+#if SPECDYN_CORE_BODIES
+{
   return {[h, a, b](double x) {
             const law_point p = h.curve(x);
             return law_point{a + b * p.zeta, p.g / b, a * p.g / b + p.t};
           },
           a + b * h.top};
 }
+#else
+;
+#endif
 
 /// Law of ZᵀZ/n for Z p×n i.i.d. N(0, 1), c = p/n (Marchenko–Pastur, with its atom at 0 when c < 1):
 /// g solves z g² + (z + 1 − c) g + 1 = 0 (the stable form of the root that behaves like −1/z), t = cg/(1 + g).
-inline law marchenko_pastur(double c) {
+SPECDYN_CORE_FN law marchenko_pastur(double c)
+#if SPECDYN_CORE_BODIES
+{
   const double top = (1 + std::sqrt(c)) * (1 + std::sqrt(c));
   return {[c, top](double x) {
             const double z = top / x, b = z + 1 - c, g = 2 / (-b - std::sqrt(std::max(0.0, b * b - 4 * z)));
@@ -281,13 +310,18 @@ inline law marchenko_pastur(double c) {
           },
           top};
 }
+#else
+;
+#endif
 
 /// Law of ZᵀTZ/n for Z p×n i.i.d. N(0, 1), c = p/n and T with law H (Silverstein's equation): the
 /// Stieltjes transform m of the n×n matrix solves z = −1/m + c ∫ τ dH(τ)/(1 + τm). With ζ = −1/m
 /// running along H's curve, ∫ τ dH/(1 + τm) = −ζ t_H(ζ), so z = ζ(1 − c·t_H(ζ)), m = −1/ζ and
 /// t = 1 + zm = c·t_H(ζ), all explicit in H's curve parameter x. z(x) is smallest at x*: the
 /// right edge; the law's own curve is x ∈ (0, x*), where z decreases from ∞ to the edge.
-inline law silverstein(const law& h, double c) {
+SPECDYN_CORE_FN law silverstein(const law& h, double c)
+#if SPECDYN_CORE_BODIES
+{
   auto zof = [h, c](double x) {
     const law_point p = h.curve(x);
     return p.zeta * (1 - c * p.t);
@@ -318,6 +352,9 @@ inline law silverstein(const law& h, double c) {
           },
           zof(x_star)};
 }
+#else
+;
+#endif
 
 }  // namespace detail
 
@@ -331,7 +368,9 @@ inline law silverstein(const law& h, double c) {
 /// initial Gaussian weights. Composing Silverstein's equation gives it exactly: W_ℓᵀQW_ℓ/N =
 /// σ²·Silverstein(Q, ratio 1) (Marchenko–Pastur for Q = I); AᵀQA/N = (σ²/ν)·Silverstein(Q, ratio ν);
 /// K/α = Silverstein(M₀, ratio 1/α). Outliers of K (the learned directions) sit above this edge.
-inline double ntk_bulk_edge(const proportional_problem& pr, const std::vector<double>& c_back) {
+SPECDYN_CORE_FN double ntk_bulk_edge(const proportional_problem& pr, const std::vector<double>& c_back)
+#if SPECDYN_CORE_BODIES
+{
   require(c_back.size() == pr.depth, "c_back", c_back.size(), "give one backward second moment per layer");
   const double s2 = pr.sigma * pr.sigma;
   const std::size_t L = pr.depth;
@@ -341,18 +380,28 @@ inline double ntk_bulk_edge(const proportional_problem& pr, const std::vector<do
   const detail::law m = detail::affine(detail::silverstein(q, pr.nu), c_back[0], s2 / pr.nu);
   return pr.alpha * detail::silverstein(m, 1 / pr.alpha).top;
 }
+#else
+;
+#endif
 
 /// Depth 1 or 2 with the readout's ⟨w²⟩ = c_w and (depth 2) ⟨u²⟩ = c_u.
-inline double ntk_bulk_edge(const proportional_problem& pr, double c_w, double c_u) {
+SPECDYN_CORE_FN double ntk_bulk_edge(const proportional_problem& pr, double c_w, double c_u)
+#if SPECDYN_CORE_BODIES
+{
   require(pr.depth <= 2, "depth", pr.depth, "give the backward moments of every layer (ntk_bulk_edge(pr, c_back))");
   return pr.depth == 1 ? ntk_bulk_edge(pr, std::vector<double>{c_w}) : ntk_bulk_edge(pr, std::vector<double>{c_u, c_w});
 }
+#else
+;
+#endif
 
 /// One causal pass of the proportional closure for depth L = pr.depth (deep_linear{L+1}); the
 /// equations are at the top of this file and in docs/proportional.md. Neuron sites ℓ = 0 … L−1
 /// each have a forward source (u^A for ℓ = 0, χ_ℓ from W_ℓ's randomness above) and a backward one
 /// (ξ_ℓ from W_{ℓ+1}'s, or the readout's initial value w(0) at the top layer).
-inline proportional_solution solve_proportional(const proportional_problem& pr) {
+SPECDYN_CORE_FN proportional_solution solve_proportional(const proportional_problem& pr)
+#if SPECDYN_CORE_BODIES
+{
   pr.validate();
   using detail::site;
   using lin = site::lin;
@@ -521,5 +570,8 @@ inline proportional_solution solve_proportional(const proportional_problem& pr) 
   }
   return out;
 }
+#else
+;
+#endif
 
 }  // namespace specdyn::dmft

@@ -7,6 +7,8 @@
 // Stein: for F depending on x(≤t), ⟨∂F/∂x(s)⟩ A(·) = ⟨F ξ(s)ᵀ⟩, solved block by block backwards.
 #pragma once
 
+#include "specdyn/core.hpp"
+
 #include <cmath>
 #include <vector>
 
@@ -32,7 +34,9 @@ class gaussian_source {
   /// Adds time row t = times(): cov[s] = C(t, s) for s = 0..t ([d, d] each, C(t, t) symmetric).
   /// Returns the smallest eigenvalue of the conditional covariance relative to the marginal
   /// variance scale (negative beyond rounding: the kernels are not a covariance).
-  double extend(const std::vector<matrix>& cov) {
+  SPECDYN_CORE_FN double extend(const std::vector<matrix>& cov)
+#if SPECDYN_CORE_BODIES
+  {
     const std::size_t t = times();
     std::vector<matrix> row(t + 1);
     for (std::size_t s = 0; s < t; ++s) {
@@ -67,6 +71,9 @@ class gaussian_source {
     pinv_t_.push_back(pinv_t);
     return lmin / std::max(scale, 1e-300);
   }
+#else
+  ;
+#endif
 
   /// Stores the innovations of time t ([S, d]) and returns x(t) = Σ_{s≤t} ξ(s) A(t, s)ᵀ ([S, d]).
   /// (Innovations are kept for Stein; source values are not, except for a constant source.)
@@ -85,7 +92,9 @@ class gaussian_source {
   /// ⟨∂F/∂x(s)⟩ for s = 0..t_max, given F [S, m] depending on x(0..t_max) only: blocks [m, d].
   /// Solves R A = E with E(s) = ⟨F ξ(s)ᵀ⟩ (centred when `centre`, a control variate for Monte
   /// Carlo; exact designs must not centre), by back-substitution over the block rows of A.
-  std::vector<matrix> stein(const matrix& f, std::size_t t_max, bool centre) const {
+  SPECDYN_CORE_FN std::vector<matrix> stein(const matrix& f, std::size_t t_max, bool centre) const
+#if SPECDYN_CORE_BODIES
+  {
     const std::size_t m = f.shape(1);
     matrix fc = f;
     if (centre) {
@@ -107,6 +116,9 @@ class gaussian_source {
     }
     return r;
   }
+#else
+  ;
+#endif
 
  private:
   std::size_t d_ = 0, s_ = 0;

@@ -20,6 +20,8 @@
 //   auto pred = specdyn::dmft::predict_hidden(sol.spikes[1], /*t=*/20, sigma);   // pred.outliers
 #pragma once
 
+#include "specdyn/core.hpp"
+
 #include <cmath>
 #include <vector>
 
@@ -33,15 +35,25 @@ namespace specdyn::dmft {
 
 /// Stieltjes transform of the semicircle on [−2σ, 2σ], m(s) = (s − √(s² − 4σ²))/(2σ²) for s ≥ 2σ:
 /// the resolvent of the dilation of a square Gaussian matrix with entry variance σ²/N.
-inline double semicircle_m(double s, double sigma) {
+SPECDYN_CORE_FN double semicircle_m(double s, double sigma)
+#if SPECDYN_CORE_BODIES
+{
   const double s2 = sigma * sigma;
   return (s - std::sqrt(std::max(s * s - 4 * s2, 0.0))) / (2 * s2);
 }
+#else
+;
+#endif
 /// dm/ds = −m² / (1 − σ² m²).
-inline double semicircle_dm(double s, double sigma) {
+SPECDYN_CORE_FN double semicircle_dm(double s, double sigma)
+#if SPECDYN_CORE_BODIES
+{
   const double m = semicircle_m(s, sigma), s2 = sigma * sigma;
   return -m * m / (1 - s2 * m * m);
 }
+#else
+;
+#endif
 /// Classical square BBP for an independent spike of strength θ on entries of variance σ²/N.
 inline double naive_bbp(double theta, double sigma) { return theta > sigma ? theta + sigma * sigma / theta : 2 * sigma; }
 
@@ -76,7 +88,9 @@ struct gram_basis {
   matrix coords, project;  // C [k, n], W [k, n]
   [[nodiscard]] std::size_t size() const { return coords.shape(0); }
 };
-inline gram_basis make_basis(const matrix& gram, double floor) {
+SPECDYN_CORE_FN gram_basis make_basis(const matrix& gram, double floor)
+#if SPECDYN_CORE_BODIES
+{
   gram_basis b;
   const auto [lam, vec] = spectra::eigen_above(gram, floor);
   const std::size_t n = gram.shape(0), k = lam.size();
@@ -89,22 +103,37 @@ inline gram_basis make_basis(const matrix& gram, double floor) {
     }
   return b;
 }
+#else
+;
+#endif
 inline matrix leading(const matrix& m, std::size_t n) { return xt::view(m, xt::range(0, n), xt::range(0, n)); }
-inline matrix mul(const matrix& a, const matrix& b, bool ta = false, bool tb = false) {
+SPECDYN_CORE_FN matrix mul(const matrix& a, const matrix& b, bool ta = false, bool tb = false)
+#if SPECDYN_CORE_BODIES
+{
   matrix c({ta ? a.shape(1) : a.shape(0), tb ? b.shape(0) : b.shape(1)});
   if (c.size()) blas::gemm(ta, tb, 1.0, a, b, 0.0, c);
   else c.fill(0.0);
   return c;
 }
-inline double max_abs_diag(const matrix& m) {
+#else
+;
+#endif
+SPECDYN_CORE_FN double max_abs_diag(const matrix& m)
+#if SPECDYN_CORE_BODIES
+{
   double x = 0;
   for (std::size_t i = 0; i < m.shape(0); ++i) x = std::max(x, std::abs(m(i, i)));
   return x;
 }
+#else
+;
+#endif
 }  // namespace detail
 
 /// Level 1 and level 2 for hidden weight spikes `sg` after t steps (spikes s < t), bulk scale σ.
-inline hidden_prediction predict_hidden(const spike_grams& sg, std::size_t t, double sigma, const spectral_options& opt = {}) {
+SPECDYN_CORE_FN hidden_prediction predict_hidden(const spike_grams& sg, std::size_t t, double sigma, const spectral_options& opt = {})
+#if SPECDYN_CORE_BODIES
+{
   using namespace detail;
   io::throw_if_interrupted("while predicting outliers (step " + std::to_string(t) + ")");
   hidden_prediction out;
@@ -208,11 +237,16 @@ inline hidden_prediction predict_hidden(const spike_grams& sg, std::size_t t, do
   }
   return out;
 }
+#else
+;
+#endif
 
 /// Level 1 for the input weight (D fixed): the D singular values of W⁰(t)/√N at N = ∞, from
 ///   (1/N) W⁰(t)ᵀW⁰(t) = σ² I + (1/D) X [coef (S_R + S_Rᵀ) + coef² Σ_{s,s'<t} ⟨ĝ(s)ĝ(s')⟩] Xᵀ,
 /// S_R = Σ_{s<t} σ²⟨∂ĝ(s)/∂u¹⟩ (Stein: (1/N) W⁰ᵀĝ_α = D^{−1/2} Σ_β S_R,αβ x_β). x: [D, P] training inputs.
-inline std::vector<double> predict_input(const spike_grams& sg, std::size_t t, double sigma, const matrix& x) {
+SPECDYN_CORE_FN std::vector<double> predict_input(const spike_grams& sg, std::size_t t, double sigma, const matrix& x)
+#if SPECDYN_CORE_BODIES
+{
   const std::size_t d = x.shape(0), p = sg.p, steps = std::min(t, sg.steps);
   matrix inner = xt::zeros<double>({p, p});
   for (std::size_t s = 0; s < steps; ++s) {
@@ -227,5 +261,8 @@ inline std::vector<double> predict_input(const spike_grams& sg, std::size_t t, d
   for (double e : spectra::eigenvalues_desc(w)) out.push_back(std::sqrt(std::max(e, 0.0)));
   return out;
 }
+#else
+;
+#endif
 
 }  // namespace specdyn::dmft

@@ -4,6 +4,8 @@
 //   specdyn::io::write_atomic("run.json", json.dump(2));
 #pragma once
 
+#include "specdyn/core.hpp"
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -17,7 +19,9 @@
 
 namespace specdyn::io {
 
-inline void write_atomic(const std::filesystem::path& path, std::string_view bytes) {
+SPECDYN_CORE_FN void write_atomic(const std::filesystem::path& path, std::string_view bytes)
+#if SPECDYN_CORE_BODIES
+{
   const auto tmp = path.string() + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
@@ -52,5 +56,8 @@ inline void write_atomic(const std::filesystem::path& path, std::string_view byt
     ::close(dfd);
   }
 }
+#else
+;
+#endif
 
 }  // namespace specdyn::io

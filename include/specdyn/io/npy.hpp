@@ -5,6 +5,8 @@
 //   auto a = specdyn::io::load_npy("X.npy");   // a.shape, a.data (row-major doubles)
 #pragma once
 
+#include "specdyn/core.hpp"
+
 #include <cstdint>
 #include <cmath>
 #include <cstring>
@@ -25,7 +27,9 @@ struct npy_array {
   std::vector<double> data;  // row-major
 };
 
-inline void save_npy(const std::filesystem::path& path, const double* data, const std::vector<std::size_t>& shape) {
+SPECDYN_CORE_FN void save_npy(const std::filesystem::path& path, const double* data, const std::vector<std::size_t>& shape)
+#if SPECDYN_CORE_BODIES
+{
   std::string dims;
   std::size_t count = 1;
   for (std::size_t d : shape) {
@@ -48,11 +52,16 @@ inline void save_npy(const std::filesystem::path& path, const double* data, cons
   bytes.append(reinterpret_cast<const char*>(data), count * sizeof(double));
   write_atomic(path, bytes);
 }
+#else
+;
+#endif
 
 /// Reads a 1-D or 2-D float32/float64 array; errors name the file and what is wrong. Every
 /// malformed header (bad magic, header length past the end of the file, unparsable or overflowing
 /// shape, element count that disagrees with the bytes present) is a usage_error (exit code 2).
-inline npy_array load_npy(const std::filesystem::path& path) {
+SPECDYN_CORE_FN npy_array load_npy(const std::filesystem::path& path)
+#if SPECDYN_CORE_BODIES
+{
   const std::string name = path.string();
   std::ifstream in(path, std::ios::binary);
   if (!in) throw usage_error(name + ": cannot open; check the path");
@@ -146,5 +155,8 @@ inline npy_array load_npy(const std::filesystem::path& path) {
     if (!std::isfinite(v)) throw usage_error(name + ": contains NaN or Inf; clean the data first");
   return a;
 }
+#else
+;
+#endif
 
 }  // namespace specdyn::io

@@ -10,6 +10,8 @@
 //   rec.write();
 #pragma once
 
+#include "specdyn/core.hpp"
+
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -27,27 +29,42 @@ namespace specdyn::io {
 
 using json = nlohmann::json;
 
-inline std::string utc_now() {
+SPECDYN_CORE_FN std::string utc_now()
+#if SPECDYN_CORE_BODIES
+{
   const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
   return buf;
 }
+#else
+;
+#endif
 
-inline json machine_facts() {
+SPECDYN_CORE_FN json machine_facts()
+#if SPECDYN_CORE_BODIES
+{
   json m = {{"library", "specdyn"}, {"version", specdyn::version}, {"git", specdyn::git_revision},
             {"blas_core", blas::core_name()}, {"blas_threads", blas::num_threads()}, {"started", utc_now()}};
   if (const auto d = blas::detected_core(); !d.empty()) m["blas_core_detected"] = d;  // specdyn re-ran itself with a better core
   return m;
 }
+#else
+;
+#endif
 
 /// JSON-safe number: NaN/Inf become null.
 inline json number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
-inline json numbers(const std::vector<double>& v) {
+SPECDYN_CORE_FN json numbers(const std::vector<double>& v)
+#if SPECDYN_CORE_BODIES
+{
   json a = json::array();
   for (double x : v) a.push_back(number(x));
   return a;
 }
+#else
+;
+#endif
 
 class record {
  public:
@@ -67,7 +84,9 @@ class record {
   const std::filesystem::path& path() const { return path_; }
 
   /// Stores a row-major array under target[key]: inline nested lists when small, else a side file.
-  void put_array(json& target, const std::string& key, const std::vector<double>& data, const std::vector<std::size_t>& shape) {
+  SPECDYN_CORE_FN void put_array(json& target, const std::string& key, const std::vector<double>& data, const std::vector<std::size_t>& shape)
+#if SPECDYN_CORE_BODIES
+  {
     if (data.size() <= inline_limit) {
       target[key] = nest(data, shape, 0, 0);
       return;
@@ -76,15 +95,25 @@ class record {
     pending_.push_back({path_.parent_path() / file, data, shape});
     target[key] = {{"npy", file}, {"shape", shape}};
   }
+#else
+  ;
+#endif
   /// Stores an array under target[key] in a side .npy file whatever its size (large by nature,
   /// e.g. two-time kernels), with the same {"npy": file, "shape": [...]} reference.
-  void put_npy(json& target, const std::string& key, const std::vector<double>& data, const std::vector<std::size_t>& shape) {
+  SPECDYN_CORE_FN void put_npy(json& target, const std::string& key, const std::vector<double>& data, const std::vector<std::size_t>& shape)
+#if SPECDYN_CORE_BODIES
+  {
     const std::string file = path_.stem().string() + "." + key_path(target_prefix_, key) + ".npy";
     pending_.push_back({path_.parent_path() / file, data, shape});
     target[key] = {{"npy", file}, {"shape", shape}};
   }
+#else
+  ;
+#endif
   /// Ragged list of lists (e.g. spectra of different lengths): always inline unless huge, then padded npy.
-  void put_rows(json& target, const std::string& key, const std::vector<std::vector<double>>& rows) {
+  SPECDYN_CORE_FN void put_rows(json& target, const std::string& key, const std::vector<std::vector<double>>& rows)
+#if SPECDYN_CORE_BODIES
+  {
     std::size_t total = 0, width = 0;
     for (const auto& r : rows) { total += r.size(); width = std::max(width, r.size()); }
     if (total <= inline_limit) {
@@ -97,6 +126,9 @@ class record {
     for (std::size_t i = 0; i < rows.size(); ++i) std::copy(rows[i].begin(), rows[i].end(), flat.begin() + std::ptrdiff_t(i * width));
     put_array(target, key, flat, {rows.size(), width});
   }
+#else
+  ;
+#endif
   /// Prefix used in side-file names (e.g. "spectra.W1").
   void set_prefix(std::string p) { target_prefix_ = std::move(p); }
 

@@ -5,6 +5,8 @@
 //   specdyn::io::require_memory(bytes, "--width = 60000", "lower --width or --samples");
 #pragma once
 
+#include "specdyn/core.hpp"
+
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -15,13 +17,20 @@
 
 namespace specdyn::io {
 
-inline double physical_memory_bytes() {
+SPECDYN_CORE_FN double physical_memory_bytes()
+#if SPECDYN_CORE_BODIES
+{
   const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
   return pages > 0 && page > 0 ? double(pages) * double(page) : 8e9;
 }
+#else
+;
+#endif
 
 /// The memory a single run may plan to use, in bytes.
-inline double memory_limit_bytes() {
+SPECDYN_CORE_FN double memory_limit_bytes()
+#if SPECDYN_CORE_BODIES
+{
   if (const char* env = std::getenv("SPECDYN_MEMORY_LIMIT")) {
     char* end = nullptr;
     double v = std::strtod(env, &end);
@@ -37,21 +46,34 @@ inline double memory_limit_bytes() {
   }
   return 0.8 * physical_memory_bytes();
 }
+#else
+;
+#endif
 
-inline std::string format_bytes(double b) {
+SPECDYN_CORE_FN std::string format_bytes(double b)
+#if SPECDYN_CORE_BODIES
+{
   char buf[32];
   if (b >= 1e9) std::snprintf(buf, sizeof buf, "%.1f GB", b / 1e9);
   else if (b >= 1e6) std::snprintf(buf, sizeof buf, "%.1f MB", b / 1e6);
   else std::snprintf(buf, sizeof buf, "%.0f kB", b / 1e3);
   return buf;
 }
+#else
+;
+#endif
 
 /// Throws usage_error("<what>: needs about X but the limit is Y; <fix>") when bytes exceed the limit.
-inline void require_memory(double bytes, const std::string& what, const std::string& fix) {
+SPECDYN_CORE_FN void require_memory(double bytes, const std::string& what, const std::string& fix)
+#if SPECDYN_CORE_BODIES
+{
   const double limit = memory_limit_bytes();
   if (bytes > limit)
     throw usage_error(what + ": needs about " + format_bytes(bytes) + " of memory but the limit is " + format_bytes(limit) +
                       " (80% of RAM, or SPECDYN_MEMORY_LIMIT); " + fix);
 }
+#else
+;
+#endif
 
 }  // namespace specdyn::io

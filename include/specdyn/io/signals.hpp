@@ -6,6 +6,8 @@
 //   for (...) { specdyn::io::throw_if_interrupted("at step 12"); ... }
 #pragma once
 
+#include "specdyn/core.hpp"
+
 #include <atomic>
 #include <csignal>
 #include <stdexcept>
@@ -49,9 +51,14 @@ class interrupt_guard {
 /// The signal received since the guard was installed (0: none).
 inline int pending_interrupt() { return detail::pending_signal.load(); }
 
-inline void throw_if_interrupted(const std::string& where) {
+SPECDYN_CORE_FN void throw_if_interrupted(const std::string& where)
+#if SPECDYN_CORE_BODIES
+{
   if (const int sig = pending_interrupt()) throw interrupted_error(sig, where);
 }
+#else
+;
+#endif
 
 /// 130 for SIGINT, 143 for SIGTERM.
 inline int exit_code_for_signal(int sig) { return 128 + sig; }

@@ -10,6 +10,8 @@
 //   auto res = specdyn::run::run_compare(models::mlp3_tanh, cfg, th, {.widths = {256, 512, 1024}, .seeds = 3});
 #pragma once
 
+#include "specdyn/core.hpp"
+
 #include <cstdio>
 #include <fstream>
 #include <optional>
@@ -61,33 +63,65 @@ struct compare_result {
 // the loss curve, the top singular values at the prediction steps, the NTK's top eigenvalue and the
 // kernels Φ^ℓ, G^ℓ at the last step. A re-run skips points whose record is complete and describes
 // the same run; the compare record is assembled from these files alone.
-inline std::filesystem::path compare_points_dir(const std::filesystem::path& record) {
+SPECDYN_CORE_FN std::filesystem::path compare_points_dir(const std::filesystem::path& record)
+#if SPECDYN_CORE_BODIES
+{
   return record.parent_path() / (record.stem().string() + "_points");
 }
-inline std::filesystem::path compare_point_path(const std::filesystem::path& dir, std::size_t width, std::uint64_t weight_seed) {
+#else
+;
+#endif
+SPECDYN_CORE_FN std::filesystem::path compare_point_path(const std::filesystem::path& dir, std::size_t width, std::uint64_t weight_seed)
+#if SPECDYN_CORE_BODIES
+{
   return dir / ("N" + std::to_string(width) + "_w" + std::to_string(weight_seed) + ".json");
 }
+#else
+;
+#endif
 /// What a point's numbers depend on: the run (less where it is written) and the prediction steps.
-inline io::json point_config(const run_config& cfg, const theory_options& th) {
+SPECDYN_CORE_FN io::json point_config(const run_config& cfg, const theory_options& th)
+#if SPECDYN_CORE_BODIES
+{
   io::json c = cfg.to_json();
   for (const char* k : {"out", "command_line", "quiet", "force", "width"}) c.erase(k);
   c["prediction_every"] = th.spectra_every;
   return c;
 }
-inline io::json read_point_json(const std::filesystem::path& file) {
+#else
+;
+#endif
+SPECDYN_CORE_FN io::json read_point_json(const std::filesystem::path& file)
+#if SPECDYN_CORE_BODIES
+{
   std::ifstream in(file);
   return in ? io::json::parse(in, nullptr, false) : io::json(io::json::value_t::discarded);
 }
-inline std::string compare_point_status(const std::filesystem::path& file) {
+#else
+;
+#endif
+SPECDYN_CORE_FN std::string compare_point_status(const std::filesystem::path& file)
+#if SPECDYN_CORE_BODIES
+{
   const auto j = read_point_json(file);
   return j.is_discarded() ? "missing" : j.value("status", "torn");
 }
-inline std::string compare_point_message(const std::filesystem::path& file) {
+#else
+;
+#endif
+SPECDYN_CORE_FN std::string compare_point_message(const std::filesystem::path& file)
+#if SPECDYN_CORE_BODIES
+{
   const auto j = read_point_json(file);
   return j.is_discarded() ? "" : j.value("message", "");
 }
+#else
+;
+#endif
 /// Complete: status completed, the same run, and every side file present.
-inline bool compare_point_complete(const std::filesystem::path& file, const io::json& config) {
+SPECDYN_CORE_FN bool compare_point_complete(const std::filesystem::path& file, const io::json& config)
+#if SPECDYN_CORE_BODIES
+{
   const auto j = read_point_json(file);
   if (j.is_discarded() || j.value("status", "") != "completed" || !j.contains("config")) return false;
   io::json c = j["config"];
@@ -101,8 +135,13 @@ inline bool compare_point_complete(const std::filesystem::path& file, const io::
   }
   return true;
 }
+#else
+;
+#endif
 /// A square matrix stored by io::record (inline nested lists or a side .npy).
-inline matrix compare_point_matrix(const io::json& v, const std::filesystem::path& file) {
+SPECDYN_CORE_FN matrix compare_point_matrix(const io::json& v, const std::filesystem::path& file)
+#if SPECDYN_CORE_BODIES
+{
   if (v.is_object() && v.contains("npy")) {
     const auto a = io::load_npy(file.parent_path() / v["npy"].get<std::string>());
     matrix m = xt::zeros<double>({a.shape.at(0), a.shape.at(1)});
@@ -115,16 +154,26 @@ inline matrix compare_point_matrix(const io::json& v, const std::filesystem::pat
     for (std::size_t k = 0; k < c; ++k) m(i, k) = v[i][k].is_number() ? v[i][k].get<double>() : stats::nan;
   return m;
 }
+#else
+;
+#endif
 
 inline double mean(const std::vector<double>& v) { return stats::mean_se(v).first; }
-inline double stdev(const std::vector<double>& v) {
+SPECDYN_CORE_FN double stdev(const std::vector<double>& v)
+#if SPECDYN_CORE_BODIES
+{
   const auto [m, se] = stats::mean_se(v);
   return std::isfinite(se) ? se * std::sqrt(double(v.size())) : stats::nan;
 }
+#else
+;
+#endif
 /// Least-squares slope of log y against log x (NaN with fewer than two usable points).
 inline double loglog_slope(const std::vector<double>& x, const std::vector<double>& y) { return stats::power_law_fit(x, y).slope; }
 /// Tr(AB)/(|A||B|) for symmetric A, B.
-inline double cosine(const matrix& a, const matrix& b) {
+SPECDYN_CORE_FN double cosine(const matrix& a, const matrix& b)
+#if SPECDYN_CORE_BODIES
+{
   double ab = 0, aa = 0, bb = 0;
   for (std::size_t i = 0; i < a.size(); ++i) {
     ab += a.data()[i] * b.data()[i];
@@ -133,13 +182,18 @@ inline double cosine(const matrix& a, const matrix& b) {
   }
   return ab / std::sqrt(aa * bb);
 }
+#else
+;
+#endif
 inline matrix leading_block(const matrix& m, std::size_t n) { return xt::view(m, xt::range(0, n), xt::range(0, n)); }
 
 /// Power-law fit of the per-width mean errors, with warnings a reader needs: too few widths or
 /// seeds for an interval, and widths whose error is within twice the theory's Monte Carlo floor
 /// (left out of the fit: there the finite-size error is not resolved).
-inline fit_summary fit_errors(const std::vector<std::size_t>& widths, const std::vector<double>& errors, std::size_t seeds,
-                              double floor) {
+SPECDYN_CORE_FN fit_summary fit_errors(const std::vector<std::size_t>& widths, const std::vector<double>& errors, std::size_t seeds,
+                              double floor)
+#if SPECDYN_CORE_BODIES
+{
   std::vector<double> x, y;
   std::size_t at_floor = 0;
   for (std::size_t i = 0; i < widths.size(); ++i) {
@@ -155,8 +209,13 @@ inline fit_summary fit_errors(const std::vector<std::size_t>& widths, const std:
   if (!s.warning.empty()) s.warning.resize(s.warning.size() - 2);
   return s;
 }
+#else
+;
+#endif
 
-inline std::string describe_fit(const fit_summary& f) {
+SPECDYN_CORE_FN std::string describe_fit(const fit_summary& f)
+#if SPECDYN_CORE_BODIES
+{
   char buf[160];
   if (!std::isfinite(f.fit.slope)) std::snprintf(buf, sizeof buf, "k = n/a");
   else if (std::isfinite(f.fit.ci_low))
@@ -164,10 +223,18 @@ inline std::string describe_fit(const fit_summary& f) {
   else std::snprintf(buf, sizeof buf, "k = %.2f (no CI)", f.fit.slope);
   return std::string(buf) + (f.warning.empty() ? "" : " — " + f.warning);
 }
-inline io::json fit_json(const fit_summary& f) {
+#else
+;
+#endif
+SPECDYN_CORE_FN io::json fit_json(const fit_summary& f)
+#if SPECDYN_CORE_BODIES
+{
   return {{"exponent", io::number(f.fit.slope)}, {"stderr", io::number(f.fit.slope_se)}, {"ci95", {io::number(f.fit.ci_low), io::number(f.fit.ci_high)}},
           {"widths_fitted", f.fit.points}, {"warning", f.warning}};
 }
+#else
+;
+#endif
 
 template <class Decl>
 compare_result run_compare(Decl decl, const run_config& cfg_in, const theory_options& th, const compare_options& co) {

@@ -7,6 +7,8 @@
 //   auto result = specdyn::run_experiment(specdyn::models::mlp3_tanh, cfg);
 #pragma once
 
+#include "specdyn/core.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -57,7 +59,9 @@ struct run_config {
   std::string command_line;
 
   /// Checks every value; throws usage_error("--flag = value: what is allowed") on the first bad one.
-  void validate() const {
+  SPECDYN_CORE_FN void validate() const
+#if SPECDYN_CORE_BODIES
+  {
     static const std::vector<std::string> params{"mup", "mup_tp4", "ntk", "mf", "sp", "sp_lr"};
     if (std::find(params.begin(), params.end(), param) == params.end())
       throw usage_error("--param = " + param + ": use mup, mup_tp4, ntk, mf, sp or sp_lr");
@@ -100,6 +104,9 @@ struct run_config {
     require(eval_every >= 1, "--eval-every", eval_every, "must be at least 1");
     if (out.empty()) throw usage_error("--out = '': give a directory or a .json path");
   }
+#else
+  ;
+#endif
 
   /// Real data (data/loaders.hpp): D and C come from the data, targets are one-hot classes.
   [[nodiscard]] bool real_data() const { return task == "fashion-mnist" || task == "text"; }
@@ -119,7 +126,9 @@ struct run_config {
   }
 
   /// What distinguishes runs in a file name: model, rule, task, P, T, η, γ0, seed (and N for train).
-  [[nodiscard]] std::string run_name(const std::string& kind) const {
+  [[nodiscard]] SPECDYN_CORE_FN std::string run_name(const std::string& kind) const
+#if SPECDYN_CORE_BODIES
+  {
     std::string name = model + "_" + param + "_" + kind + "_" + task + "_P" + std::to_string(samples) + "_T" + std::to_string(steps) +
                        "_lr" + compact(lr) + "_g" + compact(gamma0);
     if (sigma != 1.0) name += "_sig" + compact(sigma);
@@ -129,6 +138,9 @@ struct run_config {
     if (loss != "mse") name += "_" + loss;
     return name + "_s" + std::to_string(seed);
   }
+#else
+  ;
+#endif
   /// The record's path: `out` itself when it ends in .json, else a file named after the run in `out`.
   [[nodiscard]] std::filesystem::path record_path(const std::string& kind = "") const {
     std::filesystem::path p(out);
@@ -136,7 +148,9 @@ struct run_config {
     return p / (run_name(kind.empty() ? "N" + std::to_string(width) : kind) + ".json");
   }
 
-  [[nodiscard]] io::json to_json() const {
+  [[nodiscard]] SPECDYN_CORE_FN io::json to_json() const
+#if SPECDYN_CORE_BODIES
+  {
     io::json j = {{"model", model}, {"param", param}, {"width", width}, {"dim", dim}, {"samples", samples},
             {"outputs", outputs}, {"test_samples", test_samples}, {"gamma0", gamma0}, {"sigma", sigma}, {"lr", lr},
             {"steps", steps}, {"batch", batch}, {"seed", seed}, {"task", task}, {"teacher", teacher}, {"noise", noise}, {"covariance_decay", covariance_decay},
@@ -147,6 +161,9 @@ struct run_config {
     add_real_data(j);
     return j;
   }
+#else
+  ;
+#endif
 
   /// The data-defining part of a config: records that differ here describe different runs.
   [[nodiscard]] io::json data_json() const {
@@ -173,7 +190,9 @@ struct run_config {
   }
 };
 
-inline io::json rule_json(const rule_info& r) {
+SPECDYN_CORE_FN io::json rule_json(const rule_info& r)
+#if SPECDYN_CORE_BODIES
+{
   const auto& e = r.table;
   return {{"name", r.name},
           {"a", {e.a_input.str(), e.a_hidden.str(), e.a_readout.str()}},
@@ -181,10 +200,15 @@ inline io::json rule_json(const rule_info& r) {
           {"c", e.c.str()},
           {"verdict", std::string(dsl::to_string(r.verdict))}};
 }
+#else
+;
+#endif
 
 /// Fraction of columns whose largest output is the target's largest entry (the class of a one-hot
 /// target); ties go to the first index. NaN without columns.
-inline double classification_accuracy(const matrix& f, const matrix& y) {
+SPECDYN_CORE_FN double classification_accuracy(const matrix& f, const matrix& y)
+#if SPECDYN_CORE_BODIES
+{
   const std::size_t p = f.shape(1), c = f.shape(0);
   if (p == 0 || c == 0) return std::nan("");
   std::size_t right = 0;
@@ -198,10 +222,15 @@ inline double classification_accuracy(const matrix& f, const matrix& y) {
   }
   return double(right) / double(p);
 }
+#else
+;
+#endif
 
 /// Builds the data set of a config (synthetic task, .npy files, Fashion-MNIST or the fortunes
 /// next-word task); usage_error on bad or missing files.
-inline task_data make_data(const run_config& cfg) {
+SPECDYN_CORE_FN task_data make_data(const run_config& cfg)
+#if SPECDYN_CORE_BODIES
+{
   if (cfg.task == "fashion-mnist") {
     auto t = make_fashion_mnist(cfg.samples, cfg.test_samples, cfg.seed, cfg.data_dir);
     return std::move(static_cast<task_data&>(t));
@@ -240,10 +269,15 @@ inline task_data make_data(const run_config& cfg) {
   }
   return data;
 }
+#else
+;
+#endif
 
 /// Refuses to overwrite a record at `path` that was written for different data or hyper-parameters
 /// (file names carry the main ones, not all), unless --force; a record of the same run is replaced.
-inline void check_overwrite(const std::filesystem::path& path, const io::json& config, bool force) {
+SPECDYN_CORE_FN void check_overwrite(const std::filesystem::path& path, const io::json& config, bool force)
+#if SPECDYN_CORE_BODIES
+{
   if (force || !std::filesystem::exists(path)) return;
   std::ifstream in(path);
   const auto old = io::json::parse(in, nullptr, false);
@@ -256,6 +290,9 @@ inline void check_overwrite(const std::filesystem::path& path, const io::json& c
   if (!same)
     throw usage_error("--out = " + path.string() + ": a record of a different run is already there; choose another --out or add --force");
 }
+#else
+;
+#endif
 
 /// Usage errors thrown by the command's flags run before anything is written. Errors after that
 /// point end with a record whose status says what happened.
@@ -268,16 +305,23 @@ struct run_result {
 };
 
 /// Process exit code for a run's status: 0 completed, 3 diverged, 130/143 interrupted, 1 failed.
-inline int exit_code(const run_result& r) {
+SPECDYN_CORE_FN int exit_code(const run_result& r)
+#if SPECDYN_CORE_BODIES
+{
   if (r.status == "completed") return 0;
   if (r.status == "diverged") return 3;
   if (r.status == "interrupted") return io::exit_code_for_signal(r.signal);
   return 1;
 }
+#else
+;
+#endif
 
 /// Memory a finite-width run plans to use: weights, the trackers' copies and SVD work space, the
 /// Hessian's tangent weights, and the workspaces of the training, test and batch passes.
-inline double estimate_train_bytes(const run_config& cfg, std::size_t hidden_layers) {
+SPECDYN_CORE_FN double estimate_train_bytes(const run_config& cfg, std::size_t hidden_layers)
+#if SPECDYN_CORE_BODIES
+{
   const double n = double(cfg.width), d = double(cfg.dim), c = double(cfg.outputs), l = double(hidden_layers);
   const double weights = n * d + (l - 1) * n * n + c * n;
   const double largest = std::max(n * d, hidden_layers > 1 ? n * n : 0.0);
@@ -285,6 +329,9 @@ inline double estimate_train_bytes(const run_config& cfg, std::size_t hidden_lay
   const double data = (d + c) * double(cfg.samples + cfg.test_samples);
   return 8.0 * (4.0 * weights + 6.0 * largest + 8.0 * l * n * cols + 2.0 * c * cols + data);
 }
+#else
+;
+#endif
 
 /// Runs one experiment and writes its record. Throws usage_error before writing anything when
 /// the configuration, the data or the memory estimate is bad. After that every outcome ends with a

@@ -14,6 +14,8 @@
 //   auto pt = specdyn::run::analyse_bulk("runs/many/points/x.json", "W1", 7);
 #pragma once
 
+#include "specdyn/core.hpp"
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -44,13 +46,18 @@ struct bulk_analysis {
 };
 
 namespace detail {
-inline matrix load_matrix(const std::filesystem::path& file) {
+SPECDYN_CORE_FN matrix load_matrix(const std::filesystem::path& file)
+#if SPECDYN_CORE_BODIES
+{
   const auto a = io::load_npy(file);
   require(a.shape.size() == 2, "weights file " + file.string() + " dimensions", a.shape.size(), "expected a matrix");
   matrix m = xt::zeros<double>({a.shape[0], a.shape[1]});
   std::copy(a.data.begin(), a.data.end(), m.begin());
   return m;
 }
+#else
+;
+#endif
 /// CDF of a density tabulated on an ascending grid (trapezoid rule, normalised to its total mass).
 struct tabulated_cdf {
   std::vector<double> x, cdf;
@@ -81,7 +88,9 @@ struct tabulated_cdf {
 
 /// Analyses weight `layer` of a train record written with --save-weights. `seed` draws the control's
 /// fresh Gaussian matrix.
-inline bulk_analysis analyse_bulk(const std::filesystem::path& record, const std::string& layer, std::uint64_t seed) {
+SPECDYN_CORE_FN bulk_analysis analyse_bulk(const std::filesystem::path& record, const std::string& layer, std::uint64_t seed)
+#if SPECDYN_CORE_BODIES
+{
   std::ifstream in(record);
   const auto j = io::json::parse(in, nullptr, false);
   if (j.is_discarded() || !j.contains("weights") || !j["weights"].contains(layer))
@@ -146,8 +155,13 @@ inline bulk_analysis analyse_bulk(const std::filesystem::path& record, const std
   }
   return a;
 }
+#else
+;
+#endif
 
-inline io::json bulk_json(const bulk_analysis& a) {
+SPECDYN_CORE_FN io::json bulk_json(const bulk_analysis& a)
+#if SPECDYN_CORE_BODIES
+{
   return {{"shape", {a.rows, a.cols}}, {"entry_std", a.entry_std}, {"initial_edge", a.edge0}, {"outlier_margin", a.margin},
           {"s_max", a.s_max}, {"s_max_over_edge", a.s_max / a.edge0}, {"outliers", a.outliers}, {"stable_rank", a.stable_rank},
           {"ks_initial_law", a.ks_initial}, {"w1_initial_law_over_edge", a.w1_initial}, {"delta_op", a.delta_op},
@@ -155,5 +169,8 @@ inline io::json bulk_json(const bulk_analysis& a) {
           {"control_s_max", io::number(a.control_s_max)}, {"control_ks_ipn", io::number(a.control_ks_ipn)},
           {"ipn_failures", a.ipn_failures}};
 }
+#else
+;
+#endif
 
 }  // namespace specdyn::run

@@ -13,6 +13,8 @@
 //   q.finish();                                           // rank 0: every rank is done
 #pragma once
 
+#include "specdyn/core.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -30,14 +32,24 @@
 namespace specdyn::run::mpi {
 
 namespace detail {
-inline int& rank_ref() {
+SPECDYN_CORE_FN int& rank_ref()
+#if SPECDYN_CORE_BODIES
+{
   static int r = 0;
   return r;
 }
-inline int& size_ref() {
+#else
+;
+#endif
+SPECDYN_CORE_FN int& size_ref()
+#if SPECDYN_CORE_BODIES
+{
   static int s = 1;
   return s;
 }
+#else
+;
+#endif
 }  // namespace detail
 
 /// This process's rank and the number of ranks (0 and 1 outside mpirun).
@@ -54,11 +66,16 @@ inline constexpr bool available() {
 }
 
 /// True when a launcher started this process (its environment names a rank).
-inline bool launched() {
+SPECDYN_CORE_FN bool launched()
+#if SPECDYN_CORE_BODIES
+{
   for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE", "PMI_RANK", "MPI_LOCALNRANKS"})
     if (std::getenv(v)) return true;
   return false;
 }
+#else
+;
+#endif
 
 /// MPI for the lifetime of the object when launched (threads: serialized; the dispatcher thread and
 /// the main thread never call MPI at the same time); a no-op otherwise.
@@ -95,14 +112,21 @@ class session {
 };
 
 /// Blocks until every rank arrives (no-op on one rank).
-inline void barrier() {
+SPECDYN_CORE_FN void barrier()
+#if SPECDYN_CORE_BODIES
+{
 #if SPECDYN_HAVE_MPI
   if (distributed()) MPI_Barrier(MPI_COMM_WORLD);
 #endif
 }
+#else
+;
+#endif
 
 /// Sum and maximum of a count over all ranks, known to every rank (the value itself on one rank).
-inline std::size_t sum(std::size_t v) {
+SPECDYN_CORE_FN std::size_t sum(std::size_t v)
+#if SPECDYN_CORE_BODIES
+{
 #if SPECDYN_HAVE_MPI
   if (distributed()) {
     unsigned long long in = v, out = 0;
@@ -112,7 +136,12 @@ inline std::size_t sum(std::size_t v) {
 #endif
   return v;
 }
-inline std::size_t max(std::size_t v) {
+#else
+;
+#endif
+SPECDYN_CORE_FN std::size_t max(std::size_t v)
+#if SPECDYN_CORE_BODIES
+{
 #if SPECDYN_HAVE_MPI
   if (distributed()) {
     unsigned long long in = v, out = 0;
@@ -122,11 +151,16 @@ inline std::size_t max(std::size_t v) {
 #endif
   return v;
 }
+#else
+;
+#endif
 
 /// Rank 0 receives every rank's buffer (its own first, then ranks 1, 2, … in order); the other
 /// ranks send theirs and get an empty list. On one rank: {mine}. Sent in chunks of 2^26 doubles
 /// (MPI counts are ints).
-inline std::vector<std::vector<double>> gather_to_root(std::vector<double> mine) {
+SPECDYN_CORE_FN std::vector<std::vector<double>> gather_to_root(std::vector<double> mine)
+#if SPECDYN_CORE_BODIES
+{
   std::vector<std::vector<double>> all;
 #if SPECDYN_HAVE_MPI
   if (distributed()) {
@@ -154,6 +188,9 @@ inline std::vector<std::vector<double>> gather_to_root(std::vector<double> mine)
   all.push_back(std::move(mine));
   return all;
 }
+#else
+;
+#endif
 
 /// Hands out indices 0..n−1 in order, each exactly once over all ranks. Other ranks ask rank 0 for
 /// the next index when they are free (dynamic load balancing: the expensive points do not hold up

@@ -9,6 +9,8 @@
 //   auto res = specdyn::run::run_outliers(models::mlp3_tanh, cfg, th, {.gamma0s = {0.5, 1, 2}, .widths = {1024}});
 #pragma once
 
+#include "specdyn/core.hpp"
+
 #include <cstdio>
 
 #include "specdyn/run/theory.hpp"
@@ -24,7 +26,9 @@ struct outliers_options {
   std::size_t seeds = 1;
   bool print = true;
 
-  void validate() const {
+  SPECDYN_CORE_FN void validate() const
+#if SPECDYN_CORE_BODIES
+  {
     require(!params.empty(), "--params", std::string("''"), "give at least one rule, e.g. mup,ntk");
     require(!gamma0s.empty(), "--gamma0s", std::string("''"), "give at least one value, e.g. 0.5,1,2");
     require(!sigmas.empty(), "--sigmas", std::string("''"), "give at least one value, e.g. 1");
@@ -33,6 +37,9 @@ struct outliers_options {
     for (auto n : widths) require(n >= 2, "--widths", n, "widths must be integers ≥ 2");
     require(seeds >= 1 && seeds <= 1000, "--seeds", seeds, "use 1 to 1000");
   }
+#else
+  ;
+#endif
 };
 
 /// One rule × γ0 × σ × width (width 0: the N = ∞ theory of a width-independent rule).
@@ -57,12 +64,17 @@ struct outliers_result {
 };
 
 /// Whether a rule's effective theory depends on the width (γ0_eff or κ with a power of N).
-inline bool width_dependent(const std::string& param, std::size_t hidden_layers) {
+SPECDYN_CORE_FN bool width_dependent(const std::string& param, std::size_t hidden_layers)
+#if SPECDYN_CORE_BODIES
+{
   const auto r = rule_from_name(param, hidden_layers);
   const auto at = [&](std::size_t n) { return map_rule(r, hidden_layers, 1.0, n); };
   const auto a = at(256), b = at(1024);
   return a.gamma0_eff != b.gamma0_eff || a.kappa != b.kappa;
 }
+#else
+;
+#endif
 
 template <class Decl>
 outliers_result run_outliers(Decl decl, const run_config& cfg_in, const theory_options& th_in, const outliers_options& oo) {

@@ -9,6 +9,8 @@
 //   auto res = specdyn::run::run_proportional(models::deep_linear2, problem, {.dims = {256, 512, 1024}, .seeds = 4}, "cmd");
 #pragma once
 
+#include "specdyn/core.hpp"
+
 #include <cstdio>
 
 #include "specdyn/dmft/proportional.hpp"
@@ -44,6 +46,14 @@ struct proportional_result {
   // [dim][seed] relative error of λ_max(K₀) against the theory's bulk edge, and λ_max(K_T)
   std::vector<std::vector<double>> ntk_init_error, ntk_final;
   stats::power_fit ntk_init_fit;
+  // escape of each weight's top outlier (W0, then W1 …): the theory's first recorded step with an
+  // outlier at N = ∞ (NaN: none within T); per [dim] the time at which the predicted top value clears
+  // the finite-size detection threshold, edge + the outlier margin 3·edge·min(rows, cols)^{-2/3} of
+  // spectra/bulk.hpp; per [dim][seed] the time at which each network's measured top value first
+  // clears it (NaN: not within T). Times interpolate linearly between the --spectra-every steps.
+  std::vector<double> predicted_escape;
+  std::vector<std::vector<double>> predicted_detection;
+  std::vector<std::vector<std::vector<double>>> measured_escape;
   std::string status = "completed", message;
   int signal = 0;
 };
@@ -196,6 +206,35 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
     for (std::size_t di = 0; di < xs.size(); ++di) ys.push_back(stats::mean_se(res.top_error[l][di]).first);
     res.top_fit.push_back(stats::power_law_fit(xs, ys));
   }
+  // escape steps: at N = ∞, and as detected at each D (the same threshold for theory and networks)
+  res.measured_escape.assign(n_layers, {});
+  res.predicted_detection.assign(n_layers, {});
+  for (std::size_t l = 0; l < n_layers; ++l) {
+    const auto& sp = th.spectra[l];
+    double esc = NAN;
+    for (std::size_t i = 0; i < sp.steps.size(); ++i)
+      if (!sp.outliers[i].empty()) { esc = double(sp.steps[i]); break; }
+    res.predicted_escape.push_back(esc);
+    for (std::size_t di = 0; di < measured_top[l].size(); ++di) {
+      const std::size_t d = po.dims[di], n = std::max<std::size_t>(1, std::size_t(std::llround(pr.nu * double(d))));
+      const double threshold = sp.edge + spectra::outlier_margin(sp.edge, n, l == 0 ? d : n);
+      // the first upward crossing of the threshold, linearly interpolated between recorded steps
+      auto crossing = [&](const std::vector<double>& v) {
+        for (std::size_t i = 0; i < v.size() && i < sp.steps.size(); ++i)
+          if (v[i] > threshold) {
+            if (i == 0) return double(sp.steps[0]);
+            const double f = (threshold - v[i - 1]) / (v[i] - v[i - 1]);
+            return double(sp.steps[i - 1]) + f * double(sp.steps[i] - sp.steps[i - 1]);
+          }
+        return double(NAN);
+      };
+      std::vector<double> predicted_top_curve;
+      for (const auto& o : sp.outliers) predicted_top_curve.push_back(o.empty() ? sp.edge : o.front());
+      res.predicted_detection[l].push_back(crossing(predicted_top_curve));
+      res.measured_escape[l].emplace_back();
+      for (const auto& tops : measured_top[l][di]) res.measured_escape[l].back().push_back(crossing(tops));
+    }
+  }
   {
     std::vector<double> xn, yn;
     for (std::size_t di = 0; di < xs.size(); ++di)
@@ -239,6 +278,21 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
       std::printf("  fitted error ∝ D^k: k = %.2f", res.top_fit[l].slope);
       if (std::isfinite(res.top_fit[l].ci_low)) std::printf(" [95%% CI %.2f, %.2f]", res.top_fit[l].ci_low, res.top_fit[l].ci_high);
       std::printf(" (outliers fluctuate like D^-1/2, edges like D^-2/3)\n");
+      if (std::isfinite(res.predicted_escape[l]))
+        std::printf("  escape: the theory's outlier leaves the edge at step %g (N = ∞); detected (edge + 3·edge·n^-2/3):", res.predicted_escape[l]);
+      else
+        std::printf("  escape: no outlier within %zu steps in the theory; detected (edge + 3·edge·n^-2/3):", pr.steps);
+      for (std::size_t di = 0; di < res.measured_escape[l].size(); ++di) {
+        const auto& me = res.measured_escape[l][di];
+        std::size_t found = 0;
+        double sum = 0;
+        for (double v : me)
+          if (std::isfinite(v)) { ++found; sum += v; }
+        std::printf(" D = %zu predicted step %.2f, networks ", po.dims[di], res.predicted_detection[l][di]);
+        if (found) std::printf("%zu/%zu at mean step %.2f", found, me.size(), sum / double(found));
+        else std::printf("none of %zu", me.size());
+        std::printf(di + 1 < res.measured_escape[l].size() ? ";" : "\n");
+      }
     }
     std::printf("NTK (units f ← f + (η/P)KΔ): predicted bulk edge %.4f at step 0 ((η/P)·edge = %.3f), %.4f at step %zu ((η/P)·edge = %.3f)\n",
                 th.ntk_edge.front(), pr.eta_hat * th.ntk_edge.front(), th.ntk_edge.back(), pr.steps, pr.eta_hat * th.ntk_edge.back());
@@ -282,12 +336,15 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
     const auto& sp = th.spectra[l];
     io::json per_dim = io::json::array();
     for (std::size_t di = 0; di < measured_top[l].size() && di < res.top_error[l].size(); ++di)
-      per_dim.push_back({{"dim", po.dims[di]}, {"measured_top", measured_top[l][di]}, {"top_error", io::numbers(res.top_error[l][di])}});
+      per_dim.push_back({{"dim", po.dims[di]}, {"measured_top", measured_top[l][di]}, {"top_error", io::numbers(res.top_error[l][di])},
+                         {"predicted_detection_step", io::number(res.predicted_detection[l][di])},
+                         {"measured_escape_step", io::numbers(res.measured_escape[l][di])}});
     j["spectra"][sp.name] = {{"steps", sp.steps},
                              {"edge", sp.edge},
                              {"predicted_outliers", sp.outliers},
                              {"identity_residual", io::numbers(sp.identity_residual)},
                              {"top_error_exponent", io::number(res.top_fit[l].slope)},
+                             {"predicted_escape_step", io::number(res.predicted_escape[l])},
                              {"networks", per_dim}};
   }
   j["fits"] = {{"train_exponent", io::number(res.train_fit.slope)}, {"train_ci95", {io::number(res.train_fit.ci_low), io::number(res.train_fit.ci_high)}},
@@ -338,8 +395,10 @@ struct proportional_scan_curve {
   optimum best;
 };
 
-inline std::filesystem::path run_proportional_scan(const dmft::proportional_problem& base, const proportional_scan_options& so,
-                                                   const std::string& command_line) {
+SPECDYN_CORE_FN std::filesystem::path run_proportional_scan(const dmft::proportional_problem& base, const proportional_scan_options& so,
+                                                   const std::string& command_line)
+#if SPECDYN_CORE_BODIES
+{
   require(!so.nus.empty(), "--scan-nus", std::string("''"), "give widths as ratios ν = N/D, e.g. 0.5,1,2,4,8");
   require(so.eta_hats.size() >= 3, "--scan-lrs-over-p", so.eta_hats.size(), "give at least 3 values of η/P to bracket an optimum");
   for (double e : so.eta_hats) require(e > 0 && std::isfinite(e), "--scan-lrs-over-p", e, "values must be positive");
@@ -461,5 +520,8 @@ inline std::filesystem::path run_proportional_scan(const dmft::proportional_prob
   rec.write();
   return dir / name;
 }
+#else
+;
+#endif
 
 }  // namespace specdyn::run

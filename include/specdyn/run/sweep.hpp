@@ -14,6 +14,8 @@
 //   auto res = specdyn::run::run_sweep("/path/to/specdyn", base_config, o);
 #pragma once
 
+#include "specdyn/core.hpp"
+
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -52,7 +54,9 @@ struct sweep_options {
   bool theory = false;    // also solve the theory of each (rule, γ0, η) for the theory curve
   std::size_t particles = 4000, replicas = 2;  // for nonlinear theories
 
-  void validate() const {
+  SPECDYN_CORE_FN void validate() const
+#if SPECDYN_CORE_BODIES
+  {
     require(!params.empty(), "--params", std::string("''"), "give at least one rule, e.g. mup,ntk");
     for (const auto& p : params) rule_from_name(p, 2);
     require(!widths.empty(), "--widths", std::string("''"), "give at least one width, e.g. 256,1024");
@@ -63,6 +67,9 @@ struct sweep_options {
     require(seeds >= 1 && seeds <= 1000, "--seeds", seeds, "use 1 to 1000");
     require(jobs <= 1024, "--jobs", jobs, "use 0 (all cores) to 1024");
   }
+#else
+  ;
+#endif
 };
 
 /// One grid point: the finite-width run, or (width 0) a theory run.
@@ -84,7 +91,9 @@ struct sweep_result {
 };
 
 /// The command-line flags that reproduce a run config (for a child `specdyn train` / `theory`).
-inline std::vector<std::string> run_args(const run_config& c, bool theory) {
+SPECDYN_CORE_FN std::vector<std::string> run_args(const run_config& c, bool theory)
+#if SPECDYN_CORE_BODIES
+{
   auto num = [](double v) { return io::json(v).dump(); };
   std::vector<std::string> a{theory ? "theory" : "train", "--model", c.model, "--param", c.param, "--dim", std::to_string(c.dim),
                              "--samples", std::to_string(c.samples), "--outputs", std::to_string(c.outputs), "--test-samples",
@@ -100,18 +109,28 @@ inline std::vector<std::string> run_args(const run_config& c, bool theory) {
                        std::to_string(c.ntk_every), "--hessian-every", "0", "--top-k", "4"});
   return a;
 }
+#else
+;
+#endif
 
 /// Status of a record on disk: completed/diverged are final; anything else is redone.
-inline std::string record_status(const std::filesystem::path& p) {
+SPECDYN_CORE_FN std::string record_status(const std::filesystem::path& p)
+#if SPECDYN_CORE_BODIES
+{
   if (!std::filesystem::exists(p)) return "missing";
   std::ifstream in(p);
   const auto j = io::json::parse(in, nullptr, false);
   if (j.is_discarded() || !j.contains("status")) return "torn";
   return j["status"].get<std::string>();
 }
+#else
+;
+#endif
 
 namespace detail {
-inline std::vector<double> numbers_of(const io::json& v, const std::filesystem::path& dir) {
+SPECDYN_CORE_FN std::vector<double> numbers_of(const io::json& v, const std::filesystem::path& dir)
+#if SPECDYN_CORE_BODIES
+{
   std::vector<double> out;
   if (v.is_object() && v.contains("npy")) {
     const auto a = io::load_npy(dir / v["npy"].get<std::string>());
@@ -120,8 +139,13 @@ inline std::vector<double> numbers_of(const io::json& v, const std::filesystem::
   for (const auto& x : v) out.push_back(x.is_number() ? x.get<double>() : stats::nan);
   return out;
 }
+#else
+;
+#endif
 /// Top singular value per snapshot from a spectra entry (inline ragged lists or a padded npy).
-inline std::vector<double> top_values(const io::json& sv, const std::filesystem::path& dir) {
+SPECDYN_CORE_FN std::vector<double> top_values(const io::json& sv, const std::filesystem::path& dir)
+#if SPECDYN_CORE_BODIES
+{
   std::vector<double> out;
   if (sv.is_object() && sv.contains("npy")) {
     const auto a = io::load_npy(dir / sv["npy"].get<std::string>());
@@ -132,10 +156,15 @@ inline std::vector<double> top_values(const io::json& sv, const std::filesystem:
   for (const auto& row : sv) out.push_back(row.empty() || !row[0].is_number() ? stats::nan : row[0].get<double>());
   return out;
 }
+#else
+;
+#endif
 }  // namespace detail
 
 /// Reads what the summary needs from a point's record.
-inline void read_point(sweep_point& pt) {
+SPECDYN_CORE_FN void read_point(sweep_point& pt)
+#if SPECDYN_CORE_BODIES
+{
   const std::filesystem::path path(pt.cfg.out);
   pt.status = record_status(path);
   if (pt.status == "missing" || pt.status == "torn") return;
@@ -159,6 +188,9 @@ inline void read_point(sweep_point& pt) {
     }
   }
 }
+#else
+;
+#endif
 
 /// The minimiser of loss(η) on a log grid: the vertex of the parabola (in log η, log loss) through
 /// the best point and its two neighbours; the best grid point itself when a neighbour diverged (the
@@ -168,7 +200,9 @@ struct optimum {
   double eta = stats::nan, loss = stats::nan;
   bool at_edge = false;
 };
-inline optimum interpolate_optimum(const std::vector<double>& etas, const std::vector<double>& losses) {
+SPECDYN_CORE_FN optimum interpolate_optimum(const std::vector<double>& etas, const std::vector<double>& losses)
+#if SPECDYN_CORE_BODIES
+{
   optimum o;
   std::size_t best = etas.size();
   for (std::size_t i = 0; i < etas.size(); ++i)
@@ -189,9 +223,14 @@ inline optimum interpolate_optimum(const std::vector<double>& etas, const std::v
   if (a > 0) o.eta = std::exp(std::clamp(-b / (2 * a), x0, x2));
   return o;
 }
+#else
+;
+#endif
 
 /// Runs the grid (children of `exe`), then summarises. `base` carries the data flags and --out.
-inline sweep_result run_sweep(const std::string& exe, const run_config& base, const sweep_options& so) {
+SPECDYN_CORE_FN sweep_result run_sweep(const std::string& exe, const run_config& base, const sweep_options& so)
+#if SPECDYN_CORE_BODIES
+{
   so.validate();
   base.validate();
   // files the points would read (npy, Fashion-MNIST, the text corpus): refuse bad ones here, once,
@@ -338,6 +377,9 @@ inline sweep_result run_sweep(const std::string& exe, const run_config& base, co
   }
   return res;
 }
+#else
+;
+#endif
 
 /// Per rule, γ0 and width: final training loss against η (mean over seeds; diverged → +∞) and η*.
 struct transfer_curve {
@@ -349,7 +391,9 @@ struct transfer_curve {
   optimum best;
 };
 
-inline std::vector<transfer_curve> transfer_curves(const sweep_result& r, const sweep_options& so) {
+SPECDYN_CORE_FN std::vector<transfer_curve> transfer_curves(const sweep_result& r, const sweep_options& so)
+#if SPECDYN_CORE_BODIES
+{
   std::vector<transfer_curve> out;
   for (const auto& param : so.params)
     for (double g : so.gamma0s) {
@@ -381,9 +425,14 @@ inline std::vector<transfer_curve> transfer_curves(const sweep_result& r, const 
     }
   return out;
 }
+#else
+;
+#endif
 
 /// Writes the summary record and prints the table; returns the fitted η* exponents per rule.
-inline void write_sweep_summary(sweep_result& r, const run_config& base, const sweep_options& so) {
+SPECDYN_CORE_FN void write_sweep_summary(sweep_result& r, const run_config& base, const sweep_options& so)
+#if SPECDYN_CORE_BODIES
+{
   const auto curves = transfer_curves(r, so);
   r.record = std::filesystem::path(base.out) / (base.model + "_sweep_" + base.task + "_P" + std::to_string(base.samples) + "_T" +
                                                 std::to_string(base.steps) + "_s" + std::to_string(base.seed) + ".json");
@@ -447,5 +496,8 @@ inline void write_sweep_summary(sweep_result& r, const run_config& base, const s
   }
   rec.write();
 }
+#else
+;
+#endif
 
 }  // namespace specdyn::run

@@ -8,6 +8,8 @@
 //   auto res = specdyn::run::run_theory(models::mlp3_tanh, cfg, {.particles = 8000});
 #pragma once
 
+#include "specdyn/core.hpp"
+
 #include <thread>
 
 #include <chrono>
@@ -40,7 +42,9 @@ struct theory_options {
   // default to the cores divided by the ranks) and rank 0 gathers them; the other ranks write nothing
   bool spread_ranks = false;
 
-  void validate() const {
+  SPECDYN_CORE_FN void validate() const
+#if SPECDYN_CORE_BODIES
+  {
     if (solver != "auto" && solver != "exact" && solver != "particles")
       throw usage_error("--solver = " + solver + ": use auto, exact (linear activations) or particles");
     if (scheme != "march" && scheme != "alternating") throw usage_error("--scheme = " + scheme + ": use march or alternating");
@@ -52,11 +56,19 @@ struct theory_options {
     if (width) require(*width >= 1, "--width", *width, "must be a positive integer");
     require(threads <= 1024, "--threads", threads, "use 0 (all cores) to 1024");
   }
-  [[nodiscard]] io::json to_json() const {
+#else
+  ;
+#endif
+  [[nodiscard]] SPECDYN_CORE_FN io::json to_json() const
+#if SPECDYN_CORE_BODIES
+  {
     return {{"solver", solver}, {"particles", particles}, {"replicas", replicas}, {"scheme", scheme}, {"damping", damping},
             {"max_iterations", max_iterations}, {"two_time", two_time}, {"width", width ? io::json(*width) : io::json(nullptr)},
             {"spectra_every", spectra_every}, {"spectral_cut", spectral_cut}};
   }
+#else
+  ;
+#endif
 };
 
 /// Predicted spectra of one weight at the prediction steps.
@@ -100,7 +112,9 @@ constexpr bool all_linear() {
 
 /// The theory's problem for a config: the same data as `specdyn train` (same seed), test points
 /// appended, the same loss and, for SGD, the same batch sequence.
-inline problem make_problem(const run_config& cfg, const task_data& data, const effective_rule& rule) {
+SPECDYN_CORE_FN problem make_problem(const run_config& cfg, const task_data& data, const effective_rule& rule)
+#if SPECDYN_CORE_BODIES
+{
   problem pr;
   if (data.has_test()) {
     pr.x = xt::concatenate(xt::xtuple(data.x, data.x_test), 1);
@@ -118,19 +132,32 @@ inline problem make_problem(const run_config& cfg, const task_data& data, const 
   if (cfg.batch > 0 && cfg.batch < data.samples()) pr.batches = batch_schedule::sequence(data.samples(), cfg.batch, cfg.seed, cfg.steps);
   return pr;
 }
+#else
+;
+#endif
 
-inline void check_theory_config(const run_config& cfg) {
+SPECDYN_CORE_FN void check_theory_config(const run_config& cfg)
+#if SPECDYN_CORE_BODIES
+{
   if (!cfg.centre) throw usage_error("--no-centre: the theory describes the centred network f − f(θ0); drop --no-centre");
 }
+#else
+;
+#endif
 
 /// Steps at which spectra are predicted: every `every` steps and the last one.
-inline std::vector<std::size_t> prediction_steps(std::size_t steps, std::size_t every) {
+SPECDYN_CORE_FN std::vector<std::size_t> prediction_steps(std::size_t steps, std::size_t every)
+#if SPECDYN_CORE_BODIES
+{
   std::vector<std::size_t> out;
   if (every == 0) return out;
   for (std::size_t t = 0; t <= steps; t += every) out.push_back(t);
   if (out.back() != steps) out.push_back(steps);
   return out;
 }
+#else
+;
+#endif
 
 /// Outlier predictions of every weight from spike Gram matrices.
 template <class Decl>
@@ -160,7 +187,9 @@ std::vector<layer_prediction> predict_spectra(const std::vector<spike_grams>& sp
 inline constexpr double particle_spectral_cut = 1e-1;
 
 /// Element-wise mean of the spike Gram matrices over replicas.
-inline std::vector<spike_grams> mean_spikes(const std::vector<solution>& reps) {
+SPECDYN_CORE_FN std::vector<spike_grams> mean_spikes(const std::vector<solution>& reps)
+#if SPECDYN_CORE_BODIES
+{
   std::vector<spike_grams> m = reps[0].spikes;
   const double r = double(reps.size());
   for (std::size_t i = 0; i < m.size(); ++i) {
@@ -179,6 +208,9 @@ inline std::vector<spike_grams> mean_spikes(const std::vector<solution>& reps) {
   }
   return m;
 }
+#else
+;
+#endif
 
 /// Predictions from R replicas. The prediction from the pooled (mean) Gram matrices carries a Monte
 /// Carlo bias ∝ 1/(S·R) (noise adds to S(s), docs/spectra-theory.md §5); with R ≥ 2 each outlier is
@@ -270,7 +302,9 @@ struct packer {
     num(double(g.p));
     num(double(g.steps));
   }
-  void put(const solution& s) {
+  SPECDYN_CORE_FN void put(const solution& s)
+#if SPECDYN_CORE_BODIES
+  {
     list(s.f);
     nums(s.train_loss);
     nums(s.test_loss);
@@ -287,6 +321,9 @@ struct packer {
     list(s.kernels.f);
     list(s.spikes);
   }
+#else
+  ;
+#endif
 };
 struct unpacker {
   const std::vector<double>& b;
@@ -323,7 +360,9 @@ struct unpacker {
     g.p = count();
     g.steps = count();
   }
-  void get(solution& s) {
+  SPECDYN_CORE_FN void get(solution& s)
+#if SPECDYN_CORE_BODIES
+  {
     get(s.f);
     s.train_loss = nums();
     s.test_loss = nums();
@@ -340,6 +379,9 @@ struct unpacker {
     get(s.kernels.f);
     get(s.spikes);
   }
+#else
+  ;
+#endif
 };
 }  // namespace detail
 
@@ -519,7 +561,9 @@ averaged solve_theory(const problem& pr, const theory_options& th, std::uint64_t
 }
 
 /// Writes the predicted spectra into a record (`spectra.<layer>.predicted`).
-inline void put_predictions(io::record& rec, io::json& j, const std::vector<layer_prediction>& spectra, double sigma) {
+SPECDYN_CORE_FN void put_predictions(io::record& rec, io::json& j, const std::vector<layer_prediction>& spectra, double sigma)
+#if SPECDYN_CORE_BODIES
+{
   for (const auto& lp : spectra) {
     auto& s = j["spectra"][lp.name]["predicted"];
     s["steps"] = lp.steps;
@@ -562,6 +606,9 @@ inline void put_predictions(io::record& rec, io::json& j, const std::vector<laye
   }
   rec.set_prefix("");
 }
+#else
+;
+#endif
 
 template <class Decl>
 theory_result run_theory(Decl, const run_config& cfg_in, const theory_options& th) {

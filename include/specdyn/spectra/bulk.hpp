@@ -5,6 +5,8 @@
 //   double edge = specdyn::spectra::bulk_edge(sigma_entry, n, m);   // top of the bulk
 #pragma once
 
+#include "specdyn/core.hpp"
+
 #include <cmath>
 #include <algorithm>
 #include <complex>
@@ -14,18 +16,28 @@
 namespace specdyn::spectra {
 
 /// Quarter circle: density of singular values of an N×N matrix with entries N(0, σ²/N), on [0, 2σ].
-inline double quarter_circle_density(double s, double sigma) {
+SPECDYN_CORE_FN double quarter_circle_density(double s, double sigma)
+#if SPECDYN_CORE_BODIES
+{
   if (s < 0 || s > 2 * sigma) return 0.0;
   return std::sqrt(4 * sigma * sigma - s * s) / (std::numbers::pi * sigma * sigma);
 }
+#else
+;
+#endif
 
 /// Edges of the singular-value bulk of an n×m matrix with i.i.d. entries of standard deviation
 /// `entry_std`: entry_std·|√m ± √n| (docs/conventions.md §5: σ(1 ± √ν) for W⁰/√D, 2σ for square).
 struct edges { double lower, upper; };
-inline edges bulk_edges(double entry_std, std::size_t n, std::size_t m) {
+SPECDYN_CORE_FN edges bulk_edges(double entry_std, std::size_t n, std::size_t m)
+#if SPECDYN_CORE_BODIES
+{
   const double a = std::sqrt(double(m)), b = std::sqrt(double(n));
   return {entry_std * std::abs(a - b), entry_std * (a + b)};
 }
+#else
+;
+#endif
 
 /// Finite-size margin above the upper edge beyond which a singular value counts as an outlier.
 /// The largest bulk singular value fluctuates on the Tracy–Widom scale, which shrinks with the size
@@ -33,43 +45,73 @@ inline edges bulk_edges(double entry_std, std::size_t n, std::size_t m) {
 /// of the top bulk value this depends on the shape: about 7 for a square 256×256 weight and about
 /// 20 for a 1024×64 input weight (a thin matrix's edge fluctuates relatively less), so false
 /// outliers are negligible everywhere and near-edge outliers of thin matrices are reported late.
-inline double outlier_margin(double upper_edge, std::size_t n, std::size_t m) {
+SPECDYN_CORE_FN double outlier_margin(double upper_edge, std::size_t n, std::size_t m)
+#if SPECDYN_CORE_BODIES
+{
   return 3.0 * upper_edge * std::pow(double(std::min(n, m)), -2.0 / 3.0);
 }
+#else
+;
+#endif
 
 /// Marchenko–Pastur for S = X Xᵀ / m, X n×m i.i.d. N(0, σ²), ratio c = n/m: eigenvalue edges.
-inline edges mp_edges(double c, double sigma2 = 1.0) {
+SPECDYN_CORE_FN edges mp_edges(double c, double sigma2 = 1.0)
+#if SPECDYN_CORE_BODIES
+{
   return {sigma2 * (1 - std::sqrt(c)) * (1 - std::sqrt(c)), sigma2 * (1 + std::sqrt(c)) * (1 + std::sqrt(c))};
 }
+#else
+;
+#endif
 
 /// MP Stieltjes transform m(z) = ∫ ρ(λ)/(λ − z) dλ (σ² = 1) solving c z m² + (z − 1 + c) m + 1 = 0,
 /// on the branch with Im m > 0 for Im z > 0.
-inline std::complex<double> mp_stieltjes(std::complex<double> z, double c) {
+SPECDYN_CORE_FN std::complex<double> mp_stieltjes(std::complex<double> z, double c)
+#if SPECDYN_CORE_BODIES
+{
   const std::complex<double> a = c * z, b = z - 1.0 + c;
   const std::complex<double> disc = std::sqrt(b * b - 4.0 * a);
   std::complex<double> m1 = (-b + disc) / (2.0 * a), m2 = (-b - disc) / (2.0 * a);
   return m1.imag() * z.imag() >= 0 ? m1 : m2;
 }
+#else
+;
+#endif
 
 /// MP density (σ² = 1, c ≤ 1) from the Stieltjes transform: ρ(λ) = Im m(λ + i0)/π.
-inline double mp_density(double lambda, double c) {
+SPECDYN_CORE_FN double mp_density(double lambda, double c)
+#if SPECDYN_CORE_BODIES
+{
   return mp_stieltjes({lambda, 1e-12}, c).imag() / std::numbers::pi;
 }
+#else
+;
+#endif
 
 /// MP density in closed form (c ≤ 1, σ² = 1), for cross-checks.
-inline double mp_density_closed(double lambda, double c) {
+SPECDYN_CORE_FN double mp_density_closed(double lambda, double c)
+#if SPECDYN_CORE_BODIES
+{
   const auto [lo, hi] = mp_edges(c);
   if (lambda <= lo || lambda >= hi) return 0.0;
   return std::sqrt((hi - lambda) * (lambda - lo)) / (2 * std::numbers::pi * c * lambda);
 }
+#else
+;
+#endif
 
 /// Top singular value of X + θ u vᵀ (X n×m, entries N(0, σ²/m), c = n/m ≤ 1, u, v unit and
 /// independent of X): σ√((1+θ̃²)(c+θ̃²))/θ̃ when θ̃ = θ/σ > c^{1/4}, otherwise the edge σ(1 + √c).
-inline double bbp_rectangular(double theta, double sigma, double c) {
+SPECDYN_CORE_FN double bbp_rectangular(double theta, double sigma, double c)
+#if SPECDYN_CORE_BODIES
+{
   const double t = theta / sigma;
   if (t <= std::pow(c, 0.25)) return sigma * (1 + std::sqrt(c));
   return sigma * std::sqrt((1 + t * t) * (c + t * t)) / t;
 }
+#else
+;
+#endif
 
 /// Spiked Wigner: top eigenvalue of a GOE matrix (semicircle on [−2, 2]) plus θ u uᵀ: θ + 1/θ for θ > 1.
 inline double bbp_wigner(double theta) { return theta > 1 ? theta + 1 / theta : 2.0; }
@@ -134,7 +176,9 @@ double wasserstein1(std::vector<double> values, const Cdf& cdf, double hi) {
 }
 
 /// Histogram of values on [lo, hi) with `bins` equal bins; values outside are clamped into the ends.
-inline std::vector<double> histogram(const std::vector<double>& values, double lo, double hi, std::size_t bins) {
+SPECDYN_CORE_FN std::vector<double> histogram(const std::vector<double>& values, double lo, double hi, std::size_t bins)
+#if SPECDYN_CORE_BODIES
+{
   std::vector<double> counts(bins, 0.0);
   for (double v : values) {
     auto b = std::ptrdiff_t((v - lo) / (hi - lo) * double(bins));
@@ -143,5 +187,8 @@ inline std::vector<double> histogram(const std::vector<double>& values, double l
   }
   return counts;
 }
+#else
+;
+#endif
 
 }  // namespace specdyn::spectra

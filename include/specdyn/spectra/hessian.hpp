@@ -7,7 +7,10 @@
 //   double top = h.top_eigenvalue();
 #pragma once
 
+#include "specdyn/core.hpp"
+
 #include <cmath>
+#include <functional>
 #include <vector>
 
 #include <Eigen/Core>
@@ -23,12 +26,16 @@ namespace specdyn::spectra {
 /// implicitly restarted Lanczos; throws solver_error when it does not converge. A zero operator
 /// (e.g. the Hessian at all-zero inputs) is answered 0 without Lanczos, which cannot start from it:
 /// it is detected by applying the operator to a fixed generic vector.
-template <class Apply>
-double lanczos_top(std::size_t dim, Apply&& apply, double tol = 1e-10, std::size_t ncv = 20) {
+/// Not a template: the Lanczos code is compiled once, in the core library (core.hpp), for every
+/// operator.
+SPECDYN_CORE_FN double lanczos_top(std::size_t dim, const std::function<void(const double*, double*)>& apply,
+                                   double tol = 1e-10, std::size_t ncv = 20)
+#if SPECDYN_CORE_BODIES
+{
   struct op_t {
     using Scalar [[maybe_unused]] = double;  // read by Spectra
     std::size_t n;
-    std::remove_reference_t<Apply>* f;
+    const std::function<void(const double*, double*)>* f;
     [[nodiscard]] Eigen::Index rows() const { return Eigen::Index(n); }
     [[nodiscard]] Eigen::Index cols() const { return Eigen::Index(n); }
     void perform_op(const double* x, double* y) const { (*f)(x, y); }
@@ -55,6 +62,9 @@ double lanczos_top(std::size_t dim, Apply&& apply, double tol = 1e-10, std::size
                        " products)");
   return eigs.eigenvalues()[0];
 }
+#else
+;
+#endif
 
 template <class Decl>
 class hessian {

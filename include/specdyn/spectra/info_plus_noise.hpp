@@ -14,6 +14,8 @@
 //   bulk.require_converged();  double top = specdyn::spectra::density_upper_edge(bulk, 1e-2);
 #pragma once
 
+#include "specdyn/core.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -45,7 +47,9 @@ struct atom_law {
 /// merge_tol·max|τ| of the first value of their group are merged into one atom at the group's mean
 /// (a rank-deficient R gives many rounding-level "zeros"; merging makes the solver cost scale with
 /// the distinct levels). Rounding-level negative values are clipped to 0.
-inline atom_law empirical_law(std::vector<double> values, double merge_tol = 1e-12) {
+SPECDYN_CORE_FN atom_law empirical_law(std::vector<double> values, double merge_tol = 1e-12)
+#if SPECDYN_CORE_BODIES
+{
   require(!values.empty(), "number of eigenvalues of RRᵀ/N", 0, "H needs at least one atom");
   std::sort(values.begin(), values.end());
   const double scale = std::max(std::abs(values.front()), std::abs(values.back()));
@@ -69,15 +73,23 @@ inline atom_law empirical_law(std::vector<double> values, double merge_tol = 1e-
   flush();
   return h;
 }
+#else
+;
+#endif
 
 /// One signal level: a fraction ρ of the singular values of R/√N equal θ, the rest 0, so
 /// H = (1 − ρ)δ_0 + ρ δ_{θ²}.
-inline atom_law two_level_law(double rho, double theta) {
+SPECDYN_CORE_FN atom_law two_level_law(double rho, double theta)
+#if SPECDYN_CORE_BODIES
+{
   require(rho >= 0 && rho <= 1, "signal fraction rho", rho, "must lie in [0, 1]");
   if (rho == 0 || theta == 0) return {{0.0}, {1.0}};
   if (rho == 1) return {{theta * theta}, {1.0}};
   return {{0.0, theta * theta}, {1 - rho, rho}};
 }
+#else
+;
+#endif
 
 struct info_plus_noise_options {
   double tolerance = 1e-12;           // converged when |m − f(m)| ≤ tolerance·|m| (or the rounding floor)
@@ -130,7 +142,9 @@ struct ipn_eval {
 
 /// f(m) = Σ w_k / (τ_k/u − u z + σ²(1 − c)), u = 1 + σ²c m, and its derivatives, in real arithmetic
 /// (std::complex division and product carry NaN/overflow recovery that costs several times more).
-inline ipn_eval ipn_map(const atom_law& h, double s2, double c, cplx z, cplx m) {
+SPECDYN_CORE_FN ipn_eval ipn_map(const atom_law& h, double s2, double c, cplx z, cplx m)
+#if SPECDYN_CORE_BODIES
+{
   const double sc = s2 * c;
   const double ur = 1 + sc * m.real(), ui = sc * m.imag();
   const double un = ur * ur + ui * ui;
@@ -157,30 +171,50 @@ inline ipn_eval ipn_map(const atom_law& h, double s2, double c, cplx z, cplx m) 
   }
   return {{fr, fi}, {sc * dr, sc * di}, {ur * sr - ui * si, ur * si + ui * sr}, mag};
 }
+#else
+;
+#endif
 
 /// The convergence threshold on |m − f(m)|/|m|: the requested tolerance, or the rounding floor of
 /// evaluating f (16ε·magnitude/|m|: each 1/D_k carries ε·T_k/|D_k|² from the cancellation in D_k)
 /// when that is larger, so that a tolerance below what double precision can resolve does not turn
 /// into a spurious failure. Newton aims at half of it (`factor` ½), the final verdict allows all of
 /// it (factor 1): the same f evaluated at another call site may round differently (FMA contraction).
-inline double ipn_threshold(const ipn_eval& e, cplx m, double tol, double factor = 1) {
+SPECDYN_CORE_FN double ipn_threshold(const ipn_eval& e, cplx m, double tol, double factor = 1)
+#if SPECDYN_CORE_BODIES
+{
   return factor * std::max(tol, 16 * std::numeric_limits<double>::epsilon() * e.magnitude / std::abs(m));
 }
+#else
+;
+#endif
 
-inline double ipn_residual(const ipn_eval& e, cplx m) {
+SPECDYN_CORE_FN double ipn_residual(const ipn_eval& e, cplx m)
+#if SPECDYN_CORE_BODIES
+{
   const double r = std::abs(m - e.f) / std::abs(m);
   return std::isfinite(r) ? r : std::numeric_limits<double>::infinity();
 }
-inline double ipn_residual(const atom_law& h, double s2, double c, cplx z, cplx m) {
+#else
+;
+#endif
+SPECDYN_CORE_FN double ipn_residual(const atom_law& h, double s2, double c, cplx z, cplx m)
+#if SPECDYN_CORE_BODIES
+{
   return ipn_residual(ipn_map(h, s2, c, z, m), m);
 }
+#else
+;
+#endif
 
 /// Damped Newton on F(m) = m − f(m) at fixed z from `m`, staying in the upper half plane (each
 /// step halved until Im m > 0 and |F| decreases). Returns whether |F|/|m| ≤ tol/2 (or half the
 /// rounding floor, `ipn_threshold`); `m`, `residual` and `e` (the map there) hold the last
 /// iterate; `budget` counts down the iterations used.
-inline bool ipn_newton(const atom_law& h, double s2, double c, cplx z, cplx& m, double& residual, ipn_eval& e,
-                       std::size_t& budget, std::size_t max_steps, double tol) {
+SPECDYN_CORE_FN bool ipn_newton(const atom_law& h, double s2, double c, cplx z, cplx& m, double& residual, ipn_eval& e,
+                       std::size_t& budget, std::size_t max_steps, double tol)
+#if SPECDYN_CORE_BODIES
+{
   e = ipn_map(h, s2, c, z, m);
   cplx big_f = m - e.f;
   residual = std::abs(big_f) / std::abs(m);
@@ -208,22 +242,37 @@ inline bool ipn_newton(const atom_law& h, double s2, double c, cplx z, cplx& m, 
     if (!accepted) return false;
   }
 }
+#else
+;
+#endif
 
 /// Necessary conditions on a Stieltjes transform of a probability measure on [0, ∞) at z = x + iy:
 /// Im m ≥ y|m|² (Cauchy–Schwarz) and Im(z m) ≥ 0, with a relative slack for the residual.
-inline bool ipn_admissible(cplx z, cplx m, double slack) {
+SPECDYN_CORE_FN bool ipn_admissible(cplx z, cplx m, double slack)
+#if SPECDYN_CORE_BODIES
+{
   const double y = z.imag(), a = std::abs(m);
   return m.imag() > 0 && m.imag() >= y * a * a * (1 - slack) && (z * m).imag() >= -slack * std::abs(z) * a;
 }
+#else
+;
+#endif
 
 /// Whether m1 = m(z1) can follow m0 = m(z0) on one Stieltjes transform:
 /// |m1 − m0| ≤ |z1 − z0| √(Im m0 Im m1 / (Im z0 Im z1)) (Cauchy–Schwarz on ∫ dμ/((λ−z0)(λ−z1))).
-inline bool ipn_lipschitz(cplx z0, cplx m0, cplx z1, cplx m1, double slack) {
+SPECDYN_CORE_FN bool ipn_lipschitz(cplx z0, cplx m0, cplx z1, cplx m1, double slack)
+#if SPECDYN_CORE_BODIES
+{
   const double bound = std::abs(z1 - z0) * std::sqrt(m0.imag() * m1.imag() / (z0.imag() * z1.imag()));
   return std::abs(m1 - m0) <= bound * (1 + slack) + slack * std::abs(m1);
 }
+#else
+;
+#endif
 
-inline void check_inputs(const atom_law& h, double sigma, double c) {
+SPECDYN_CORE_FN void check_inputs(const atom_law& h, double sigma, double c)
+#if SPECDYN_CORE_BODIES
+{
   require(!h.atoms.empty() && h.atoms.size() == h.weights.size(), "number of atoms of H", h.atoms.size(),
           "give as many weights as atoms, at least one");
   require(sigma >= 0 && std::isfinite(sigma), "noise level sigma", sigma, "must be finite and ≥ 0");
@@ -244,16 +293,24 @@ inline void check_inputs(const atom_law& h, double sigma, double c) {
             "with c = n/N > 1, RRᵀ/N has at least a fraction 1 − 1/c of zero eigenvalues (rank ≤ N)");
   }
 }
+#else
+;
+#endif
 
 }  // namespace detail
 
 /// Upper end of the support of μ_B (a bound, from the triangle inequality on singular values):
 /// (√max τ + σ(1 + √c))².
-inline double info_plus_noise_bound(const atom_law& h, double sigma, double c) {
+SPECDYN_CORE_FN double info_plus_noise_bound(const atom_law& h, double sigma, double c)
+#if SPECDYN_CORE_BODIES
+{
   const double top = *std::max_element(h.atoms.begin(), h.atoms.end());
   const double s = std::sqrt(top) + sigma * (1 + std::sqrt(c));
   return s * s;
 }
+#else
+;
+#endif
 
 /// m(z) at one z = x + iη (η > 0). Continuation in the height: start at x + iY, Y above the whole
 /// spectrum, from m ≈ −1/z (where the map is nearly constant and Newton converges at once), then
@@ -264,8 +321,10 @@ inline double info_plus_noise_bound(const atom_law& h, double sigma, double c) {
 /// m (so it cannot jump to another root of the equation); otherwise the step is shortened
 /// (ratio → √ratio) and retried. Gives up (converged = false) when the iteration budget is spent or
 /// the step cannot shrink.
-inline stieltjes_point solve_info_plus_noise_at(const atom_law& h, double sigma, double c, cplx z,
-                                                const info_plus_noise_options& opt = {}) {
+SPECDYN_CORE_FN stieltjes_point solve_info_plus_noise_at(const atom_law& h, double sigma, double c, cplx z,
+                                                const info_plus_noise_options& opt = {})
+#if SPECDYN_CORE_BODIES
+{
   detail::check_inputs(h, sigma, c);
   require(z.imag() > 0 && std::isfinite(z.real()), "Im z", z.imag(), "the solver works in the upper half plane: use eta > 0");
   const double s2 = sigma * sigma, eta = z.imag(), x = z.real();
@@ -308,12 +367,17 @@ inline stieltjes_point solve_info_plus_noise_at(const atom_law& h, double sigma,
   out.converged = ok && y == eta && out.residual <= detail::ipn_threshold(at_z, m, opt.tolerance);
   return out;
 }
+#else
+;
+#endif
 
 /// Density of B on a grid: ρ(x) = Im m(x + iη)/π (the Cauchy-smoothed density; η → 0 gives μ_B),
 /// with m, residuals, iteration counts and flags per point. A point that did not converge keeps its
 /// last m and residual, gets density NaN, and is counted in `failures`.
-inline info_plus_noise_result solve_info_plus_noise(const atom_law& h, double sigma, double c, const std::vector<double>& x,
-                                                    double eta, const info_plus_noise_options& opt = {}) {
+SPECDYN_CORE_FN info_plus_noise_result solve_info_plus_noise(const atom_law& h, double sigma, double c, const std::vector<double>& x,
+                                                    double eta, const info_plus_noise_options& opt = {})
+#if SPECDYN_CORE_BODIES
+{
   detail::check_inputs(h, sigma, c);
   require(eta > 0 && std::isfinite(eta), "eta", eta, "the density is read at x + i·eta: use eta > 0");
   info_plus_noise_result r;
@@ -336,17 +400,27 @@ inline info_plus_noise_result solve_info_plus_noise(const atom_law& h, double si
   }
   return r;
 }
+#else
+;
+#endif
 
 /// Same, with H the equal-weight law of `tau` (the eigenvalues of RRᵀ/N).
-inline info_plus_noise_result solve_info_plus_noise(const std::vector<double>& tau, double sigma, double c,
+SPECDYN_CORE_FN info_plus_noise_result solve_info_plus_noise(const std::vector<double>& tau, double sigma, double c,
                                                     const std::vector<double>& x, double eta,
-                                                    const info_plus_noise_options& opt = {}) {
+                                                    const info_plus_noise_options& opt = {})
+#if SPECDYN_CORE_BODIES
+{
   return solve_info_plus_noise(empirical_law(tau), sigma, c, x, eta, opt);
 }
+#else
+;
+#endif
 
 /// The eigenvalues of RRᵀ/N for R [n, N]: from the smaller Gram matrix (LAPACK syevd), with the
 /// n − N structural zeros added when n > N. Ascending.
-inline std::vector<double> signal_spectrum(const matrix& r) {
+SPECDYN_CORE_FN std::vector<double> signal_spectrum(const matrix& r)
+#if SPECDYN_CORE_BODIES
+{
   const std::size_t n = r.shape(0), big_n = r.shape(1);
   require(n > 0 && big_n > 0, "signal matrix rows", n, "R must be n×N with n, N > 0");
   const std::size_t k = std::min(n, big_n);
@@ -359,24 +433,37 @@ inline std::vector<double> signal_spectrum(const matrix& r) {
   std::sort(tau.begin(), tau.end());
   return tau;
 }
+#else
+;
+#endif
 
 /// Semi-empirical bulk: H from a given signal matrix R [n, N] (the caller's scaling; c = n/N),
 /// noise σX added, density of B = (1/N)(R + σX)(R + σX)ᵀ predicted on the grid. For a trained
 /// weight W(t) = W(0) + ΔW with W(0) entries N(0, s²) and W Wᵀ the matrix of interest:
 /// R = √N·ΔW and σ = √N·s (then B = W Wᵀ).
-inline info_plus_noise_result info_plus_noise_from_signal(const matrix& r, double sigma, const std::vector<double>& x,
-                                                          double eta, const info_plus_noise_options& opt = {}) {
+SPECDYN_CORE_FN info_plus_noise_result info_plus_noise_from_signal(const matrix& r, double sigma, const std::vector<double>& x,
+                                                          double eta, const info_plus_noise_options& opt = {})
+#if SPECDYN_CORE_BODIES
+{
   const double c = double(r.shape(0)) / double(r.shape(1));
   return solve_info_plus_noise(empirical_law(signal_spectrum(r)), sigma, c, x, eta, opt);
 }
+#else
+;
+#endif
 
 /// ∫_{x_0}^{x_i} ρ by the trapezoid rule on the grid (the model CDF up to the mass below x_0).
-inline std::vector<double> cumulative_density(const info_plus_noise_result& r) {
+SPECDYN_CORE_FN std::vector<double> cumulative_density(const info_plus_noise_result& r)
+#if SPECDYN_CORE_BODIES
+{
   std::vector<double> cdf(r.x.size(), 0.0);
   for (std::size_t i = 1; i < r.x.size(); ++i)
     cdf[i] = cdf[i - 1] + 0.5 * (r.density[i] + r.density[i - 1]) * (r.x[i] - r.x[i - 1]);
   return cdf;
 }
+#else
+;
+#endif
 
 /// Support edge estimate: the largest x where the density falls through `threshold`, linearly
 /// interpolated between grid points. For a square-root edge ρ ≈ C√(edge − x) the η → 0 density
@@ -385,7 +472,9 @@ inline std::vector<double> cumulative_density(const info_plus_noise_result& r) {
 /// spacing adds its own error. Throws solver_error when a point did not converge, and
 /// usage_error when the last grid point is still above the threshold (the grid stops inside the
 /// support). NaN when the density never exceeds the threshold.
-inline double density_upper_edge(const info_plus_noise_result& r, double threshold) {
+SPECDYN_CORE_FN double density_upper_edge(const info_plus_noise_result& r, double threshold)
+#if SPECDYN_CORE_BODIES
+{
   r.require_converged();
   const std::size_t n = r.x.size();
   require(n > 0, "grid size", n, "give a grid");
@@ -398,6 +487,9 @@ inline double density_upper_edge(const info_plus_noise_result& r, double thresho
     }
   return std::numeric_limits<double>::quiet_NaN();
 }
+#else
+;
+#endif
 
 /// Density of the singular values s = √λ of (R + σX)/√N from the eigenvalue density ρ_B of B:
 /// ρ_s(s) = 2s·ρ_B(s²) (normalised over the n eigenvalues: for c > 1 the (1 − 1/c) mass of B at 0
@@ -406,7 +498,9 @@ struct singular_value_density {
   std::vector<double> s, density;
 };
 inline double singular_density_from_eigen(double s, double eigen_density_at_s2) { return 2 * s * eigen_density_at_s2; }
-inline singular_value_density to_singular_density(const info_plus_noise_result& r) {
+SPECDYN_CORE_FN singular_value_density to_singular_density(const info_plus_noise_result& r)
+#if SPECDYN_CORE_BODIES
+{
   singular_value_density out;
   for (std::size_t i = 0; i < r.x.size(); ++i) {
     if (!(r.x[i] > 0)) continue;
@@ -416,6 +510,9 @@ inline singular_value_density to_singular_density(const info_plus_noise_result& 
   }
   return out;
 }
+#else
+;
+#endif
 
 // ---- one signal level: the quartic -------------------------------------------------------------
 
@@ -425,15 +522,22 @@ inline singular_value_density to_singular_density(const info_plus_noise_result& 
 /// multiplying by A(θ² + Au) = A(p0 + p1 m + p2 m²) (p0 = θ² + α, p1 = β + sα, p2 = sβ),
 ///   m (α + β m)(p0 + p1 m + p2 m²) = (1 − ρ)θ² + α + p1 m + p2 m²,
 /// so a4 = βp2, a3 = αp2 + βp1, a2 = αp1 + βp0 − p2, a1 = αp0 − p1, a0 = −(α + (1 − ρ)θ²).
-inline std::array<cplx, 5> two_level_quartic(double rho, double theta, double sigma, double c, cplx z) {
+SPECDYN_CORE_FN std::array<cplx, 5> two_level_quartic(double rho, double theta, double sigma, double c, cplx z)
+#if SPECDYN_CORE_BODIES
+{
   const double s = sigma * sigma * c, t2 = theta * theta;
   const cplx alpha = sigma * sigma * (1 - c) - z, beta = -s * z;
   const cplx p0 = t2 + alpha, p1 = beta + s * alpha, p2 = s * beta;
   return {-(alpha + (1 - rho) * t2), alpha * p0 - p1, alpha * p1 + beta * p0 - p2, alpha * p2 + beta * p1, beta * p2};
 }
+#else
+;
+#endif
 
 /// The four roots of the quartic (companion-matrix eigenvalues, each polished by Newton on P).
-inline std::array<cplx, 4> two_level_quartic_roots(double rho, double theta, double sigma, double c, cplx z) {
+SPECDYN_CORE_FN std::array<cplx, 4> two_level_quartic_roots(double rho, double theta, double sigma, double c, cplx z)
+#if SPECDYN_CORE_BODIES
+{
   require(sigma > 0 && c > 0, "sigma·c", sigma * c, "the quartic needs noise (sigma > 0) and c > 0");
   require(z != 0.0, "|z|", 0.0, "the quartic degenerates at z = 0");
   const auto a = two_level_quartic(rho, theta, sigma, c, z);
@@ -458,13 +562,18 @@ inline std::array<cplx, 4> two_level_quartic_roots(double rho, double theta, dou
   }
   return roots;
 }
+#else
+;
+#endif
 
 /// m(z) for H = (1 − ρ)δ_0 + ρ δ_{θ²} from the quartic: the root that is the Stieltjes transform
 /// (Im m > 0, Im m ≥ Im z·|m|², Im(zm) ≥ 0, and it satisfies the unmultiplied equation). When
 /// more than one root passes these tests, the branch is followed down from x + iY (Y above the
 /// spectrum, where it is the root nearest −1/z) by nearest-root tracking. Independent of the
 /// Newton solver above (no iteration on the equation itself).
-inline cplx two_level_stieltjes(double rho, double theta, double sigma, double c, cplx z) {
+SPECDYN_CORE_FN cplx two_level_stieltjes(double rho, double theta, double sigma, double c, cplx z)
+#if SPECDYN_CORE_BODIES
+{
   require(z.imag() > 0, "Im z", z.imag(), "use z in the upper half plane");
   const atom_law h = two_level_law(rho, theta);
   detail::check_inputs(h, sigma, c);
@@ -492,5 +601,8 @@ inline cplx two_level_stieltjes(double rho, double theta, double sigma, double c
                        "i is not a Stieltjes transform value");
   return m;
 }
+#else
+;
+#endif
 
 }  // namespace specdyn::spectra

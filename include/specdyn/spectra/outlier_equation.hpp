@@ -11,6 +11,8 @@
 //   auto roots = specdyn::spectra::semi_empirical_outliers(X, U, theta, V);   // descending
 #pragma once
 
+#include "specdyn/core.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -35,7 +37,9 @@ using matrix = xt::xtensor<double, 2>;
 /// Eigenpairs of a symmetric matrix with eigenvalue above `floor` (LAPACK dsyevr: tridiagonal
 /// reduction plus only the requested vectors, several times cheaper than a full eigh when few
 /// directions are kept). Returns eigenvalues descending and vectors as columns [n, k] (row-major).
-inline std::pair<std::vector<double>, matrix> eigen_above(const matrix& a, double floor) {
+SPECDYN_CORE_FN std::pair<std::vector<double>, matrix> eigen_above(const matrix& a, double floor)
+#if SPECDYN_CORE_BODIES
+{
   const int n = blas::to_blas_int(a.shape(0), "n");
   if (n == 0) return {{}, matrix({0, 0})};
   std::vector<double> work_a(a.begin(), a.end());  // symmetric: row-major = column-major
@@ -69,9 +73,14 @@ inline std::pair<std::vector<double>, matrix> eigen_above(const matrix& a, doubl
   }
   return {values, vectors};
 }
+#else
+;
+#endif
 
 /// Eigenvalues of a symmetric matrix, descending.
-inline std::vector<double> eigenvalues_desc(const matrix& a) {
+SPECDYN_CORE_FN std::vector<double> eigenvalues_desc(const matrix& a)
+#if SPECDYN_CORE_BODIES
+{
   if (a.size() == 0) return {};
   matrix sym = 0.5 * (a + xt::transpose(a));
   auto ev = xt::linalg::eigvalsh(sym);
@@ -79,12 +88,17 @@ inline std::vector<double> eigenvalues_desc(const matrix& a) {
   std::sort(v.begin(), v.end(), std::greater<>());
   return v;
 }
+#else
+;
+#endif
 
 /// For a family of symmetric matrices whose eigenvalues μ_1(s) ≥ μ_2(s) ≥ … decrease in s, the
 /// points s_k in (lo, hi) where μ_k(s_k) = 1, descending (largest outlier first). `eigs(s)`
 /// returns the eigenvalues in descending order. Brent's method to relative precision `tol`.
-inline std::vector<double> crossings(const std::function<std::vector<double>(double)>& eigs, double lo, double hi,
-                                     double tol = 1e-13) {
+SPECDYN_CORE_FN std::vector<double> crossings(const std::function<std::vector<double>(double)>& eigs, double lo, double hi,
+                                     double tol = 1e-13)
+#if SPECDYN_CORE_BODIES
+{
   const std::vector<double> at_lo = eigs(lo);
   std::size_t count = 0;
   while (count < at_lo.size() && at_lo[count] > 1.0) ++count;
@@ -132,9 +146,14 @@ inline std::vector<double> crossings(const std::function<std::vector<double>(dou
   }
   return roots;
 }
+#else
+;
+#endif
 
 /// The symmetric square root K^{1/2} of a positive semi-definite matrix (negative rounding clipped).
-inline matrix psd_sqrt(const matrix& k) {
+SPECDYN_CORE_FN matrix psd_sqrt(const matrix& k)
+#if SPECDYN_CORE_BODIES
+{
   matrix sym = 0.5 * (k + xt::transpose(k));
   auto [lam, vec_cm] = xt::linalg::eigh(sym);
   const matrix vec = vec_cm;  // eigh returns column-major storage
@@ -148,12 +167,17 @@ inline matrix psd_sqrt(const matrix& k) {
   blas::gemm(false, true, 1.0, scaled, vec, 0.0, out);
   return out;
 }
+#else
+;
+#endif
 
 /// Singular values of X + U Θ Vᵀ above max(floor, σ_max(X)·(1 + 1e-9)), descending, from the
 /// exact determinant of the dilation. X [n, m], U [n, r], Θ [r, r], V [m, r]. Just above σ_max(X)
 /// a rank-r update also lifts up to r bulk values; pass the bulk edge as `floor` to get outliers.
-inline std::vector<double> semi_empirical_outliers(const matrix& x, const matrix& u, const matrix& theta, const matrix& v,
-                                                   double floor = 0.0) {
+SPECDYN_CORE_FN std::vector<double> semi_empirical_outliers(const matrix& x, const matrix& u, const matrix& theta, const matrix& v,
+                                                   double floor = 0.0)
+#if SPECDYN_CORE_BODIES
+{
   const std::size_t n = x.shape(0), m = x.shape(1), r = u.shape(1);
   require(u.shape(0) == n && v.shape(0) == m && v.shape(1) == r && theta.shape(0) == r && theta.shape(1) == r,
           "semi-empirical determinant shapes", r, "need X [n, m], U [n, r], Θ [r, r], V [m, r]");
@@ -216,11 +240,16 @@ inline std::vector<double> semi_empirical_outliers(const matrix& x, const matrix
   const double lo = std::max(floor, top * (1 + 1e-9) + 1e-300), hi = lo + std::sqrt(frob * scale_u * scale_v) + 1.0;
   return crossings(eigs, lo, hi);
 }
+#else
+;
+#endif
 
 /// Vectors independent of any matrix with exactly the Gram matrix of `a` [n, r]: Q C with Q an
 /// orthonormal basis of a fresh Gaussian [n, r] (seeded) and CᵀC = aᵀa. Cuts the dependence of
 /// spike vectors on the bulk while keeping level 1 (their Gram matrices) intact.
-inline matrix fresh_with_same_gram(const matrix& a, std::uint64_t seed) {
+SPECDYN_CORE_FN matrix fresh_with_same_gram(const matrix& a, std::uint64_t seed)
+#if SPECDYN_CORE_BODIES
+{
   const std::size_t n = a.shape(0), r = a.shape(1);
   matrix z({n, r});
   rng gen(seed, rng::stream::lanczos, 4242);
@@ -233,5 +262,8 @@ inline matrix fresh_with_same_gram(const matrix& a, std::uint64_t seed) {
   blas::gemm(false, false, 1.0, matrix(q), c, 0.0, out);
   return out;
 }
+#else
+;
+#endif
 
 }  // namespace specdyn::spectra

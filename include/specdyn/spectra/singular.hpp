@@ -4,6 +4,8 @@
 //   auto top = specdyn::spectra::top_singular(M, 16, /*vectors=*/true);   // top.values descending
 #pragma once
 
+#include "specdyn/core.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -29,7 +31,9 @@ struct singular_result {
 };
 
 /// All singular values, descending (LAPACK gesdd, no vectors).
-inline singular_result all_singular(const matrix& m) {
+SPECDYN_CORE_FN singular_result all_singular(const matrix& m)
+#if SPECDYN_CORE_BODIES
+{
   auto [u, s, vt] = xt::linalg::svd(m, false, false);
   singular_result r;
   r.values.assign(s.begin(), s.end());
@@ -37,6 +41,9 @@ inline singular_result all_singular(const matrix& m) {
   r.method = "lapack";
   return r;
 }
+#else
+;
+#endif
 
 namespace detail {
 /// y = M Mᵀ x (n ≤ m) or Mᵀ M x, for Spectra.
@@ -59,7 +66,9 @@ struct gram_op {
 /// Top k singular values (and vectors) by implicitly restarted Lanczos on the smaller Gram matrix.
 /// Converges to `tol` relative accuracy in σ²; throws solver_error (with the count converged)
 /// if Lanczos does not converge.
-inline singular_result top_singular(const matrix& m, std::size_t k, bool vectors = false, double tol = 1e-11) {
+SPECDYN_CORE_FN singular_result top_singular(const matrix& m, std::size_t k, bool vectors = false, double tol = 1e-11)
+#if SPECDYN_CORE_BODIES
+{
   const std::size_t n = m.shape(0), p = m.shape(1), small = std::min(n, p);
   require(k >= 1 && k < small, "top-k", k, "must be between 1 and min(rows, cols) - 1 = " + std::to_string(small - 1));
   double frob = 0;
@@ -109,19 +118,32 @@ inline singular_result top_singular(const matrix& m, std::size_t k, bool vectors
   }
   return r;
 }
+#else
+;
+#endif
 
 /// All singular values when the matrix is small or k is a large fraction of it, else the top k.
-inline singular_result singular_values_auto(const matrix& m, std::size_t k, bool vectors = false) {
+SPECDYN_CORE_FN singular_result singular_values_auto(const matrix& m, std::size_t k, bool vectors = false)
+#if SPECDYN_CORE_BODIES
+{
   const std::size_t small = std::min(m.shape(0), m.shape(1));
   if (!vectors && (small <= 512 || 4 * k >= small)) return all_singular(m);
   return top_singular(m, std::min(k, small - 1), vectors);
 }
+#else
+;
+#endif
 
 /// ‖M‖_F² / ‖M‖_op²
-inline double stable_rank(const matrix& m, double top) {
+SPECDYN_CORE_FN double stable_rank(const matrix& m, double top)
+#if SPECDYN_CORE_BODIES
+{
   double f = 0;
   for (double v : m) f += v * v;
   return f / (top * top);
 }
+#else
+;
+#endif
 
 }  // namespace specdyn::spectra

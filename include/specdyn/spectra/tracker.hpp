@@ -10,6 +10,8 @@
 //   tr.snapshot(step, M);   // M: the effective weight W_eff at that step
 #pragma once
 
+#include "specdyn/core.hpp"
+
 #include <string>
 #include <vector>
 
@@ -20,12 +22,17 @@ namespace specdyn::spectra {
 
 enum class method { automatic, full, krylov };
 
-inline method parse_method(const std::string& s) {
+SPECDYN_CORE_FN method parse_method(const std::string& s)
+#if SPECDYN_CORE_BODIES
+{
   if (s == "auto") return method::automatic;
   if (s == "full") return method::full;
   if (s == "krylov") return method::krylov;
   throw usage_error("--spectra-method = " + s + ": use auto, full or krylov");
 }
+#else
+;
+#endif
 
 struct tracker_options {
   std::size_t top_k = 16;
@@ -38,7 +45,8 @@ class tracker {
  public:
   /// initial: W_eff at step 0; entry_std: its i.i.d. entry standard deviation (the bulk's scale);
   /// task: optional [r, cols] directions in the input space (rows need not be orthonormal).
-  tracker(std::string name, const matrix& initial, double entry_std, tracker_options opt, const matrix* task = nullptr)
+  SPECDYN_CORE_FN tracker(std::string name, const matrix& initial, double entry_std, tracker_options opt, const matrix* task = nullptr)
+#if SPECDYN_CORE_BODIES
       : name_(std::move(name)), initial_(initial), opt_(opt) {
     rows_ = initial.shape(0);
     cols_ = initial.shape(1);
@@ -52,8 +60,13 @@ class tracker {
     if (task && task->shape(1) == cols_) task_ = orthonormal_rows(*task);
     initial_left_ = top(initial).left;
   }
+#else
+  ;
+#endif
 
-  void snapshot(std::size_t step, const matrix& m) {
+  SPECDYN_CORE_FN void snapshot(std::size_t step, const matrix& m)
+#if SPECDYN_CORE_BODIES
+  {
     const singular_result t = top(m);
     std::vector<double> values = t.values;
     if (full_) values = all_singular(m).values;
@@ -106,6 +119,9 @@ class tracker {
     values_.push_back(std::move(values));
     method_ = full_ ? "full" : "krylov";  // the --spectra-method names: all values (LAPACK) or the top k
   }
+#else
+  ;
+#endif
 
   const std::string& name() const { return name_; }
   std::size_t rows() const { return rows_; }
@@ -133,7 +149,9 @@ class tracker {
   const singular_law& initial_law() const { return law_; }
 
  private:
-  singular_result top(const matrix& m) const {
+  SPECDYN_CORE_FN singular_result top(const matrix& m) const
+#if SPECDYN_CORE_BODIES
+  {
     const std::size_t small = std::min(m.shape(0), m.shape(1));
     if (small <= 2 * k_ + 2) {  // tiny: LAPACK with vectors
       auto [u, s, vt] = xt::linalg::svd(m, false, true);
@@ -150,6 +168,9 @@ class tracker {
     }
     return top_singular(m, k_, true);
   }
+#else
+  ;
+#endif
   static matrix orthonormal_rows(const matrix& a) {
     matrix q = a;
     for (std::size_t r = 0; r < q.shape(0); ++r) {
