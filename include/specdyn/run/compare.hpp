@@ -14,6 +14,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <optional>
 
 #include "specdyn/io/npy.hpp"
@@ -236,9 +237,25 @@ SPECDYN_CORE_FN io::json fit_json(const fit_summary& f)
 ;
 #endif
 
-template <class Decl>
-compare_result run_compare(Decl decl, const run_config& cfg_in, const theory_options& th, const compare_options& co) {
-  constexpr std::size_t L = Decl::hidden_layers;
+/// The declaration's two operations that `specdyn compare` needs: its theory, and one finite-width
+/// point — train at width n from weight seed ws, record the top singular value of each hidden weight
+/// at `steps`, the final NTK's kernels and the loss curve into `rec` (a diverged run: status
+/// "failed", the record written, solver_error thrown). Returns the final training loss.
+struct compare_ops {
+  std::size_t hidden_layers = 0;
+  std::function<theory_result(const run_config&, const theory_options&)> theory;
+  std::function<double(const run_config& cfg, const task_data& data, std::size_t n, std::uint64_t ws, const std::vector<std::size_t>& steps,
+                       io::record& rec, io::json& j)>
+      point;
+};
+
+/// The command itself, compiled once in the core library (core.hpp); run_compare below binds a
+/// declaration's operations.
+SPECDYN_CORE_FN compare_result run_compare_with(const compare_ops& ops, const run_config& cfg_in, const theory_options& th,
+                                                const compare_options& co)
+#if SPECDYN_CORE_BODIES
+{
+  const std::size_t L = ops.hidden_layers;
   require(!co.widths.empty(), "--widths", std::string("''"), "give at least one width, e.g. 256,512,1024");
   for (auto n : co.widths) require(n >= 1, "--widths", n, "widths must be positive integers");
   require(co.seeds >= 1 && co.seeds <= 100000, "--seeds", co.seeds, "use 1 to 100000");
@@ -262,10 +279,8 @@ compare_result run_compare(Decl decl, const run_config& cfg_in, const theory_opt
   std::optional<task_data> data = make_data(cfg);
   const std::size_t p = data->samples(), T = cfg.steps;
   data.reset();  // rebuilt below, after the theory (which builds its own), to keep one copy alive at a time
-  const ad::loss_kind kind = cfg.loss == "mse" ? ad::loss_kind::mse : ad::loss_kind::cross_entropy;
   res.prediction_steps = prediction_steps(T, th.spectra_every);
   theory_result theory;
-  const rule_info rule = rule_from_name(cfg.param, L);
   std::vector<std::uint64_t> weight_seeds;
   for (std::size_t k = 0; k < co.seeds; ++k) weight_seeds.push_back(cfg.seed + 1000 + k);
   const std::filesystem::path points_dir = compare_points_dir(path);
@@ -294,48 +309,18 @@ compare_result run_compare(Decl decl, const run_config& cfg_in, const theory_opt
         return;
       }
       ++ran;
-      auto net = bind(decl, rule, {.D = cfg.dim, .N = n, .C = cfg.outputs}, {.gamma0 = cfg.gamma0, .sigma = cfg.sigma, .eta = cfg.lr, .seed = ws});
-      trainer<Decl> tr(net, *data, {.steps = T, .batch = cfg.batch, .centre = true, .loss = kind, .seed = cfg.seed});
-      std::vector<std::vector<double>> tops(L > 1 ? L - 1 : 0);
       io::record rec(file);
       io::json config = pt_config;
       config["width"] = n;
       config["weight_seed"] = ws;
       auto& j = rec.begin("compare_point", config);
-      try {
-        tr.run([&](std::size_t t, trainer<Decl>& self) {
-          io::throw_if_interrupted("at N = " + std::to_string(n) + ", seed " + std::to_string(ws) + ", step " + std::to_string(t));
-          if (std::find(res.prediction_steps.begin(), res.prediction_steps.end(), t) == res.prediction_steps.end()) return;
-          for (std::size_t i = 1; i < L; ++i) {
-            const matrix m = self.net().scale(i) * self.net().params().w[i];
-            tops[i - 1].push_back(n > 64 ? spectra::top_singular(m, 1).values.front() : spectra::all_singular(m).values.front());
-          }
-        });
-      } catch (const divergence_error& e) {
-        j["status"] = "failed";
-        j["message"] = "finite-width run at N = " + std::to_string(n) + " diverged (" + std::string(e.what()) + "); lower --lr";
-        rec.write();
-        throw solver_error(j["message"].get<std::string>());
-      }
-      j["status"] = "completed";
-      j["train_loss"] = io::numbers(tr.train_loss());
-      for (std::size_t i = 0; i < tops.size(); ++i) j["top_singular"]["W" + std::to_string(i + 1)] = io::numbers(tops[i]);
-      tr.evaluate_train();
-      const auto ntk = spectra::empirical_ntk(net, data->x, tr.train_fields());
-      j["ntk_top"] = ntk.top_eigenvalue;
-      for (std::size_t l = 0; l < L; ++l) {
-        const std::string h = "h" + std::to_string(l + 1);
-        rec.set_prefix("phi");
-        rec.put_array(j["phi"], h, {ntk.phi[l + 1].begin(), ntk.phi[l + 1].end()}, {ntk.phi[l + 1].shape(0), ntk.phi[l + 1].shape(1)});
-        rec.set_prefix("g");
-        rec.put_array(j["g"], h, {ntk.g[l].begin(), ntk.g[l].end()}, {ntk.g[l].shape(0), ntk.g[l].shape(1)});
-      }
+      const double last_loss = ops.point(cfg, *data, n, ws, res.prediction_steps, rec, j);
       rec.write();
-      bar.update(summary ? queue.handed_out() : 0, tr.train_loss().back());
+      bar.update(summary ? queue.handed_out() : 0, last_loss);
     };
     try {
       if (summary) {  // rank 0 solves the theory while the other ranks start on the finite-width points
-        theory = run_theory(decl, th_cfg, th);
+        theory = ops.theory(th_cfg, th);
         if (theory.status != "completed") queue.cancel();
       }
       if (theory.status == "completed" || !summary) {
@@ -513,7 +498,7 @@ compare_result run_compare(Decl decl, const run_config& cfg_in, const theory_opt
   config["widths"] = co.widths;
   config["seeds"] = co.seeds;
   auto& j = rec.begin("compare", config);
-  j["config"]["rule"] = rule_json(rule);
+  j["config"]["rule"] = rule_json(rule_from_name(cfg.param, L));
   j["config"]["weight_seeds"] = weight_seeds;
   j["status"] = res.status;
   j["message"] = res.message;
@@ -555,6 +540,57 @@ compare_result run_compare(Decl decl, const run_config& cfg_in, const theory_opt
   rec.write();
   res.record = path;
   return res;
+}
+#else
+;
+#endif
+
+/// `specdyn compare`: the theory against networks at several widths and seeds; one record per
+/// point and a summary (run_compare_with).
+template <class Decl>
+compare_result run_compare(Decl decl, const run_config& cfg, const theory_options& th, const compare_options& co) {
+  constexpr std::size_t L = Decl::hidden_layers;
+  compare_ops ops;
+  ops.hidden_layers = L;
+  ops.theory = [decl](const run_config& c, const theory_options& t) { return run_theory(decl, c, t); };
+  ops.point = [decl](const run_config& cfg, const task_data& data, std::size_t n, std::uint64_t ws, const std::vector<std::size_t>& steps,
+                     io::record& rec, io::json& j) {
+    const ad::loss_kind kind = cfg.loss == "mse" ? ad::loss_kind::mse : ad::loss_kind::cross_entropy;
+    auto net = bind(decl, rule_from_name(cfg.param, L), {.D = cfg.dim, .N = n, .C = cfg.outputs},
+                    {.gamma0 = cfg.gamma0, .sigma = cfg.sigma, .eta = cfg.lr, .seed = ws});
+    trainer<Decl> tr(net, data, {.steps = cfg.steps, .batch = cfg.batch, .centre = true, .loss = kind, .seed = cfg.seed});
+    std::vector<std::vector<double>> tops(L > 1 ? L - 1 : 0);
+    try {
+      tr.run([&](std::size_t t, trainer<Decl>& self) {
+        io::throw_if_interrupted("at N = " + std::to_string(n) + ", seed " + std::to_string(ws) + ", step " + std::to_string(t));
+        if (std::find(steps.begin(), steps.end(), t) == steps.end()) return;
+        for (std::size_t i = 1; i < L; ++i) {
+          const matrix m = self.net().scale(i) * self.net().params().w[i];
+          tops[i - 1].push_back(n > 64 ? spectra::top_singular(m, 1).values.front() : spectra::all_singular(m).values.front());
+        }
+      });
+    } catch (const divergence_error& e) {
+      j["status"] = "failed";
+      j["message"] = "finite-width run at N = " + std::to_string(n) + " diverged (" + std::string(e.what()) + "); lower --lr";
+      rec.write();
+      throw solver_error(j["message"].get<std::string>());
+    }
+    j["status"] = "completed";
+    j["train_loss"] = io::numbers(tr.train_loss());
+    for (std::size_t i = 0; i < tops.size(); ++i) j["top_singular"]["W" + std::to_string(i + 1)] = io::numbers(tops[i]);
+    tr.evaluate_train();
+    const auto ntk = spectra::empirical_ntk(net, data.x, tr.train_fields());
+    j["ntk_top"] = ntk.top_eigenvalue;
+    for (std::size_t l = 0; l < L; ++l) {
+      const std::string h = "h" + std::to_string(l + 1);
+      rec.set_prefix("phi");
+      rec.put_array(j["phi"], h, {ntk.phi[l + 1].begin(), ntk.phi[l + 1].end()}, {ntk.phi[l + 1].shape(0), ntk.phi[l + 1].shape(1)});
+      rec.set_prefix("g");
+      rec.put_array(j["g"], h, {ntk.g[l].begin(), ntk.g[l].end()}, {ntk.g[l].shape(0), ntk.g[l].shape(1)});
+    }
+    return tr.train_loss().back();
+  };
+  return run_compare_with(ops, cfg, th, co);
 }
 
 }  // namespace specdyn::run

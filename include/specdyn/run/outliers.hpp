@@ -12,6 +12,7 @@
 #include "specdyn/core.hpp"
 
 #include <cstdio>
+#include <functional>
 
 #include "specdyn/run/theory.hpp"
 #include "specdyn/spectra/singular.hpp"
@@ -76,10 +77,23 @@ SPECDYN_CORE_FN bool width_dependent(const std::string& param, std::size_t hidde
 ;
 #endif
 
-template <class Decl>
-outliers_result run_outliers(Decl decl, const run_config& cfg_in, const theory_options& th_in, const outliers_options& oo) {
-  constexpr std::size_t L = Decl::hidden_layers;
-  static_assert(L >= 2, "specdyn: outliers needs a network with at least two dense layers (a hidden N×N weight)");
+/// The declaration's two operations that `specdyn outliers` needs: its theory at one configuration,
+/// and one trained network's top singular value of each hidden weight (W1 … W_{L−1}) at `steps`.
+struct outlier_ops {
+  std::size_t hidden_layers = 0;
+  std::function<theory_result(const run_config&, const theory_options&)> theory;
+  std::function<std::vector<std::vector<double>>(const run_config& c, const task_data& data, std::size_t width, std::size_t seed_index,
+                                                 const std::vector<std::size_t>& steps)>
+      measure;
+};
+
+/// The command itself, compiled once in the core library (core.hpp); run_outliers below binds a
+/// declaration's operations.
+SPECDYN_CORE_FN outliers_result run_outliers_with(const outlier_ops& ops, const run_config& cfg_in, const theory_options& th_in,
+                                                  const outliers_options& oo)
+#if SPECDYN_CORE_BODIES
+{
+  const std::size_t L = ops.hidden_layers;
   oo.validate();
   run_config cfg = cfg_in;
   cfg.validate();
@@ -102,7 +116,6 @@ outliers_result run_outliers(Decl decl, const run_config& cfg_in, const theory_o
   outliers_result res;
   res.record = dir / (cfg.model + "_outliers_" + cfg.task + "_P" + std::to_string(cfg.samples) + "_T" + std::to_string(cfg.steps) + "_lr" +
                       io::json(cfg.lr).dump() + "_s" + std::to_string(cfg.seed) + ".json");
-  const ad::loss_kind kind = cfg.loss == "mse" ? ad::loss_kind::mse : ad::loss_kind::cross_entropy;
   const std::size_t total = oo.params.size() * oo.gamma0s.size() * oo.sigmas.size() * std::max<std::size_t>(1, oo.widths.size());
   io::progress bar("outliers " + cfg.model, total, cfg.quiet);
   std::size_t done = 0;
@@ -124,7 +137,7 @@ outliers_result run_outliers(Decl decl, const run_config& cfg_in, const theory_o
               theory_options t = th;
               t.quiet = true;
               if (tw) t.width = tw;
-              const theory_result theory = run_theory(decl, c, t);
+              const theory_result theory = ops.theory(c, t);
               if (theory.status != "completed") throw solver_error("theory for " + param + ", γ0 = " + std::to_string(g) + ": " + theory.message);
               // the finite widths this theory is compared with
               const std::vector<std::size_t> ws = per_width ? std::vector<std::size_t>{tw} : oo.widths;
@@ -155,21 +168,9 @@ outliers_result run_outliers(Decl decl, const run_config& cfg_in, const theory_o
                 pt.measured.assign(L - 1, {});
                 if (!ws.empty()) {
                   const std::size_t n = ws[wi];
-                  const rule_info rule = rule_from_name(param, L);
                   const auto data = make_data(c);
                   for (std::size_t k = 0; k < oo.seeds; ++k) {
-                    auto net = bind(decl, rule, {.D = c.dim, .N = n, .C = c.outputs},
-                                    {.gamma0 = g, .sigma = sig, .eta = c.lr, .seed = c.seed + 1000 + k});
-                    trainer<Decl> tr(net, data, {.steps = c.steps, .batch = c.batch, .centre = true, .loss = kind, .seed = c.seed});
-                    std::vector<std::vector<double>> tops(L - 1);
-                    tr.run([&](std::size_t t, trainer<Decl>& self) {
-                      io::throw_if_interrupted("at " + param + ", γ0 = " + io::json(g).dump() + ", N = " + std::to_string(n) + ", step " + std::to_string(t));
-                      if (std::find(steps.begin(), steps.end(), t) == steps.end()) return;
-                      for (std::size_t i = 1; i < L; ++i) {
-                        const matrix m = self.net().scale(i) * self.net().params().w[i];
-                        tops[i - 1].push_back(spectra::top_singular(m, 1).values.front());
-                      }
-                    });
+                    const auto tops = ops.measure(c, data, n, k, steps);
                     for (std::size_t i = 0; i + 1 < L; ++i) pt.measured[i].push_back(tops[i]);
                   }
                 }
@@ -246,6 +247,37 @@ outliers_result run_outliers(Decl decl, const run_config& cfg_in, const theory_o
   std::filesystem::create_directories(dir, ec);
   rec.write();
   return res;
+}
+#else
+;
+#endif
+
+/// `specdyn outliers`: predicted (two-level theory) against measured top singular values of each
+/// hidden weight, over rules × γ0 × σ × widths × seeds; one record.
+template <class Decl>
+outliers_result run_outliers(Decl decl, const run_config& cfg, const theory_options& th, const outliers_options& oo) {
+  constexpr std::size_t L = Decl::hidden_layers;
+  static_assert(L >= 2, "specdyn: outliers needs a network with at least two dense layers (a hidden N×N weight)");
+  outlier_ops ops;
+  ops.hidden_layers = L;
+  ops.theory = [decl](const run_config& c, const theory_options& t) { return run_theory(decl, c, t); };
+  ops.measure = [decl](const run_config& c, const task_data& data, std::size_t n, std::size_t k, const std::vector<std::size_t>& steps) {
+    const ad::loss_kind kind = c.loss == "mse" ? ad::loss_kind::mse : ad::loss_kind::cross_entropy;
+    auto net = bind(decl, rule_from_name(c.param, L), {.D = c.dim, .N = n, .C = c.outputs},
+                    {.gamma0 = c.gamma0, .sigma = c.sigma, .eta = c.lr, .seed = c.seed + 1000 + k});
+    trainer<Decl> tr(net, data, {.steps = c.steps, .batch = c.batch, .centre = true, .loss = kind, .seed = c.seed});
+    std::vector<std::vector<double>> tops(L - 1);
+    tr.run([&](std::size_t t, trainer<Decl>& self) {
+      io::throw_if_interrupted("at " + c.param + ", γ0 = " + io::json(c.gamma0).dump() + ", N = " + std::to_string(n) + ", step " + std::to_string(t));
+      if (std::find(steps.begin(), steps.end(), t) == steps.end()) return;
+      for (std::size_t i = 1; i < L; ++i) {
+        const matrix m = self.net().scale(i) * self.net().params().w[i];
+        tops[i - 1].push_back(spectra::top_singular(m, 1).values.front());
+      }
+    });
+    return tops;
+  };
+  return run_outliers_with(ops, cfg, th, oo);
 }
 
 }  // namespace specdyn::run
