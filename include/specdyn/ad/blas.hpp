@@ -51,8 +51,8 @@ SPECDYN_CORE_FN int to_blas_int(std::size_t v, const char* what)
 /// naming the shapes instead of letting BLAS read or write out of bounds. No allocation, no copy
 /// of transposes.
 SPECDYN_CORE_FN void gemm(bool trans_a, bool trans_b, double alpha, const double* a, std::size_t a_rows, std::size_t a_cols,
-                 const double* b, std::size_t b_rows, std::size_t b_cols, double beta, double* c, std::size_t c_rows,
-                 std::size_t ldc)
+                          const double* b, std::size_t b_rows, std::size_t b_cols, double beta, double* c, std::size_t c_rows,
+                          std::size_t ldc)
 #if SPECDYN_CORE_BODIES
 {
   const std::size_t m = trans_a ? a_cols : a_rows;
@@ -100,7 +100,7 @@ inline void syrk_t(double alpha, const A& a, double beta, C& c) {
 
 /// y = alpha op(A) x + beta y for a row-major A [rows, cols]; x and y hold the lengths op(A) needs.
 SPECDYN_CORE_FN void gemv(bool trans, double alpha, const double* a, std::size_t rows, std::size_t cols, const double* x,
-                 double beta, double* y)
+                          double beta, double* y)
 #if SPECDYN_CORE_BODIES
 {
   if (rows == 0 || cols == 0) return;

@@ -154,7 +154,7 @@ SPECDYN_CORE_FN void require_magic(const std::filesystem::path& path, const unsi
 /// An idx3-ubyte image file (magic 0x00000803): count × rows × cols bytes. Checks the magic number,
 /// the image size, the count (when expected_count > 0) and that the file holds exactly that many bytes.
 SPECDYN_CORE_FN idx_images read_idx_images(const std::filesystem::path& path, std::size_t expected_count, std::size_t rows = 28,
-                                  std::size_t cols = 28)
+                                           std::size_t cols = 28)
 #if SPECDYN_CORE_BODIES
 {
   detail::gz_reader in(path);
@@ -183,7 +183,7 @@ SPECDYN_CORE_FN idx_images read_idx_images(const std::filesystem::path& path, st
 /// An idx1-ubyte label file (magic 0x00000801). Checks the magic number, the count and that every
 /// label is below `classes`.
 SPECDYN_CORE_FN std::vector<std::uint8_t> read_idx_labels(const std::filesystem::path& path, std::size_t expected_count,
-                                                 std::size_t classes = 10)
+                                                          std::size_t classes = 10)
 #if SPECDYN_CORE_BODIES
 {
   detail::gz_reader in(path);

@@ -70,7 +70,7 @@ SPECDYN_CORE_FN void fill_gaussian(matrix& m, rng& gen)
 
 /// Inputs x [D, P] ~ N(0, I), labels by the task; test points drawn from the same law.
 SPECDYN_CORE_FN task_data make_task(const task_spec& spec, std::size_t d, std::size_t c, std::size_t p, std::size_t p_test,
-                           std::uint64_t seed)
+                                    std::uint64_t seed)
 #if SPECDYN_CORE_BODIES
 {
   require(p >= 1, "samples", p, "use at least one training sample");

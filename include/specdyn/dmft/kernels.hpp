@@ -95,7 +95,7 @@ std::pair<std::vector<matrix>, std::vector<matrix>> lazy_kernels(const matrix& k
 /// The NTK K = Σ_{i=0}^{L} κ_i G^{i+1} ⊙ Φ^i on the first `n` of the P points, indexed (c, μ) ↦ c·n + μ.
 /// phi[ℓ−1] = Φ^ℓ [P, P], g[ℓ−1] = G^ℓ [C·P, C·P] for ℓ = 1..L; Φ^0 = K^x, G^{L+1} = δ_cc'.
 SPECDYN_CORE_FN matrix assemble_ntk(const matrix& kx, const std::vector<const matrix*>& phi, const std::vector<const matrix*>& g,
-                           const std::vector<double>& kappa, std::size_t outputs, std::size_t n)
+                                    const std::vector<double>& kappa, std::size_t outputs, std::size_t n)
 #if SPECDYN_CORE_BODIES
 {
   const std::size_t L = phi.size(), p = kx.shape(0), c = outputs;

@@ -294,7 +294,7 @@ SPECDYN_CORE_FN double norm2(const matrix& m)
 /// (T²/2 blocks of P² and (C·P)²); the alternating scheme keeps a second store, and two-time output
 /// another copy. This is the guard `specdyn theory` applies before it writes anything.
 SPECDYN_CORE_FN double estimate_solver_bytes(std::size_t layers, std::size_t p_all, std::size_t outputs, std::size_t steps,
-                                    std::size_t particles, bool alternating, bool two_time)
+                                             std::size_t particles, bool alternating, bool two_time)
 #if SPECDYN_CORE_BODIES
 {
   const double l = double(layers), p = double(p_all), b = double(outputs * p_all), t1 = double(steps + 1);

@@ -192,7 +192,7 @@ inline matrix leading_block(const matrix& m, std::size_t n) { return xt::view(m,
 /// seeds for an interval, and widths whose error is within twice the theory's Monte Carlo floor
 /// (left out of the fit: there the finite-size error is not resolved).
 SPECDYN_CORE_FN fit_summary fit_errors(const std::vector<std::size_t>& widths, const std::vector<double>& errors, std::size_t seeds,
-                              double floor)
+                                       double floor)
 #if SPECDYN_CORE_BODIES
 {
   std::vector<double> x, y;

@@ -84,10 +84,11 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
   const auto& th = res.theory;
   const std::size_t n_layers = th.spectra.size();
   res.top_error.assign(n_layers, {});
-  // the theory's top singular value at the last recorded step: its largest outlier, else the bulk edge
-  auto predicted_top = [&](std::size_t l) {
+  // the theory's top singular value at recorded step i (default: the last): its largest outlier, else the bulk edge
+  auto predicted_top = [&](std::size_t l, std::size_t i = std::size_t(-1)) {
     const auto& sp = th.spectra[l];
-    return sp.outliers.back().empty() ? sp.edge : sp.outliers.back().front();
+    const auto& o = i < sp.outliers.size() ? sp.outliers[i] : sp.outliers.back();
+    return o.empty() ? sp.edge : o.front();
   };
   std::vector<std::vector<std::vector<std::vector<double>>>> measured_top(n_layers, std::vector<std::vector<std::vector<double>>>(po.dims.size()));
   auto curve_error = [](const std::vector<double>& a, const std::vector<double>& b) {
@@ -215,6 +216,8 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
     for (std::size_t i = 0; i < sp.steps.size(); ++i)
       if (!sp.outliers[i].empty()) { esc = double(sp.steps[i]); break; }
     res.predicted_escape.push_back(esc);
+    std::vector<double> predicted_top_curve;
+    for (std::size_t i = 0; i < sp.steps.size(); ++i) predicted_top_curve.push_back(predicted_top(l, i));
     for (std::size_t di = 0; di < measured_top[l].size(); ++di) {
       const std::size_t d = po.dims[di], n = std::max<std::size_t>(1, std::size_t(std::llround(pr.nu * double(d))));
       const double threshold = sp.edge + spectra::outlier_margin(sp.edge, n, l == 0 ? d : n);
@@ -228,8 +231,6 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
           }
         return double(NAN);
       };
-      std::vector<double> predicted_top_curve;
-      for (const auto& o : sp.outliers) predicted_top_curve.push_back(o.empty() ? sp.edge : o.front());
       res.predicted_detection[l].push_back(crossing(predicted_top_curve));
       res.measured_escape[l].emplace_back();
       for (const auto& tops : measured_top[l][di]) res.measured_escape[l].back().push_back(crossing(tops));
@@ -396,7 +397,7 @@ struct proportional_scan_curve {
 };
 
 SPECDYN_CORE_FN std::filesystem::path run_proportional_scan(const dmft::proportional_problem& base, const proportional_scan_options& so,
-                                                   const std::string& command_line)
+                                                            const std::string& command_line)
 #if SPECDYN_CORE_BODIES
 {
   require(!so.nus.empty(), "--scan-nus", std::string("''"), "give widths as ratios ν = N/D, e.g. 0.5,1,2,4,8");

@@ -212,7 +212,7 @@ SPECDYN_CORE_FN double ipn_residual(const atom_law& h, double s2, double c, cplx
 /// rounding floor, `ipn_threshold`); `m`, `residual` and `e` (the map there) hold the last
 /// iterate; `budget` counts down the iterations used.
 SPECDYN_CORE_FN bool ipn_newton(const atom_law& h, double s2, double c, cplx z, cplx& m, double& residual, ipn_eval& e,
-                       std::size_t& budget, std::size_t max_steps, double tol)
+                                std::size_t& budget, std::size_t max_steps, double tol)
 #if SPECDYN_CORE_BODIES
 {
   e = ipn_map(h, s2, c, z, m);
@@ -322,7 +322,7 @@ SPECDYN_CORE_FN double info_plus_noise_bound(const atom_law& h, double sigma, do
 /// (ratio → √ratio) and retried. Gives up (converged = false) when the iteration budget is spent or
 /// the step cannot shrink.
 SPECDYN_CORE_FN stieltjes_point solve_info_plus_noise_at(const atom_law& h, double sigma, double c, cplx z,
-                                                const info_plus_noise_options& opt = {})
+                                                         const info_plus_noise_options& opt = {})
 #if SPECDYN_CORE_BODIES
 {
   detail::check_inputs(h, sigma, c);
@@ -375,7 +375,7 @@ SPECDYN_CORE_FN stieltjes_point solve_info_plus_noise_at(const atom_law& h, doub
 /// with m, residuals, iteration counts and flags per point. A point that did not converge keeps its
 /// last m and residual, gets density NaN, and is counted in `failures`.
 SPECDYN_CORE_FN info_plus_noise_result solve_info_plus_noise(const atom_law& h, double sigma, double c, const std::vector<double>& x,
-                                                    double eta, const info_plus_noise_options& opt = {})
+                                                             double eta, const info_plus_noise_options& opt = {})
 #if SPECDYN_CORE_BODIES
 {
   detail::check_inputs(h, sigma, c);
@@ -406,8 +406,8 @@ SPECDYN_CORE_FN info_plus_noise_result solve_info_plus_noise(const atom_law& h, 
 
 /// Same, with H the equal-weight law of `tau` (the eigenvalues of RRᵀ/N).
 SPECDYN_CORE_FN info_plus_noise_result solve_info_plus_noise(const std::vector<double>& tau, double sigma, double c,
-                                                    const std::vector<double>& x, double eta,
-                                                    const info_plus_noise_options& opt = {})
+                                                             const std::vector<double>& x, double eta,
+                                                             const info_plus_noise_options& opt = {})
 #if SPECDYN_CORE_BODIES
 {
   return solve_info_plus_noise(empirical_law(tau), sigma, c, x, eta, opt);
@@ -442,7 +442,7 @@ SPECDYN_CORE_FN std::vector<double> signal_spectrum(const matrix& r)
 /// weight W(t) = W(0) + ΔW with W(0) entries N(0, s²) and W Wᵀ the matrix of interest:
 /// R = √N·ΔW and σ = √N·s (then B = W Wᵀ).
 SPECDYN_CORE_FN info_plus_noise_result info_plus_noise_from_signal(const matrix& r, double sigma, const std::vector<double>& x,
-                                                          double eta, const info_plus_noise_options& opt = {})
+                                                                   double eta, const info_plus_noise_options& opt = {})
 #if SPECDYN_CORE_BODIES
 {
   const double c = double(r.shape(0)) / double(r.shape(1));

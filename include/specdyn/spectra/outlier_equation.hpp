@@ -96,7 +96,7 @@ SPECDYN_CORE_FN std::vector<double> eigenvalues_desc(const matrix& a)
 /// points s_k in (lo, hi) where μ_k(s_k) = 1, descending (largest outlier first). `eigs(s)`
 /// returns the eigenvalues in descending order. Brent's method to relative precision `tol`.
 SPECDYN_CORE_FN std::vector<double> crossings(const std::function<std::vector<double>(double)>& eigs, double lo, double hi,
-                                     double tol = 1e-13)
+                                              double tol = 1e-13)
 #if SPECDYN_CORE_BODIES
 {
   const std::vector<double> at_lo = eigs(lo);
@@ -175,7 +175,7 @@ SPECDYN_CORE_FN matrix psd_sqrt(const matrix& k)
 /// exact determinant of the dilation. X [n, m], U [n, r], Θ [r, r], V [m, r]. Just above σ_max(X)
 /// a rank-r update also lifts up to r bulk values; pass the bulk edge as `floor` to get outliers.
 SPECDYN_CORE_FN std::vector<double> semi_empirical_outliers(const matrix& x, const matrix& u, const matrix& theta, const matrix& v,
-                                                   double floor = 0.0)
+                                                            double floor = 0.0)
 #if SPECDYN_CORE_BODIES
 {
   const std::size_t n = x.shape(0), m = x.shape(1), r = u.shape(1);
