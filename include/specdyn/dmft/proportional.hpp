@@ -72,6 +72,11 @@ struct proportional_spectrum {
   double edge = 0;                           // bulk edge σ(1 + √(cols/rows)) of M/√rows
   std::vector<std::size_t> steps;
   std::vector<std::vector<double>> outliers;  // per step, descending
+  // per step and outlier (same order): squared overlaps of its singular vectors (ũ on the rows side,
+  // ṽ on the columns side) with the top singular vectors of the accumulated update M(t) − M(0), with
+  // the readout w(t) (ũ of the top weight, the one that feeds the readout; empty lists for the others)
+  // and with the teacher β* (ṽ of W0; empty lists for the others)
+  std::vector<std::vector<double>> overlap_update_left, overlap_update_right, overlap_readout, overlap_teacher;
   std::vector<double> identity_residual;     // per step: |kᵀ(M₀ᵀl) − (M₀k)ᵀl| / scale, a self-check of the closure (≈ 1e-15)
 };
 
@@ -158,16 +163,45 @@ SPECDYN_CORE_FN xt::xtensor<double, 2> whitener(const xt::xtensor<double, 2>& g,
 ;
 #endif
 
-SPECDYN_CORE_FN std::vector<double> spiked_outliers(const spike_grams& sg, double cut = 1e-9)
+/// A probe vector on one side of M, given by its inner products with the observed vectors and its
+/// squared norm: on the rows side a ∈ R^rows with `first` = aᵀL and `second` = aᵀY (one entry per
+/// column of L, i.e. per recorded step), on the columns side b ∈ R^cols with `first` = bᵀK and
+/// `second` = bᵀZ. It must be a function of the trajectory (of M₀ only through Y and Z); its part
+/// outside the observed span then sees M̃ as independent, isotropic noise.
+struct spike_probe {
+  std::vector<double> first, second;
+  double norm2 = 1;
+};
+
+/// One outlier of M/√rows with its singular vectors (ũ, ṽ) measured against directions: the top
+/// singular vectors of the update ΔM = c Σ_s l(s)k(s)ᵀ, and any probes passed in.
+struct spike_outlier {
+  double value = 0;                         // normalised singular value s/√rows
+  double update_left = 0, update_right = 0; // |⟨ũ, û_ΔM⟩|², |⟨ṽ, v̂_ΔM⟩|² (top singular vectors of the update)
+  std::vector<double> left, right;          // |⟨ũ, a⟩|²/|a|² per rows-side probe, |⟨ṽ, b⟩|²/|b|² per columns-side probe
+  double null_residual = 0;                 // smallest / largest singular value of I − ΩK_RΩᵀK_L at the root (≈ 0)
+};
+
+/// The outliers of M = M₀ + c Σ_{s<t} l(s)k(s)ᵀ and their singular vectors. The singular value
+/// equation of the Hermitian dilation of M̃ + LΩRᵀ (L = [Ỹ l̃], R = [k̃ Z̃]) reduces, with
+/// y_L = ΩRᵀṽ and y_R = ΩᵀLᵀũ (up to the common factor 1/√2), to
+///   y_L = Ω K_R(s) Ωᵀ K_L(s) y_L,   y_R = Ωᵀ K_L(s) y_L,
+/// and the eigenvector is x = G(s)U y with G the resolvent of M̃'s dilation, so
+///   ⟨a, ũ⟩ = √2 · aᵀG₁₁L y_L,   ⟨b, ṽ⟩ = √2 · bᵀG₂₂R y_R,   |x|² = −yᵀ (dK/ds) y = 1
+/// (G² = −dG/ds). A vector a splits into its part on span(l̃), where G₁₁ = 1/s, and the rest, on
+/// which G₁₁ acts as s·g_rows(s²/rows)/rows (isotropic: M̃ is independent of every observed vector).
+SPECDYN_CORE_FN std::vector<spike_outlier> spiked_outlier_vectors(const spike_grams& sg, const std::vector<spike_probe>& left_probes,
+                                                                  const std::vector<spike_probe>& right_probes, double cut = 1e-9)
 #if SPECDYN_CORE_BODIES
 {
   using m2 = xt::xtensor<double, 2>;
+  using v1 = xt::xtensor<double, 1>;
   using xt::linalg::dot;
   if (sg.gk.shape(0) == 0) return {};
-  const double s2 = sg.sigma * sg.sigma, gamma = sg.cols / sg.rows, edge = sg.sigma * (1 + std::sqrt(gamma));
+  const double s2 = sg.sigma * sg.sigma, gamma = sg.cols / sg.rows, edge = sg.sigma * (1 + std::sqrt(gamma)), sq_rows = std::sqrt(sg.rows);
   // orthonormal k̃ = K W_k, l̃ = L W_l and the consistent Ỹ = M₀k̃ = Y W_k, Z̃ = M₀ᵀl̃ = Z W_l
   const m2 wk = whitener(sg.gk, cut), wl = whitener(sg.gl, cut);
-  const std::size_t rk = wk.shape(1), rl = wl.shape(1), r = rk + rl;
+  const std::size_t rk = wk.shape(1), rl = wl.shape(1), r = rk + rl, n_obs = sg.gk.shape(0);
   if (rk == 0 || rl == 0) return {};
   const m2 wkt = xt::transpose(wk), wlt = xt::transpose(wl);
   const m2 yy = dot(dot(wkt, sg.yy), wk), zz = dot(dot(wlt, sg.zz), wl), ly = dot(dot(wlt, sg.ly), wk);  // ỸᵀỸ, Z̃ᵀZ̃, l̃ᵀỸ
@@ -204,22 +238,38 @@ SPECDYN_CORE_FN std::vector<double> spiked_outliers(const spike_grams& sg, doubl
       rpar(i, rk + j) = kz(i, j);                 // k̃ᵀZ̃
       rpar(rk + j, i) = kz(i, j);
     }
-  // Marchenko–Pastur: m(z) = (1/cols) tr(M̃ᵀM̃/rows − z)⁻¹ solves σ²γ z m² + (z − σ²(1 − γ)) m + 1 = 0
-  auto g_cols = [&](double z) {
+  // Marchenko–Pastur: m(z) = (1/cols) tr(M̃ᵀM̃/rows − z)⁻¹ solves σ²γ z m² + (z − σ²(1 − γ)) m + 1 = 0;
+  // g = −m and its derivative in z from the same quadratic
+  auto mp_cols = [&](double z) {
     const double b = z - s2 * (1 - gamma), disc = b * b - 4 * s2 * gamma * z;
     const double m = (-b + std::sqrt(std::max(0.0, disc))) / (2 * s2 * gamma * z);  // the branch ~ −1/z at large z
-    return -m;
+    const double dm = -(s2 * gamma * m * m + m) / (2 * s2 * gamma * z * m + b);
+    return std::pair{-m, -dm};
   };
-  auto g_rows = [&](double z) { return (sg.cols * g_cols(z) + (sg.rows - sg.cols) / z) / sg.rows; };
+  auto mp_rows = [&](double z) {
+    const auto [gc, dgc] = mp_cols(z);
+    return std::pair{(sg.cols * gc + (sg.rows - sg.cols) / z) / sg.rows, (sg.cols * dgc - (sg.rows - sg.cols) / (z * z)) / sg.rows};
+  };
+  // K_L, K_R at the normalised singular value st (s = st√rows), and their derivatives in s
+  struct kernels {
+    m2 kl, kr, dkl, dkr;
+    double fl, fr;  // the factors s·g(s²/rows)/rows on the complements
+  };
+  auto kernels_at = [&](double st, bool derivative) {
+    const double s = st * sq_rows, z = st * st, pre = st / sq_rows;
+    const auto [gr, dgr] = mp_rows(z);
+    const auto [gc, dgc] = mp_cols(z);
+    kernels k{lpar / s + lperp * (pre * gr), rpar / s + rperp * (pre * gc), {}, {}, pre * gr, pre * gc};
+    if (derivative) {  // d/ds = (1/√rows) d/dst; d(st·g(st²))/dst = g + 2st²g'
+      const double dl = (gr + 2 * z * dgr) / sg.rows, dr = (gc + 2 * z * dgc) / sg.rows;
+      k.dkl = -lpar / (s * s) + lperp * dl;
+      k.dkr = -rpar / (s * s) + rperp * dr;
+    }
+    return k;
+  };
   const m2 omt = xt::transpose(omega);
-  auto f = [&](double st) {  // det(I − Ω K_R Ωᵀ K_L) at the normalised singular value st
-    const double s = st * std::sqrt(sg.rows), z = st * st, pre = st / std::sqrt(sg.rows);
-    const m2 kl = lpar / s + lperp * (pre * g_rows(z));
-    const m2 kr = rpar / s + rperp * (pre * g_cols(z));
-    const m2 t = dot(dot(dot(omega, kr), omt), kl);
-    m2 a = xt::eye<double>(r) - t;
-    return xt::linalg::det(a);
-  };
+  auto system = [&](const kernels& k) { return m2(xt::eye<double>(r) - dot(dot(dot(omega, k.kr), omt), k.kl)); };
+  auto f = [&](double st) { return xt::linalg::det(system(kernels_at(st, false))); };  // det(I − Ω K_R Ωᵀ K_L)
   // scan above the edge on a grid geometric in s̃ − edge, bisect sign changes
   const m2 ff = dot(dot(dot(omega, rpar + rperp), omt), lpar + lperp);  // ‖F‖²_F = tr(Ω RᵀR Ωᵀ LᵀL)
   double fro2 = 0;
@@ -242,7 +292,67 @@ SPECDYN_CORE_FN std::vector<double> spiked_outliers(const spike_grams& sg, doubl
     f0 = f1;
   }
   std::sort(roots.rbegin(), roots.rend());
-  return roots;
+  // a probe in the whitened bases: its coefficients on span(l̃) (resp. k̃) and its inner products with Ỹ (resp. Z̃)
+  auto whiten_probe = [&](const spike_probe& p, const m2& w_first, const m2& w_second, const char* side) {
+    require(p.first.size() == n_obs && p.second.size() == n_obs, std::string("spike probe (") + side + ")", p.first.size(),
+            "give one inner product per observed vector (" + std::to_string(n_obs) + ")");
+    v1 a = xt::zeros<double>({n_obs}), b = a;
+    for (std::size_t i = 0; i < n_obs; ++i) a(i) = p.first[i], b(i) = p.second[i];
+    return std::pair<v1, v1>{dot(xt::transpose(w_first), a), dot(xt::transpose(w_second), b)};
+  };
+  std::vector<std::pair<v1, v1>> lp, rp;
+  for (const auto& p : left_probes) lp.push_back(whiten_probe(p, wl, wk, "rows side"));
+  for (const auto& p : right_probes) rp.push_back(whiten_probe(p, wk, wl, "columns side"));
+  // the update's top singular pair, as probes in span(l̃) and span(k̃)
+  auto [uu, su, vut] = xt::linalg::svd(upd, false, true);
+  const v1 a_upd = xt::view(uu, xt::all(), 0), b_upd = xt::view(vut, 0, xt::all());
+  std::vector<spike_outlier> out;
+  for (double st : roots) {
+    const kernels k = kernels_at(st, true);
+    const m2 sys = system(k);
+    auto [su2, sv2, svt2] = xt::linalg::svd(sys, false, true);
+    spike_outlier o;
+    o.value = st;
+    o.null_residual = sv2(r - 1) / std::max(sv2(0), 1e-300);
+    const v1 y_l = xt::view(svt2, r - 1, xt::all());
+    const v1 y_r = dot(omt, dot(k.kl, y_l));
+    const double norm2 = -(xt::linalg::vdot(y_l, dot(k.dkl, y_l)) + xt::linalg::vdot(y_r, dot(k.dkr, y_r)));
+    const double s = st * sq_rows;
+    // aᵀG₁₁L y_L: on span(l̃) the row αᵀ[l̃ᵀỸ, I] / s, on the complement [aᵀỸ − αᵀl̃ᵀỸ, 0]·f_l
+    const v1 y_ly = xt::view(y_l, xt::range(0, rk)), y_ll = xt::view(y_l, xt::range(rk, r)), ly_y = dot(ly, y_ly);
+    auto left_overlap = [&](const v1& alpha, const v1& a_y, double a2) {
+      const double par = (xt::linalg::vdot(alpha, ly_y) + xt::linalg::vdot(alpha, y_ll)) / s;
+      const v1 perp_row = a_y - dot(xt::transpose(ly), alpha);
+      const double perp = xt::linalg::vdot(perp_row, y_ly) * k.fl;
+      return 2 * (par + perp) * (par + perp) / (a2 * norm2);
+    };
+    // bᵀG₂₂R y_R: on span(k̃) the row βᵀ[I, k̃ᵀZ̃] / s, on the complement [0, bᵀZ̃ − βᵀk̃ᵀZ̃]·f_r
+    const v1 yr_k = xt::view(y_r, xt::range(0, rk)), yr_z = xt::view(y_r, xt::range(rk, r)), kz_z = dot(kz, yr_z);
+    auto right_overlap = [&](const v1& beta, const v1& b_z, double b2) {
+      const double par = (xt::linalg::vdot(beta, yr_k) + xt::linalg::vdot(beta, kz_z)) / s;
+      const v1 perp_row = b_z - dot(xt::transpose(kz), beta);
+      const double perp = xt::linalg::vdot(perp_row, yr_z) * k.fr;
+      return 2 * (par + perp) * (par + perp) / (b2 * norm2);
+    };
+    o.update_left = left_overlap(a_upd, dot(xt::transpose(ly), a_upd), 1.0);
+    o.update_right = right_overlap(b_upd, dot(xt::transpose(kz), b_upd), 1.0);
+    for (std::size_t i = 0; i < lp.size(); ++i) o.left.push_back(left_overlap(lp[i].first, lp[i].second, left_probes[i].norm2));
+    for (std::size_t i = 0; i < rp.size(); ++i) o.right.push_back(right_overlap(rp[i].first, rp[i].second, right_probes[i].norm2));
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+#else
+;
+#endif
+
+/// The outliers of M/√rows alone (spiked_outlier_vectors without the vectors), descending.
+SPECDYN_CORE_FN std::vector<double> spiked_outliers(const spike_grams& sg, double cut = 1e-9)
+#if SPECDYN_CORE_BODIES
+{
+  std::vector<double> v;
+  for (const auto& o : spiked_outlier_vectors(sg, {}, {}, cut)) v.push_back(o.value);
+  return v;
 }
 #else
 ;
@@ -516,15 +626,22 @@ SPECDYN_CORE_FN proportional_solution solve_proportional(const proportional_prob
       site::axpy(-eh * g * nu * c_g[0][s][t], v[s], q[t]);
     }
   }
+  // Gram matrices over steps 0 … T (spike_grams at step t takes the leading t × t block; row t gives
+  // the probes at t: the readout w(t) is the top weight's backward vector l(t))
   auto gram = [&](const site& st, const std::vector<lin>& xs, const std::vector<lin>& ys, double scale) {
-    xt::xtensor<double, 2> m = xt::zeros<double>({T, T});
-    for (std::size_t i = 0; i < T; ++i) {
+    xt::xtensor<double, 2> m = xt::zeros<double>({T1, T1});
+    for (std::size_t i = 0; i < T1; ++i) {
       const lin wx = st.weighted(xs[i], T);
-      for (std::size_t j = 0; j < T; ++j) m(i, j) = scale * site::dot(wx, ys[j], T);
+      for (std::size_t j = 0; j < T1; ++j) m(i, j) = scale * site::dot(wx, ys[j], T);
     }
     return m;
   };
   auto lead = [](const xt::xtensor<double, 2>& m, std::size_t r) { return xt::xtensor<double, 2>(xt::view(m, xt::range(0, r), xt::range(0, r))); };
+  auto row = [](const xt::xtensor<double, 2>& m, std::size_t i, std::size_t n) {
+    std::vector<double> r(n);
+    for (std::size_t j = 0; j < n; ++j) r[j] = m(i, j);
+    return r;
+  };
   // units: D = 1, so N = ν; vectors on the N side have Gram N⟨··⟩, on the D side D⟨··⟩
   struct layer_grams {
     std::string name;
@@ -534,6 +651,10 @@ SPECDYN_CORE_FN proportional_solution solve_proportional(const proportional_prob
   std::vector<layer_grams> layers;
   layers.push_back({"W0", gram(in, v, v, 1.0), gram(hid[0], gb[0], gb[0], nu), gram(hid[0], p, p, nu), gram(in, q, q, 1.0), gram(hid[0], gb[0], p, nu),
                     gram(in, v, q, 1.0), eh * g, nu, 1.0});
+  // the teacher β* (|β*|² = D: Gram 1 in these units) against W0's observed vectors v(s) and A₀ᵀu(s)
+  std::vector<lin> teacher(T1, in.zero());
+  teacher[0][bstar][0] = 1.0;
+  const xt::xtensor<double, 2> teacher_k = gram(in, teacher, v, 1.0), teacher_z = gram(in, teacher, q, 1.0);
   // square W_ℓ (ℓ ≥ 1): input k = h_{ℓ−1}, backward l = g_ℓ, y = W_ℓ₀k/√N = h_ℓ and z = W_ℓ₀ᵀl/√N = g_{ℓ−1}, each without the updates
   for (std::size_t l = 1; l < L; ++l) {
     std::vector<lin> y(T1, hid[l].zero()), z(T1, hid[l - 1].zero());
@@ -549,14 +670,32 @@ SPECDYN_CORE_FN proportional_solution solve_proportional(const proportional_prob
                       gram(hid[l - 1], z, z, nu * nu), gram(hid[l], gb[l], y, nu * std::sqrt(nu)), gram(hid[l - 1], h[l - 1], z, nu * std::sqrt(nu)),
                       eh * g / std::sqrt(nu), nu, nu});
   }
-  for (const auto& lg : layers) {
+  for (std::size_t li = 0; li < layers.size(); ++li) {
+    const auto& lg = layers[li];
     proportional_spectrum sp;
     sp.name = lg.name;
     sp.edge = pr.sigma * (1 + std::sqrt(lg.cols / lg.rows));
     for (std::size_t t = 0; t <= T; t += pr.spectra_every) {
       detail::spike_grams sg{lead(lg.gk, t), lead(lg.gl, t), lead(lg.yy, t), lead(lg.zz, t), lead(lg.ly, t), lg.c, lg.rows, lg.cols, pr.sigma};
+      // probes: the readout w(t) = l(t) of the top weight (rows side), the teacher on W0's columns side
+      std::vector<detail::spike_probe> left, right;
+      const bool top = li + 1 == L, input = li == 0;
+      if (top) left.push_back({row(lg.gl, t, t), row(lg.ly, t, t), lg.gl(t, t)});
+      if (input) right.push_back({row(teacher_k, 0, t), row(teacher_z, 0, t), 1.0});
+      const auto os = detail::spiked_outlier_vectors(sg, left, right);
       sp.steps.push_back(t);
-      sp.outliers.push_back(detail::spiked_outliers(sg));
+      sp.outliers.emplace_back();
+      sp.overlap_update_left.emplace_back();
+      sp.overlap_update_right.emplace_back();
+      sp.overlap_readout.emplace_back();
+      sp.overlap_teacher.emplace_back();
+      for (const auto& o : os) {
+        sp.outliers.back().push_back(o.value);
+        sp.overlap_update_left.back().push_back(o.update_left);
+        sp.overlap_update_right.back().push_back(o.update_right);
+        if (top) sp.overlap_readout.back().push_back(o.left.front());
+        if (input) sp.overlap_teacher.back().push_back(o.right.front());
+      }
       // kᵀ(M₀ᵀl) = (M₀k)ᵀl: ⟨k z⟩ and ⟨l y⟩ come from different sites, so their agreement checks the closure
       double res = 0, scale = 0;
       for (std::size_t i = 0; i < t; ++i)

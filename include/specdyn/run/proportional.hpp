@@ -54,6 +54,23 @@ struct proportional_result {
   std::vector<double> predicted_escape;
   std::vector<std::vector<double>> predicted_detection;
   std::vector<std::vector<std::vector<double>>> measured_escape;
+  // singular vectors of each weight's top singular value at each recorded step, per [weight][dim][seed]:
+  // squared overlaps with the top singular vectors of the network's own update M(t) − M(0), with the
+  // readout (top weight only) and with the teacher (W0 only); NaN where a probe does not apply
+  struct overlap_curves {
+    std::vector<double> update_left, update_right, readout, teacher;
+  };
+  std::vector<std::vector<std::vector<overlap_curves>>> measured_overlaps;
+  // at the last recorded step, per weight and overlap kind ("update_left", "update_right", "readout",
+  // "teacher", the ones that apply): the theory's value for the top outlier (NaN without one) and per
+  // [dim] the networks' mean and standard error, and |mean − theory| ∝ D^k
+  struct overlap_summary {
+    std::string weight, kind;
+    double predicted = NAN;
+    std::vector<double> mean, se;
+    stats::power_fit fit;
+  };
+  std::vector<overlap_summary> overlaps;
   std::string status = "completed", message;
   int signal = 0;
 };
@@ -91,6 +108,7 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
     return o.empty() ? sp.edge : o.front();
   };
   std::vector<std::vector<std::vector<std::vector<double>>>> measured_top(n_layers, std::vector<std::vector<std::vector<double>>>(po.dims.size()));
+  res.measured_overlaps.assign(n_layers, std::vector<std::vector<proportional_result::overlap_curves>>(po.dims.size()));
   auto curve_error = [](const std::vector<double>& a, const std::vector<double>& b) {
     double num = 0, den = 0;
     for (std::size_t t = 0; t < a.size() && t < b.size(); ++t) {
@@ -127,6 +145,8 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
           trainer<Decl> tr(net, data, {.steps = pr.steps, .batch = pr.online ? p : 0, .centre = true, .seed = po.seed + 2000 + k});
           std::vector<double> test;
           std::vector<std::vector<double>> tops(n_layers);
+          std::vector<proportional_result::overlap_curves> ov(n_layers);
+          std::vector<matrix> initial(n_layers);
           tr.run([&](std::size_t t, trainer<Decl>& self) {
             io::throw_if_interrupted("at D = " + std::to_string(d) + ", step " + std::to_string(t));
             test.push_back(self.evaluate_test());
@@ -138,13 +158,27 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
             if (po.spectra_every && t % po.spectra_every == 0)
               for (std::size_t l = 0; l < n_layers; ++l) {  // the effective weight is already W/√N, like the theory's
                 const matrix m = self.net().scale(l) * self.net().params().w[l];
-                tops[l].push_back(spectra::top_singular(m, 1).values.front());
+                if (t == 0) initial[l] = m;
+                const auto top = spectra::top_singular(m, 1, true);
+                tops[l].push_back(top.values.front());
+                // overlaps of the top pair (ũ, ṽ) with the update's top pair, the readout and the teacher
+                const auto upd = spectra::top_singular(matrix(m - initial[l]), 1, true);
+                auto sq_overlap = [](const matrix& a, std::size_t ca, const auto& b) {
+                  double ab = 0, bb = 0;
+                  for (std::size_t i = 0; i < a.shape(0); ++i) ab += a(i, ca) * b(i), bb += b(i) * b(i);
+                  return bb > 0 ? ab * ab / bb : NAN;
+                };
+                ov[l].update_left.push_back(t == 0 ? NAN : sq_overlap(top.left, 0, xt::view(upd.left, xt::all(), 0)));
+                ov[l].update_right.push_back(t == 0 ? NAN : sq_overlap(top.right, 0, xt::view(upd.right, xt::all(), 0)));
+                ov[l].readout.push_back(l + 1 == n_layers ? sq_overlap(top.left, 0, xt::view(self.net().params().w[n_layers], 0, xt::all())) : NAN);
+                ov[l].teacher.push_back(l == 0 ? sq_overlap(top.right, 0, xt::view(data.teacher, 0, xt::all())) : NAN);
               }
           });
           for (std::size_t l = 0; l < n_layers; ++l) {
             if (tops[l].size() == th.spectra[l].steps.size())
               res.top_error[l].back().push_back(std::abs(tops[l].back() - predicted_top(l)) / predicted_top(l));
             measured_top[l][di].push_back(tops[l]);
+            res.measured_overlaps[l][di].push_back(std::move(ov[l]));
           }
           // online, the loss on the current batch is a loss on fresh points: compare the held-out curve in both columns
           const auto& train_curve = pr.online ? test : tr.train_loss();
@@ -236,6 +270,39 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
       for (const auto& tops : measured_top[l][di]) res.measured_escape[l].back().push_back(crossing(tops));
     }
   }
+  // overlaps at the last recorded step: the theory's top outlier against the networks' top pair
+  for (std::size_t l = 0; l < n_layers; ++l) {
+    const auto& sp = th.spectra[l];
+    if (sp.steps.empty()) continue;
+    const std::size_t last = sp.steps.size() - 1;
+    using oc = proportional_result::overlap_curves;
+    const std::vector<std::pair<const char*, std::pair<const std::vector<std::vector<double>>*, std::vector<double> oc::*>>> kinds = {
+        {"update_left", {&sp.overlap_update_left, &oc::update_left}},
+        {"update_right", {&sp.overlap_update_right, &oc::update_right}},
+        {"readout", {&sp.overlap_readout, &oc::readout}},
+        {"teacher", {&sp.overlap_teacher, &oc::teacher}}};
+    for (const auto& [kind, src] : kinds) {
+      const bool applies = std::string(kind).rfind("update", 0) == 0 || (std::string(kind) == "readout" ? l + 1 == n_layers : l == 0);
+      if (!applies) continue;
+      proportional_result::overlap_summary os;
+      os.weight = sp.name;
+      os.kind = kind;
+      const auto& pred = (*src.first)[last];
+      os.predicted = pred.empty() ? NAN : pred.front();
+      std::vector<double> errs;
+      for (std::size_t di = 0; di < res.measured_overlaps[l].size() && di < xs.size(); ++di) {
+        std::vector<double> vals;
+        for (const auto& c : res.measured_overlaps[l][di])
+          if ((c.*src.second).size() == sp.steps.size()) vals.push_back((c.*src.second)[last]);
+        const auto [m, se] = stats::mean_se(vals);
+        os.mean.push_back(m);
+        os.se.push_back(se);
+        errs.push_back(std::abs(m - os.predicted));
+      }
+      os.fit = stats::power_law_fit(xs, errs);
+      res.overlaps.push_back(std::move(os));
+    }
+  }
   {
     std::vector<double> xn, yn;
     for (std::size_t di = 0; di < xs.size(); ++di)
@@ -295,6 +362,24 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
         std::printf(di + 1 < res.measured_escape[l].size() ? ";" : "\n");
       }
     }
+    if (!res.overlaps.empty() && !th.spectra.empty() && !th.spectra.front().steps.empty()) {
+      std::printf("squared overlaps of the top singular vectors at step %zu (theory: the top outlier at N = ∞; networks: mean ± se):\n",
+                  th.spectra.front().steps.back());
+      for (const auto& os : res.overlaps) {
+        const char* what = os.kind == "update_left" ? "left vector · update's top left vector"
+                           : os.kind == "update_right" ? "right vector · update's top right vector"
+                           : os.kind == "readout"      ? "left vector · readout w"
+                                                       : "right vector · teacher β*";
+        std::printf("  %-3s %-42s theory %s", os.weight.c_str(), what, std::isfinite(os.predicted) ? "" : "(no outlier)");
+        if (std::isfinite(os.predicted)) std::printf("%.4f", os.predicted);
+        for (std::size_t di = 0; di < os.mean.size(); ++di) {
+          std::printf("%s D = %zu: %.4f", di == 0 ? " |" : ",", po.dims[di], os.mean[di]);
+          if (std::isfinite(os.se[di])) std::printf(" ± %.4f", os.se[di]);
+        }
+        if (std::isfinite(os.fit.slope)) std::printf("; |error| ∝ D^%.2f", os.fit.slope);
+        std::printf("\n");
+      }
+    }
     std::printf("NTK (units f ← f + (η/P)KΔ): predicted bulk edge %.4f at step 0 ((η/P)·edge = %.3f), %.4f at step %zu ((η/P)·edge = %.3f)\n",
                 th.ntk_edge.front(), pr.eta_hat * th.ntk_edge.front(), th.ntk_edge.back(), pr.steps, pr.eta_hat * th.ntk_edge.back());
     for (std::size_t di = 0; di < xs.size(); ++di) {
@@ -337,17 +422,31 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
     const auto& sp = th.spectra[l];
     io::json per_dim = io::json::array();
     for (std::size_t di = 0; di < measured_top[l].size() && di < res.top_error[l].size(); ++di)
+    {
+      io::json ov = io::json::array();
+      for (const auto& c : res.measured_overlaps[l][di])
+        ov.push_back({{"update_left", io::numbers(c.update_left)}, {"update_right", io::numbers(c.update_right)},
+                      {"readout", io::numbers(c.readout)}, {"teacher", io::numbers(c.teacher)}});
       per_dim.push_back({{"dim", po.dims[di]}, {"measured_top", measured_top[l][di]}, {"top_error", io::numbers(res.top_error[l][di])},
                          {"predicted_detection_step", io::number(res.predicted_detection[l][di])},
-                         {"measured_escape_step", io::numbers(res.measured_escape[l][di])}});
+                         {"measured_escape_step", io::numbers(res.measured_escape[l][di])}, {"measured_overlaps", ov}});
+    }
     j["spectra"][sp.name] = {{"steps", sp.steps},
                              {"edge", sp.edge},
                              {"predicted_outliers", sp.outliers},
                              {"identity_residual", io::numbers(sp.identity_residual)},
                              {"top_error_exponent", io::number(res.top_fit[l].slope)},
                              {"predicted_escape_step", io::number(res.predicted_escape[l])},
+                             {"predicted_overlap_update_left", sp.overlap_update_left},
+                             {"predicted_overlap_update_right", sp.overlap_update_right},
+                             {"predicted_overlap_readout", sp.overlap_readout},
+                             {"predicted_overlap_teacher", sp.overlap_teacher},
                              {"networks", per_dim}};
   }
+  j["overlaps"] = io::json::array();
+  for (const auto& os : res.overlaps)
+    j["overlaps"].push_back({{"weight", os.weight}, {"kind", os.kind}, {"predicted", io::number(os.predicted)}, {"dims", po.dims},
+                             {"mean", io::numbers(os.mean)}, {"se", io::numbers(os.se)}, {"error_exponent", io::number(os.fit.slope)}});
   j["fits"] = {{"train_exponent", io::number(res.train_fit.slope)}, {"train_ci95", {io::number(res.train_fit.ci_low), io::number(res.train_fit.ci_high)}},
                {"test_exponent", io::number(res.test_fit.slope)}, {"test_ci95", {io::number(res.test_fit.ci_low), io::number(res.test_fit.ci_high)}}};
   j["dims"] = io::json::array();
