@@ -29,6 +29,7 @@ Records that disagree on the data (task, samples, seed, ...) are overlaid with a
 import argparse
 import math
 import os
+import warnings
 import sys
 
 import matplotlib
@@ -577,6 +578,46 @@ def plot_proportional(rec, out):
     fig.suptitle(f"{c['model']}, proportional limit: α={c['alpha']}, ν={c['nu']}, γ̃0={c['gamma0_tilde']}, η/P={c['eta_over_p']}", fontsize=10)
     fig.tight_layout()
     fig.savefig(os.path.join(out, "proportional_outliers.png"), dpi=120)
+    plt.close(fig)
+    plot_proportional_overlaps(rec, out)
+
+
+def plot_proportional_overlaps(rec, out):
+    """Squared overlaps of the top outlier's singular vectors vs step: theory lines, networks' means (points)."""
+    c, spectra = rec["config"], rec.get("spectra", {})
+    kinds = (("update_left", "left · update's left", "-"), ("update_right", "right · update's right", "--"),
+             ("readout", "left · readout w", "-."), ("teacher", "right · teacher β*", ":"))
+    with_overlaps = {n: sp for n, sp in spectra.items() if "predicted_overlap_update_left" in sp}
+    if not with_overlaps:
+        return
+    fig, axes = plt.subplots(1, len(with_overlaps), figsize=(5.8 * len(with_overlaps), 4.4), squeeze=False)
+    for ax, (name, sp) in zip(axes[0], with_overlaps.items()):
+        steps = arr(sp["steps"])
+        nets = sp.get("networks", [])
+        for kind, label, ls in kinds:
+            pred = sp.get(f"predicted_overlap_{kind}", [])
+            ys = np.array([o[0] if len(o) else np.nan for o in pred])
+            if not np.isfinite(ys).any():
+                continue
+            ax.plot(steps, ys, "k", ls=ls, lw=1.6, label=f"theory: {label}")
+            for i, d in enumerate(nets):
+                curves = [arr(m[kind]) for m in d.get("measured_overlaps", []) if len(m[kind]) == len(steps)]
+                if not curves:
+                    continue
+                col = plt.cm.viridis(i / max(1, len(nets) - 1))
+                with np.errstate(all="ignore"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)  # step 0 has no update yet: all NaN
+                    mean = np.nanmean(curves, axis=0)
+                ax.plot(steps, mean, "o", color=col, ms=3.5,
+                        label=f"D={d['dim']}" if kind == "update_left" else None)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("step")
+        ax.set_ylabel("squared overlap of the top singular vector")
+        ax.set_title(f"{name}: singular vectors of the top outlier (theory where it exists)", fontsize=9)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"{c['model']}, proportional limit: α={c['alpha']}, ν={c['nu']}, γ̃0={c['gamma0_tilde']}, η/P={c['eta_over_p']}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "proportional_overlaps.png"), dpi=120)
     plt.close(fig)
 
 
