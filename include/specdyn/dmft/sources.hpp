@@ -54,11 +54,12 @@ class gaussian_source {
     double lmax = 0, lmin = INFINITY, scale = 0;
     for (double l : lam) { lmax = std::max(lmax, std::abs(l)); lmin = std::min(lmin, l); }
     for (std::size_t i = 0; i < d_; ++i) scale = std::max(scale, cov[t](i, i));
-    // Directions whose conditional variance is below 1e-10 of the marginal variance (a new component
-    // of relative size < 1e-5) are treated as determined by the past: keeping them lets their
-    // pseudo-inverse amplify rounding (with a 1e-12 cut, deep_linear3 over 30 steps reached a
-    // conditional eigenvalue of −1e-6; with 1e-10 it stays at −3e-15).
-    const double cut = std::max(1e-11 * lmax, 1e-10 * scale) + 1e-300;
+    // Directions whose conditional variance is below 1e-9 of the marginal variance (a new component
+    // of relative size < 3e-5) are treated as determined by the past: keeping them lets their
+    // pseudo-inverse amplify rounding by 1/cut (with a 1e-12 cut, deep_linear3 over 30 steps reached a
+    // conditional eigenvalue of −1e-6; with 1e-10 it stayed at −3e-15 on an Intel machine but reached
+    // −1.0e-6 at step 21 of a 100-step deep_linear3 march on an AMD EPYC one).
+    const double cut = std::max(1e-11 * lmax, 1e-9 * scale) + 1e-300;
     matrix a({d_, d_}), pinv_t({d_, d_});
     for (std::size_t i = 0; i < d_; ++i)
       for (std::size_t k = 0; k < d_; ++k) {

@@ -551,7 +551,7 @@ averaged solve_theory(const problem& pr, const theory_options& th, std::uint64_t
     const auto t_spec = std::chrono::steady_clock::now();
     out.mean.spikes = mean_spikes(reps);
     spectral_options spo;
-    spo.cut = th.spectral_cut > 0 ? th.spectral_cut : (exact ? 1e-10 : particle_spectral_cut);
+    spo.cut = th.spectral_cut > 0 ? th.spectral_cut : (exact ? dmft::spectral_options{}.cut : particle_spectral_cut);
     spo.edge_resolution = exact ? 1e-9 : 1e-2;
     out.spectral_cut = spo.cut;
     out.spectra = predict_from_replicas<Decl>(reps, pr, pred_steps, spo);
