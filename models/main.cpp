@@ -560,6 +560,9 @@ int main(int argc, char** argv) {
                            "Predict and measure the weights' top singular values every this many steps (0: never)")->capture_default_str();
   proportional->add_option("--out", pp_opt.out, "Directory for the record")->capture_default_str();
   proportional->add_flag("--quiet", pp_opt.quiet, "No progress bar or table");
+  bool pp_no_ntk = false;
+  proportional->add_flag("--no-ntk", pp_no_ntk,
+                         "Skip the networks' λ_max(K) at steps 0 and T (a P×P eigensolve each: most of the time at P = 4096)");
   run::proportional_scan_options ps_opt;
   std::string ps_nus, ps_lrs, ps_params = "mup,ntk";
   proportional->add_option("--scan-nus", ps_nus,
@@ -719,6 +722,7 @@ int main(int argc, char** argv) {
         return 0;
       }
       pp_opt.dims = parse_sizes("--dims", pp_dims);
+      pp_opt.ntk = !pp_no_ntk;
       const auto r = pp.depth == 1   ? run::run_proportional(models::deep_linear2, pp, pp_opt, command_line(argc, argv))
                      : pp.depth == 2 ? run::run_proportional(models::deep_linear3, pp, pp_opt, command_line(argc, argv))
                                      : run::run_proportional(models::deep_linear4, pp, pp_opt, command_line(argc, argv));
