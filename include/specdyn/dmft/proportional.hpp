@@ -304,17 +304,17 @@ SPECDYN_CORE_FN std::vector<spike_outlier> spiked_outlier_vectors(const spike_gr
   for (const auto& p : left_probes) lp.push_back(whiten_probe(p, wl, wk, "rows side"));
   for (const auto& p : right_probes) rp.push_back(whiten_probe(p, wk, wl, "columns side"));
   // the update's top singular pair, as probes in span(l̃) and span(k̃)
-  auto [uu, su, vut] = xt::linalg::svd(upd, false, true);
-  const v1 a_upd = xt::view(uu, xt::all(), 0), b_upd = xt::view(vut, 0, xt::all());
+  auto [upd_u, upd_s, upd_vt] = xt::linalg::svd(upd, false, true);
+  const v1 a_upd = xt::view(upd_u, xt::all(), 0), b_upd = xt::view(upd_vt, 0, xt::all());
   std::vector<spike_outlier> out;
   for (double st : roots) {
     const kernels k = kernels_at(st, true);
     const m2 sys = system(k);
-    auto [su2, sv2, svt2] = xt::linalg::svd(sys, false, true);
+    auto [sys_u, sys_s, sys_vt] = xt::linalg::svd(sys, false, true);
     spike_outlier o;
     o.value = st;
-    o.null_residual = sv2(r - 1) / std::max(sv2(0), 1e-300);
-    const v1 y_l = xt::view(svt2, r - 1, xt::all());
+    o.null_residual = sys_s(r - 1) / std::max(sys_s(0), 1e-300);
+    const v1 y_l = xt::view(sys_vt, r - 1, xt::all());
     const v1 y_r = dot(omt, dot(k.kl, y_l));
     const double norm2 = -(xt::linalg::vdot(y_l, dot(k.dkl, y_l)) + xt::linalg::vdot(y_r, dot(k.dkr, y_r)));
     const double s = st * sq_rows;
