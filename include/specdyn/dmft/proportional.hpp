@@ -318,22 +318,18 @@ SPECDYN_CORE_FN std::vector<spike_outlier> spiked_outlier_vectors(const spike_gr
     const v1 y_r = dot(omt, dot(k.kl, y_l));
     const double norm2 = -(xt::linalg::vdot(y_l, dot(k.dkl, y_l)) + xt::linalg::vdot(y_r, dot(k.dkr, y_r)));
     const double s = st * sq_rows;
-    // aᵀG₁₁L y_L: on span(l̃) the row αᵀ[l̃ᵀỸ, I] / s, on the complement [aᵀỸ − αᵀl̃ᵀỸ, 0]·f_l
-    const v1 y_ly = xt::view(y_l, xt::range(0, rk)), y_ll = xt::view(y_l, xt::range(rk, r)), ly_y = dot(ly, y_ly);
-    auto left_overlap = [&](const v1& alpha, const v1& a_y, double a2) {
-      const double par = (xt::linalg::vdot(alpha, ly_y) + xt::linalg::vdot(alpha, y_ll)) / s;
-      const v1 perp_row = a_y - dot(xt::transpose(ly), alpha);
-      const double perp = xt::linalg::vdot(perp_row, y_ly) * k.fl;
-      return 2 * (par + perp) * (par + perp) / (a2 * norm2);
+    // ⟨probe, x⟩ on either side. Rows side: the span coordinates are y_L's l̃ part, the other ones its
+    // Ỹ part and cross = l̃ᵀỸ; aᵀG₁₁L y_L = αᵀ(y_l̃ + cross·y_Ỹ)/s + (a_Ỹ − crossᵀα)ᵀy_Ỹ·f_l (the
+    // complement, where M̃ acts). Columns side: y_R's k̃ part, its Z̃ part, cross = k̃ᵀZ̃ and f_r.
+    auto overlap = [&](const v1& coef, const v1& other, double norm2_probe, const v1& y_span, const v1& y_other, const m2& cross, double f) {
+      const double par = xt::linalg::vdot(coef, v1(y_span + dot(cross, y_other))) / s;
+      const double perp = xt::linalg::vdot(v1(other - dot(xt::transpose(cross), coef)), y_other) * f;
+      return 2 * (par + perp) * (par + perp) / (norm2_probe * norm2);
     };
-    // bᵀG₂₂R y_R: on span(k̃) the row βᵀ[I, k̃ᵀZ̃] / s, on the complement [0, bᵀZ̃ − βᵀk̃ᵀZ̃]·f_r
-    const v1 yr_k = xt::view(y_r, xt::range(0, rk)), yr_z = xt::view(y_r, xt::range(rk, r)), kz_z = dot(kz, yr_z);
-    auto right_overlap = [&](const v1& beta, const v1& b_z, double b2) {
-      const double par = (xt::linalg::vdot(beta, yr_k) + xt::linalg::vdot(beta, kz_z)) / s;
-      const v1 perp_row = b_z - dot(xt::transpose(kz), beta);
-      const double perp = xt::linalg::vdot(perp_row, yr_z) * k.fr;
-      return 2 * (par + perp) * (par + perp) / (b2 * norm2);
-    };
+    const v1 y_ly = xt::view(y_l, xt::range(0, rk)), y_ll = xt::view(y_l, xt::range(rk, r));
+    const v1 yr_k = xt::view(y_r, xt::range(0, rk)), yr_z = xt::view(y_r, xt::range(rk, r));
+    auto left_overlap = [&](const v1& alpha, const v1& a_y, double a2) { return overlap(alpha, a_y, a2, y_ll, y_ly, ly, k.fl); };
+    auto right_overlap = [&](const v1& beta, const v1& b_z, double b2) { return overlap(beta, b_z, b2, yr_k, yr_z, kz, k.fr); };
     o.update_left = left_overlap(a_upd, dot(xt::transpose(ly), a_upd), 1.0);
     o.update_right = right_overlap(b_upd, dot(xt::transpose(kz), b_upd), 1.0);
     for (std::size_t i = 0; i < lp.size(); ++i) o.left.push_back(left_overlap(lp[i].first, lp[i].second, left_probes[i].norm2));

@@ -162,14 +162,19 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
                 const auto top = spectra::top_singular(m, 1, true);
                 tops[l].push_back(top.values.front());
                 // overlaps of the top pair (ũ, ṽ) with the update's top pair, the readout and the teacher
-                const auto upd = spectra::top_singular(matrix(m - initial[l]), 1, true);
                 auto sq_overlap = [](const matrix& a, std::size_t ca, const auto& b) {
                   double ab = 0, bb = 0;
                   for (std::size_t i = 0; i < a.shape(0); ++i) ab += a(i, ca) * b(i), bb += b(i) * b(i);
                   return bb > 0 ? ab * ab / bb : NAN;
                 };
-                ov[l].update_left.push_back(t == 0 ? NAN : sq_overlap(top.left, 0, xt::view(upd.left, xt::all(), 0)));
-                ov[l].update_right.push_back(t == 0 ? NAN : sq_overlap(top.right, 0, xt::view(upd.right, xt::all(), 0)));
+                if (t == 0) {  // no update yet
+                  ov[l].update_left.push_back(NAN);
+                  ov[l].update_right.push_back(NAN);
+                } else {
+                  const auto upd = spectra::top_singular(matrix(m - initial[l]), 1, true);
+                  ov[l].update_left.push_back(sq_overlap(top.left, 0, xt::view(upd.left, xt::all(), 0)));
+                  ov[l].update_right.push_back(sq_overlap(top.right, 0, xt::view(upd.right, xt::all(), 0)));
+                }
                 ov[l].readout.push_back(l + 1 == n_layers ? sq_overlap(top.left, 0, xt::view(self.net().params().w[n_layers], 0, xt::all())) : NAN);
                 ov[l].teacher.push_back(l == 0 ? sq_overlap(top.right, 0, xt::view(data.teacher, 0, xt::all())) : NAN);
               }
