@@ -373,6 +373,64 @@ TEST_CASE("NTK bulk edge: composed Silverstein laws vs closed forms, sampled ker
   }
 }
 
+TEST_CASE("NTK top by Lanczos inside the closure: exact at t = 0, converged outliers after training", "[dmft][proportional][ntk]") {
+  namespace d = dmft::detail;
+  SECTION("t = 0: the labels' spectral measure under K is the law's, to rounding, at depth 1, 2, 3") {
+    // y = Xᵀβ*/√D, so yᵀ(K − z)⁻¹y/|y|² = β*ᵀX(XᵀMX/D − z)⁻¹Xᵀβ*/(αD²)·D. With W = XXᵀ/D,
+    // X(XᵀMX/D − z)⁻¹Xᵀ/D = M⁻¹ + zM⁻¹(W − zM⁻¹)⁻¹M⁻¹, and W's deterministic equivalent (W − Y)⁻¹ ≈ (aI − Y)⁻¹
+    // with a = α/(1 + δ), δ = τ((W − Y)⁻¹), gives ∫ [1/m + z/(m(am − z))] dH_M(m) = g_M(z/a) with
+    // z = ζ(α − t_M(ζ)), ζ = z/a: the same curve as Silverstein's law of K/α = XᵀMX/P, whose Stieltjes
+    // transform there is −1/ζ. So the oracle is g_M(−1/g_{K/α}(z/α))/α. (Checked first on sampled
+    // matrices, D = 1000: within 1 % at z = 1.3 and 2 times the edge.)
+    for (std::size_t depth : {1, 2, 3})
+      for (double alpha : {0.5, 2.0})
+        for (double nu : {0.5, 2.0}) {
+          const double s2 = 0.81;
+          dmft::proportional_problem pr{.alpha = alpha, .nu = nu, .gamma0_tilde = 4, .eta_hat = 0.01, .sigma = 0.9, .steps = 0, .depth = depth};
+          const auto sol = dmft::solve_proportional(pr);
+          REQUIRE(sol.ntk.size() == 1);
+          const auto& r = sol.ntk.front();
+          d::law q = depth >= 2 ? d::affine(d::marchenko_pastur(1.0), s2, s2) : d::unit_mass();
+          if (depth == 3) q = d::affine(d::silverstein(q, 1.0), s2 * s2, s2);
+          const d::law ml = d::affine(d::silverstein(q, nu), std::pow(s2, double(depth)), s2 / nu);
+          const d::law kl = d::silverstein(ml, 1 / alpha);
+          const double edge = sol.ntk_edge.front();
+          INFO("depth " << depth << ", α = " << alpha << ", ν = " << nu << ": top Ritz " << r.top << ", edge " << edge);
+          REQUIRE(kl.top * alpha == Approx(edge).epsilon(1e-9));
+          double wsum = 0;
+          for (double w : r.weights) wsum += w;
+          CHECK(wsum == Approx(1.0).epsilon(1e-12));
+          for (double f : {1.05, 1.3, 2.0}) {
+            const double z = f * edge;
+            double gq = 0;
+            for (std::size_t i = 0; i < r.nodes.size(); ++i) gq += r.weights[i] / (r.nodes[i] - z);
+            CHECK(gq == Approx(ml.g(-1 / kl.g(z / alpha)) / alpha).epsilon(1e-9));
+          }
+          // no outlier at t = 0: the top Ritz value creeps up to the edge from below (square-root edge, ~1/k²)
+          CHECK(!r.converged);
+          CHECK(r.top < edge);
+          CHECK(r.top > 0.99 * edge);
+        }
+  }
+  SECTION("after training: converged, above the bulk edge, and independent of the iteration cap") {
+    auto pr = rich_problem_depth2();
+    pr.spectra_every = 10;
+    const auto sol = dmft::solve_proportional(pr);
+    REQUIRE(sol.ntk.size() == 3);  // t = 0, 10, 20
+    for (std::size_t i = 1; i < sol.ntk.size(); ++i) {
+      const auto& r = sol.ntk[i];
+      INFO("step " << r.step << ": top " << r.top << ", edge " << sol.ntk_edge[r.step] << ", residual " << r.residual);
+      CHECK(r.converged);
+      CHECK(r.top > 1.01 * sol.ntk_edge[r.step]);
+      CHECK(r.second < r.top);
+      CHECK(r.weight > 0);
+      CHECK(r.weight < 1);
+    }
+    pr.ntk_iterations = 200;  // more iterations than convergence needs: the same value
+    CHECK(dmft::solve_proportional(pr).ntk.back().top == Approx(sol.ntk.back().top).epsilon(1e-9));
+  }
+}
+
 TEST_CASE("online SGD in the lazy, wide limit: the population loss contracts by 1 − 2κ + κ²(1 + 1/α) per step", "[dmft][proportional]") {
   // fresh batches of B = αD points: in β-space e ← (I − kη̂ XXᵀ/D) e with E[XXᵀ/D] = α and
   // E[(XXᵀ/D)²] = α² + α, so ⟨e²⟩ shrinks by ρ = 1 − 2kη̂α + (kη̂)²(α² + α) each step, exactly
@@ -425,7 +483,7 @@ TEST_CASE("outlier escape and singular vectors: the step at which the networks' 
   dmft::proportional_problem pr{.alpha = 2, .nu = 1, .gamma0_tilde = 16, .eta_hat = 0.003, .steps = 16, .depth = 2};
   const auto dir = scratch("escape");
   const auto res = run::run_proportional(models::deep_linear3, pr,
-                                         {.dims = {512}, .seeds = 8, .seed = 0, .spectra_every = 1, .out = dir.string(), .quiet = true, .ntk = false},
+                                         {.dims = {512}, .seeds = 8, .seed = 0, .spectra_every = 1, .out = dir.string(), .quiet = true},
                                          "test");
   fs::remove_all(dir);
   REQUIRE(res.status == "completed");
@@ -458,6 +516,19 @@ TEST_CASE("outlier escape and singular vectors: the step at which the networks' 
     CHECK(o.predicted < 0.97);
     CHECK(std::abs(o.mean.at(0) - o.predicted) < 0.025);
   }
+  // the NTK at T: the theory's top (Lanczos in the closure) is an outlier 1.3× the bulk edge (301.3 vs 231.8), and
+  // the networks' λ_max(K_T) and the labels' weight on its eigenvector must match it. One network scatters by
+  // 3.4 % (λ) and 0.018 (weight) here (measured: 298.8 ± 3.6 and 0.834 ± 0.006 for the mean of these 8 against
+  // 301.3 and 0.835), so the mean of 8 must be within 4 % (3.3 standard errors) and 0.03 (5).
+  const auto& ntk = res.theory.ntk.back();
+  REQUIRE(ntk.step == pr.steps);
+  REQUIRE(ntk.converged);
+  CHECK(ntk.top > 1.2 * res.theory.ntk_edge.back());
+  REQUIRE(res.ntk_final.at(0).size() == 8);
+  const double lam = stats::mean_se(res.ntk_final[0]).first, wt = stats::mean_se(res.ntk_final_weight[0]).first;
+  INFO("NTK top: theory " << ntk.top << " (weight " << ntk.weight << "), networks " << lam << " (weight " << wt << ")");
+  CHECK(lam == Approx(ntk.top).epsilon(0.04));
+  CHECK(std::abs(wt - ntk.weight) < 0.03);
 }
 
 TEST_CASE("proportional theory vs networks: < 3 % at D = 1024, single-network error falling from D = 256", "[dmft][proportional][statistical]") {

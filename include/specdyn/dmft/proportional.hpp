@@ -47,6 +47,7 @@ struct proportional_problem {
   std::size_t steps = 50;
   std::size_t depth = 1;      // dense layers L: 1 (deep_linear2), 2 (deep_linear3), 3 (deep_linear4), … up to 8
   std::size_t spectra_every = 0;  // predict the weight outliers every this many steps (0: never)
+  std::size_t ntk_iterations = 60;  // Lanczos iterations for the NTK's top eigenvalue at the spectra steps (0: skip)
   bool online = false;  // one-pass SGD: a fresh batch of αD points each step (then α = B/D and η̂ = η/B)
 
   SPECDYN_CORE_FN void validate() const
@@ -60,6 +61,7 @@ struct proportional_problem {
     require(sigma > 0 && std::isfinite(sigma), "--sigma", sigma, "must be a positive number");
     require(noise >= 0 && std::isfinite(noise), "--noise", noise, "must be a non-negative number");
     require(steps <= 5000, "--steps", steps, "use at most 5000 for the proportional theory (cost T³)");
+    require(ntk_iterations <= 1000, "NTK Lanczos iterations", ntk_iterations, "use at most 1000");
   }
 #else
   ;
@@ -80,6 +82,20 @@ struct proportional_spectrum {
   std::vector<double> identity_residual;     // per step: |kᵀ(M₀ᵀl) − (M₀k)ᵀl| / scale, a self-check of the closure (≈ 1e-15)
 };
 
+/// The top of the NTK's spectrum on the training set at one step (dmft::detail::ntk_lanczos).
+struct ntk_ritz {
+  std::size_t step = 0;
+  double top = 0;          // largest Ritz value (units f ← f + (η/P)KΔ)
+  double second = 0;       // the next one
+  double weight = 0;       // squared overlap of the labels y with the top Ritz vector, ⟨y, x₁⟩²/|y|²
+  double residual = 0;     // |K x₁ − top·x₁| (Lanczos' bound on the distance to an eigenvalue)
+  std::size_t iterations = 0;
+  bool converged = false;  // residual ≤ 1e-5·top: an eigenvalue (an outlier); otherwise top is a lower bound of the bulk edge
+  // the whole Gauss quadrature of the labels' spectral measure under K: Ritz values (ascending) and
+  // their weights ⟨y, x_i⟩²/|y|² (summing to 1), so Σ_i weights_i/(nodes_i − z) approximates yᵀ(K − z)⁻¹y/|y|²
+  std::vector<double> nodes, weights;
+};
+
 struct proportional_solution {
   std::vector<proportional_spectrum> spectra;  // empty unless spectra_every > 0
   std::vector<double> train_loss, test_loss;  // ½⟨Δ²⟩_μ and ½(⟨e²⟩_i + σ_ε²), t = 0..T
@@ -88,6 +104,9 @@ struct proportional_solution {
   // per step: the right edge of the bulk of the NTK on the training set, in the units where a GD step
   // is f ← f + (η/P)KΔ, so η̂·ntk_edge is the edge-of-stability ratio of the bulk (ntk_bulk_edge)
   std::vector<double> ntk_edge;
+  // at t = 0, the spectra steps and T (full batch; ntk_iterations > 0): the top of the NTK's spectrum
+  // from Lanczos iterations inside the closure; a converged value above ntk_edge is an outlier
+  std::vector<ntk_ritz> ntk;
 };
 
 namespace detail {
@@ -501,10 +520,304 @@ SPECDYN_CORE_FN double ntk_bulk_edge(const proportional_problem& pr, double c_w,
 ;
 #endif
 
+namespace detail {
+/// The closure's state: the sites, every variable as a list of slots, and the correlations. Slots
+/// 0 … T are the training steps; further slots hold virtual vectors on which the frozen NTK acts
+/// (closure_apply_ntk). Neuron sites ℓ = 0 … L−1 each have a forward source (u^A for ℓ = 0, χ_ℓ from
+/// W_ℓ's randomness) and a backward one (ξ_ℓ from W_{ℓ+1}'s, or the readout's initial value w(0) at
+/// the top layer). Each slot creates at most one new source per matrix side, and `D`, `e`, `v`,
+/// `h`, `gb` list, slot by slot, the vector whose random-matrix field that source is: u^X(s) is the
+/// field of X applied to D[s], r^X(s) of Xᵀ applied to e[s], u^A(s) of A₀ applied to v[s], r^A(s) of
+/// A₀ᵀ applied to gb[0][s], χ_ℓ(s) of W_ℓ₀ applied to h[ℓ−1][s], ξ_ℓ(s) of W_{ℓ+1,0}ᵀ applied to
+/// gb[ℓ+1][s]. That bookkeeping is all the Onsager (response) terms need.
+struct closure {
+  enum { rX = 0, eps = 1 };             // data point μ
+  enum { rA = 0, uX = 1, bstar = 2 };   // input coordinate i
+  enum { fwd = 0, bwd = 1 };            // neuron of layer ℓ
+  using lin = site::lin;
+  proportional_problem pr;
+  std::size_t L = 1;
+  site mu{2, 1}, in{3, 1};
+  std::vector<site> hid;
+  std::vector<lin> D, beta, e, v;
+  // h[ℓ][s]: forward field of layer ℓ (h[0] = A v/√D, h[ℓ] = W_ℓ h[ℓ−1]/√N); gb[ℓ][s]: backward
+  // field (gb[L−1] = w, the readout; gb[ℓ] = W_{ℓ+1}ᵀ gb[ℓ+1]/√N; gb[0] = u enters the input weight)
+  std::vector<std::vector<lin>> h, gb;
+  mat c_v, c_e, c_d;
+  std::vector<mat> c_h, c_g;
+};
+
+/// Row t of a site correlation C_x(t, s ≤ t) and the source covariance it drives, scale·C_x (only its
+/// diagonal when that source is fresh at every step).
+SPECDYN_CORE_FN void correlate(const site& st, const std::vector<site::lin>& x, mat& c, mat* source, double scale, bool white, std::size_t t)
+#if SPECDYN_CORE_BODIES
+{
+  const site::lin wx = st.weighted(x[t], t);
+  for (std::size_t s = 0; s <= t; ++s) {
+    c[t][s] = c[s][t] = site::dot(wx, x[s], t);
+    if (source) (*source)[t][s] = (*source)[s][t] = (white && s != t) ? 0.0 : scale * c[t][s];
+  }
+}
+#else
+;
+#endif
+
+/// An empty closure with `slots` slots (at least pr.steps + 1).
+SPECDYN_CORE_FN closure make_closure(const proportional_problem& pr, std::size_t slots)
+#if SPECDYN_CORE_BODIES
+{
+  closure c;
+  c.pr = pr;
+  c.L = pr.depth;
+  const std::size_t S = slots, L = pr.depth;
+  c.mu = site(2, S);
+  c.in = site(3, S);
+  c.hid.assign(L, site(2, S));
+  if (!pr.online) c.mu.cov[closure::eps][0][0] = pr.noise * pr.noise;  // one ε per data point for the whole run
+  c.in.cov[closure::bstar][0][0] = 1.0;
+  c.hid[L - 1].cov[closure::bwd][0][0] = pr.sigma * pr.sigma;  // the readout's initial value
+  c.D.assign(S, c.mu.zero());
+  c.beta.assign(S, c.in.zero());
+  c.e = c.v = c.beta;
+  c.h.assign(L, std::vector<site::lin>(S, c.hid[0].zero()));
+  c.gb = c.h;
+  const mat zeros(S, vec(S, 0.0));
+  c.c_v = c.c_e = c.c_d = zeros;
+  c.c_h.assign(L, zeros);
+  c.c_g.assign(L, zeros);
+  return c;
+}
+#else
+;
+#endif
+
+/// Training step t of the closure (the equations at the top of this file), in causal order.
+SPECDYN_CORE_FN void closure_step(closure& c, std::size_t t)
+#if SPECDYN_CORE_BODIES
+{
+  using C = closure;
+  const auto& pr = c.pr;
+  const std::size_t L = c.L;
+  const double s2 = pr.sigma * pr.sigma, a = pr.alpha, nu = pr.nu, g = pr.gamma0_tilde, eh = pr.eta_hat;
+  auto& h = c.h;
+  auto& gb = c.gb;
+  // (1) backward pass. Readout: w(t) = w(t−1) + η̂γ̃0 h_{L−1}(t−1); below it
+  //     g_ℓ(t) = ξ_ℓ(t) + σ² Σ_{s<t} R_{g_{ℓ+1}←χ_{ℓ+1}}(t,s) h_ℓ(s) + η̂γ̃0 Σ_{s<t} C_{g_{ℓ+1}}(s,t) h_ℓ(s)
+  //     and each g_ℓ drives the backward source below it: ξ_{ℓ−1} ~ GP(0, σ²C_{g_ℓ}), r^A ~ GP(0, σ²ν C_{g_0})
+  for (std::size_t l = L; l-- > 0;) {
+    auto& gl = gb[l];
+    if (l == L - 1) {
+      if (t == 0) {
+        gl[0][C::bwd][0] = 1.0;
+      } else {
+        gl[t] = gl[t - 1];
+        site::axpy(eh * g, h[l][t - 1], gl[t]);
+      }
+    } else {
+      gl[t][C::bwd][t] = 1.0;
+      for (std::size_t s = 0; s < t; ++s) site::axpy(s2 * gb[l + 1][t][C::fwd][s] + eh * g * c.c_g[l + 1][s][t], h[l][s], gl[t]);
+    }
+    correlate(c.hid[l], gl, c.c_g[l], l > 0 ? &c.hid[l - 1].cov[C::bwd] : &c.in.cov[C::rA], l > 0 ? s2 : s2 * nu, false, t);
+  }
+  const auto& u = gb[0];
+  // (2) input coordinate: β(t), e(t) = β* − β(t) + β(0)
+  c.beta[t][C::rA][t] = 1.0 / (g * nu);
+  for (std::size_t s = 0; s < t; ++s) site::axpy((s2 * nu * u[t][C::fwd][s] + eh * g * nu * c.c_g[0][s][t]) / (g * nu), c.v[s], c.beta[t]);
+  c.e[t] = c.in.zero();
+  c.e[t][C::bstar][0] = 1.0;
+  site::axpy(-1.0, c.beta[t], c.e[t]);
+  site::axpy(1.0, c.beta[0], c.e[t]);
+  // online: the batch at step t is new, so its field r^X(t) is independent of every earlier one
+  correlate(c.in, c.e, c.c_e, &c.mu.cov[C::rX], 1.0, pr.online, t);
+  // (3) data point: Δ(t) = r^X(t) + Σ_{s<t} R_e(t,s) Δ(s) + ε. Online, a point is seen once: no
+  // memory term, its own fresh noise, and the v(t) below only reacts to the current step.
+  auto& D = c.D;
+  D[t][C::rX][t] = 1.0;
+  if (pr.online) {
+    D[t][C::eps][t] = 1.0;
+    c.mu.cov[C::eps][t][t] = pr.noise * pr.noise;
+  } else {
+    D[t][C::eps][0] = 1.0;
+    for (std::size_t s = 0; s < t; ++s) site::axpy(c.e[t][C::uX][s], D[s], D[t]);
+  }
+  correlate(c.mu, D, c.c_d, &c.in.cov[C::uX], a, false, t);
+  // (4) input coordinate: v(t) = u^X(t) + α Σ_{s≤t} R_Δ(t,s) e(s)
+  c.v[t][C::uX][t] = 1.0;
+  for (std::size_t s = 0; s <= t; ++s) site::axpy(a * D[t][C::rX][s], c.e[s], c.v[t]);
+  correlate(c.in, c.v, c.c_v, &c.hid[0].cov[C::fwd], s2, false, t);
+  // (5) forward pass: h_0(t) = A(t)v(t)/√D = u^A(t) + σ² Σ_{s≤t} R_v(t,s) g_0(s) + η̂γ̃0 Σ_{s<t} C_v(s,t) g_0(s),
+  //     h_ℓ(t) = W_ℓ(t)h_{ℓ−1}(t)/√N = χ_ℓ(t) + σ² Σ_{s≤t} R_{h_{ℓ−1}←ξ_{ℓ−1}}(t,s) g_ℓ(s) + η̂γ̃0 Σ_{s<t} C_{h_{ℓ−1}}(s,t) g_ℓ(s)
+  for (std::size_t l = 0; l < L; ++l) {
+    const std::vector<site::lin>& below = l == 0 ? c.v : h[l - 1];
+    const mat& c_below = l == 0 ? c.c_v : c.c_h[l - 1];
+    const std::size_t src = l == 0 ? std::size_t(C::rA) : std::size_t(C::bwd);
+    h[l][t][C::fwd][t] = 1.0;
+    for (std::size_t s = 0; s <= t; ++s) site::axpy(s2 * below[t][src][s] + (s < t ? eh * g * c_below[s][t] : 0.0), gb[l][s], h[l][t]);
+    if (l + 1 < L) correlate(c.hid[l], h[l], c.c_h[l], &c.hid[l + 1].cov[C::fwd], s2, false, t);  // the top layer's C_h drives nothing
+  }
+}
+#else
+;
+#endif
+
+/// The NTK of the network frozen after tf training steps, applied to the data vector r = c.D[j]
+/// (slot j > tf, every earlier slot filled): returns K(tf)r at the data site, in the units where a
+/// GD step is f ← f + (η/P)KΔ. K r is the first-order change of the outputs, per unit η̂, of one GD
+/// step with residual r at the frozen weights, so it is the training step's own chain with r in
+/// place of Δ (docs/proportional.md §5.3):
+///   v_r = X r/√D,  h^r_0 = A(tf)v_r/√D,  h^r_ℓ = W_ℓ(tf)h^r_{ℓ−1}/√N        (forward)
+///   δg_{L−1} = γ̃0 h^r_{L−1},  δg_{ℓ−1} = W_ℓ(tf)ᵀδg_ℓ/√N + γ̃0 C_{g_ℓ}(tf,tf) h^r_{ℓ−1}   (backward: δw, δW_ℓᵀg_ℓ)
+///   δβ = C_{g_0}(tf,tf) v_r + A(tf)ᵀδg_0/(γ0N),   K r = Xᵀδβ/√D.
+/// Each random-matrix product is a fresh Gaussian field plus Onsager terms over every earlier slot,
+/// this one included (δβ depends on X r, so Xᵀδβ reacts to r itself: Silverstein's self-consistency,
+/// unrolled slot by slot); the trained weights' finite-rank updates add the C(s, ·) sums over s < tf.
+SPECDYN_CORE_FN site::lin closure_apply_ntk(closure& c, std::size_t j, std::size_t tf)
+#if SPECDYN_CORE_BODIES
+{
+  using C = closure;
+  const auto& pr = c.pr;
+  const std::size_t L = c.L;
+  const double s2 = pr.sigma * pr.sigma, a = pr.alpha, nu = pr.nu, g = pr.gamma0_tilde, eh = pr.eta_hat;
+  auto& h = c.h;
+  auto& gb = c.gb;
+  correlate(c.mu, c.D, c.c_d, &c.in.cov[C::uX], a, false, j);  // u^X(j): the field of X r
+  // v_r = u^X(j) + α Σ_s R_r(s) e(s)
+  c.v[j] = c.in.zero();
+  c.v[j][C::uX][j] = 1.0;
+  for (std::size_t s = 0; s < j; ++s) site::axpy(a * c.D[j][C::rX][s], c.e[s], c.v[j]);
+  correlate(c.in, c.v, c.c_v, &c.hid[0].cov[C::fwd], s2, false, j);
+  // forward through the frozen weights: A(tf) = A₀ + η̂γ̃0/√D Σ_{s<tf} u(s)v(s)ᵀ, likewise W_ℓ(tf)
+  for (std::size_t l = 0; l < L; ++l) {
+    const std::vector<site::lin>& below = l == 0 ? c.v : h[l - 1];
+    const mat& c_below = l == 0 ? c.c_v : c.c_h[l - 1];
+    const std::size_t src = l == 0 ? std::size_t(C::rA) : std::size_t(C::bwd);
+    h[l][j] = c.hid[l].zero();
+    h[l][j][C::fwd][j] = 1.0;
+    for (std::size_t s = 0; s < j; ++s) site::axpy(s2 * below[j][src][s] + (s < tf ? eh * g * c_below[s][j] : 0.0), gb[l][s], h[l][j]);
+    correlate(c.hid[l], h[l], c.c_h[l], l + 1 < L ? &c.hid[l + 1].cov[C::fwd] : nullptr, s2, false, j);
+  }
+  // backward: the readout's change δw = γ̃0 h^r_{L−1}, then each W_ℓ(tf)ᵀ and the update δW_ℓᵀg_ℓ(tf)
+  for (std::size_t l = L; l-- > 0;) {
+    auto& gl = gb[l];
+    gl[j] = c.hid[l].zero();
+    if (l == L - 1) {
+      site::axpy(g, h[l][j], gl[j]);
+    } else {
+      gl[j][C::bwd][j] = 1.0;
+      for (std::size_t s = 0; s <= j; ++s)
+        site::axpy(s2 * gb[l + 1][j][C::fwd][s] + (s < tf ? eh * g * c.c_g[l + 1][s][j] : 0.0), h[l][s], gl[j]);
+      site::axpy(g * c.c_g[l + 1][tf][tf], h[l][j], gl[j]);
+    }
+    correlate(c.hid[l], gl, c.c_g[l], l > 0 ? &c.hid[l - 1].cov[C::bwd] : &c.in.cov[C::rA], l > 0 ? s2 : s2 * nu, false, j);
+  }
+  // δβ = C_u(tf,tf) v_r + [r^A(j) + σ²ν Σ_{s≤j} R_{δu}(s) v(s)]/(γ̃0ν) + η̂ Σ_{s<tf} C_u(s, ·) v(s): e[j] is its
+  // slot (the vector whose Xᵀ field is r^X(j))
+  auto& d = c.e[j];
+  d = c.in.zero();
+  site::axpy(c.c_g[0][tf][tf], c.v[j], d);
+  d[C::rA][j] += 1.0 / (g * nu);
+  for (std::size_t s = 0; s <= j; ++s) site::axpy(s2 * gb[0][j][C::fwd][s] / g + (s < tf ? eh * c.c_g[0][s][j] : 0.0), c.v[s], d);
+  correlate(c.in, c.e, c.c_e, &c.mu.cov[C::rX], 1.0, false, j);
+  // K r = r^X(j) + Σ_{s≤j} R_δβ(s) D(s)
+  site::lin kr = c.mu.zero();
+  kr[C::rX][j] = 1.0;
+  for (std::size_t s = 0; s <= j; ++s) site::axpy(d[C::uX][s], c.D[s], kr);
+  return kr;
+}
+#else
+;
+#endif
+
+/// The top of the NTK's spectrum after tf training steps, from Lanczos iterations run inside the
+/// closure: each iteration applies the frozen K(tf) to the latest Lanczos vector (one virtual slot,
+/// closure_apply_ntk) and orthogonalises against all earlier ones with inner products that are data-site
+/// correlations, so the tridiagonal matrix is the N = ∞ limit of the one Lanczos would build on the
+/// networks' P×P kernel from the labels y. An outlier of K that y sees converges geometrically; with
+/// none, the top Ritz value creeps up to the bulk edge from below.
+/// `base` holds the training steps 0 … T in slots 0 … T and at least `iterations` free slots after them.
+SPECDYN_CORE_FN ntk_ritz ntk_lanczos(const closure& base, std::size_t tf, std::size_t iterations)
+#if SPECDYN_CORE_BODIES
+{
+  closure c = base;  // the virtual slots are written into a copy
+  const std::size_t first = c.pr.steps + 1;
+  require(first + iterations <= c.D.size(), "Lanczos iterations", iterations, "the closure has too few free slots");
+  auto weighted = [&](const site::lin& x, std::size_t upto) { return c.mu.weighted(x, upto); };
+  std::vector<site::lin> q;
+  {
+    site::lin y = c.D[0];  // Δ(0) = y: the output is centred
+    const double n = std::sqrt(site::dot(weighted(y, tf), y, tf));
+    for (auto& x : y) for (auto& v : x) v /= n;
+    q.push_back(std::move(y));
+  }
+  // |x|² summed without cancellation: Σ |coefficient|·|covariance|·|coefficient|. When a vector's
+  // norm falls below 1e-12 of it, its coefficients no longer carry the digits to go on with.
+  auto abs_norm2 = [&](const site::lin& x, std::size_t upto) {
+    double q2 = 0;
+    for (std::size_t a = 0; a < x.size(); ++a)
+      for (std::size_t s = 0; s <= upto; ++s) {
+        if (x[a][s] == 0) continue;
+        for (std::size_t r = 0; r <= upto; ++r) q2 += std::abs(x[a][s] * c.mu.cov[a][s][r] * x[a][r]);
+      }
+    return q2;
+  };
+  std::vector<double> al, be;
+  auto top_pair = [&](std::size_t m) {
+    xt::xtensor<double, 2> tri = xt::zeros<double>({m, m});
+    for (std::size_t i = 0; i < m; ++i) {
+      tri(i, i) = al[i];
+      if (i + 1 < m) tri(i, i + 1) = tri(i + 1, i) = be[i];
+    }
+    return xt::linalg::eigh(tri);  // ascending
+  };
+  ntk_ritz r;
+  r.step = tf;
+  for (std::size_t k = 0; k < iterations; ++k) {
+    const std::size_t j = first + k;
+    c.D[j] = q[k];
+    site::lin w = closure_apply_ntk(c, j, tf);
+    // three-term recurrence plus full reorthogonalisation (twice is enough)
+    for (int pass = 0; pass < 3; ++pass) {
+      const site::lin ww = weighted(w, j);
+      for (std::size_t i = 0; i <= k; ++i) {
+        const double h = site::dot(ww, q[i], j);
+        if (pass == 0 && i == k) al.push_back(h);
+        site::axpy(-h, q[i], w);
+      }
+    }
+    const double b2 = site::dot(weighted(w, j), w, j);
+    const double b = std::sqrt(std::max(0.0, b2));
+    be.push_back(b);
+    const auto [lam, vecs] = top_pair(k + 1);
+    const double top = lam(k), res = b * std::abs(vecs(k, k));
+    // stop when the top Ritz pair has converged (an outlier: geometric), when K leaves the Krylov
+    // space invariant, or when the digits run out; otherwise go on to `iterations`
+    if (res <= 1e-10 * std::abs(top) || !(b > 1e-12 * std::abs(top))) break;
+    if (b2 < 1e-12 * abs_norm2(w, j)) break;
+    if (k + 1 == iterations) break;
+    for (auto& x : w) for (auto& v : x) v /= b;
+    q.push_back(std::move(w));
+  }
+  const std::size_t m = al.size();
+  const auto [lam, vecs] = top_pair(m);
+  r.iterations = m;
+  r.top = lam(m - 1);
+  r.second = m > 1 ? lam(m - 2) : NAN;
+  r.weight = vecs(0, m - 1) * vecs(0, m - 1);
+  r.residual = std::abs(be.back() * vecs(m - 1, m - 1));
+  r.converged = r.residual <= 1e-5 * std::abs(r.top);
+  for (std::size_t i = 0; i < m; ++i) {
+    r.nodes.push_back(lam(i));
+    r.weights.push_back(vecs(0, i) * vecs(0, i));
+  }
+  return r;
+}
+#else
+;
+#endif
+}  // namespace detail
+
 /// One causal pass of the proportional closure for depth L = pr.depth (deep_linear{L+1}); the
-/// equations are at the top of this file and in docs/proportional.md. Neuron sites ℓ = 0 … L−1
-/// each have a forward source (u^A for ℓ = 0, χ_ℓ from W_ℓ's randomness above) and a backward one
-/// (ξ_ℓ from W_{ℓ+1}'s, or the readout's initial value w(0) at the top layer).
+/// equations are at the top of this file and in docs/proportional.md.
 SPECDYN_CORE_FN proportional_solution solve_proportional(const proportional_problem& pr)
 #if SPECDYN_CORE_BODIES
 {
@@ -513,92 +826,25 @@ SPECDYN_CORE_FN proportional_solution solve_proportional(const proportional_prob
   using lin = site::lin;
   using detail::mat;
   using detail::vec;
+  using C = detail::closure;
   const std::size_t T1 = pr.steps + 1, L = pr.depth;
-  const double s2 = pr.sigma * pr.sigma, a = pr.alpha, nu = pr.nu, g = pr.gamma0_tilde, eh = pr.eta_hat;
-  // sources: μ {r^X, ε}; i {r^A, u^X, β*}; neuron ℓ {forward: u^A (ℓ = 0) or χ_ℓ; backward: ξ_ℓ, or w(0) at the top}
-  enum { rX = 0, eps = 1 };
-  enum { rA = 0, uX = 1, bstar = 2 };
-  enum { fwd = 0, bwd = 1 };
-  site mu(2, T1), in(3, T1);
-  std::vector<site> hid(L, site(2, T1));
-  if (!pr.online) mu.cov[eps][0][0] = pr.noise * pr.noise;  // one ε per data point for the whole run
-  in.cov[bstar][0][0] = 1.0;
-  hid[L - 1].cov[bwd][0][0] = s2;  // the readout's initial value
-  std::vector<lin> D(T1, mu.zero()), beta(T1, in.zero()), e(T1, in.zero()), v(T1, in.zero());
-  // h[ℓ][t]: forward field of layer ℓ (h[0] = A v/√D, h[ℓ] = W_ℓ h[ℓ−1]/√N); gb[ℓ][t]: backward
-  // field (gb[L−1] = w, the readout; gb[ℓ] = W_{ℓ+1}ᵀ gb[ℓ+1]/√N; gb[0] = u enters the input weight)
-  std::vector<std::vector<lin>> h(L, std::vector<lin>(T1, hid[0].zero())), gb = h;
-  const mat zeros(T1, vec(T1, 0.0));
-  mat c_v = zeros, c_e = zeros, c_d = zeros;
-  std::vector<mat> c_h(L, zeros), c_g(L, zeros);
-  // Row t of a site correlation C_x(t, s ≤ t) and the source covariance it drives, scale·C_x (only
-  // its diagonal when that source is fresh at every step)
-  auto correlate = [](const site& st, const std::vector<lin>& x, mat& c, mat* source, double scale, bool white, std::size_t t) {
-    const lin wx = st.weighted(x[t], t);
-    for (std::size_t s = 0; s <= t; ++s) {
-      c[t][s] = c[s][t] = site::dot(wx, x[s], t);
-      if (source) (*source)[t][s] = (*source)[s][t] = (white && s != t) ? 0.0 : scale * c[t][s];
-    }
-  };
+  const double g = pr.gamma0_tilde, eh = pr.eta_hat, nu = pr.nu;
+  const bool lanczos = pr.ntk_iterations > 0 && !pr.online;
+  C cl = detail::make_closure(pr, T1 + (lanczos ? pr.ntk_iterations : 0));
+  const site &mu = cl.mu, &in = cl.in;
+  const std::vector<site>& hid = cl.hid;
+  const std::vector<lin>&beta = cl.beta, &v = cl.v;
+  const std::vector<std::vector<lin>>&h = cl.h, &gb = cl.gb;
+  const mat &c_v = cl.c_v, &c_e = cl.c_e, &c_d = cl.c_d;
+  const std::vector<mat>&c_h = cl.c_h, &c_g = cl.c_g;
+  (void)mu;
   proportional_solution out;
   std::vector<double> c_back(L);
   for (std::size_t t = 0; t < T1; ++t) {
-    // (1) backward pass. Readout: w(t) = w(t−1) + η̂γ̃0 h_{L−1}(t−1); below it
-    //     g_ℓ(t) = ξ_ℓ(t) + σ² Σ_{s<t} R_{g_{ℓ+1}←χ_{ℓ+1}}(t,s) h_ℓ(s) + η̂γ̃0 Σ_{s<t} C_{g_{ℓ+1}}(s,t) h_ℓ(s)
-    //     and each g_ℓ drives the backward source below it: ξ_{ℓ−1} ~ GP(0, σ²C_{g_ℓ}), r^A ~ GP(0, σ²ν C_{g_0})
-    for (std::size_t l = L; l-- > 0;) {
-      auto& gl = gb[l];
-      if (l == L - 1) {
-        if (t == 0) {
-          gl[0][bwd][0] = 1.0;
-        } else {
-          gl[t] = gl[t - 1];
-          site::axpy(eh * g, h[l][t - 1], gl[t]);
-        }
-      } else {
-        gl[t][bwd][t] = 1.0;
-        for (std::size_t s = 0; s < t; ++s) site::axpy(s2 * gb[l + 1][t][fwd][s] + eh * g * c_g[l + 1][s][t], h[l][s], gl[t]);
-      }
-      correlate(hid[l], gl, c_g[l], l > 0 ? &hid[l - 1].cov[bwd] : &in.cov[rA], l > 0 ? s2 : s2 * nu, false, t);
-    }
-    const std::vector<lin>& u = gb[0];
-    // (2) input coordinate: β(t), e(t) = β* − β(t) + β(0)
-    beta[t][rA][t] = 1.0 / (g * nu);
-    for (std::size_t s = 0; s < t; ++s) site::axpy((s2 * nu * u[t][fwd][s] + eh * g * nu * c_g[0][s][t]) / (g * nu), v[s], beta[t]);
-    e[t] = in.zero();
-    e[t][bstar][0] = 1.0;
-    site::axpy(-1.0, beta[t], e[t]);
-    site::axpy(1.0, beta[0], e[t]);
-    // online: the batch at step t is new, so its field r^X(t) is independent of every earlier one
-    correlate(in, e, c_e, &mu.cov[rX], 1.0, pr.online, t);
-    // (3) data point: Δ(t) = r^X(t) + Σ_{s<t} R_e(t,s) Δ(s) + ε. Online, a point is seen once: no
-    // memory term, its own fresh noise, and the v(t) below only reacts to the current step.
-    D[t][rX][t] = 1.0;
-    if (pr.online) {
-      D[t][eps][t] = 1.0;
-      mu.cov[eps][t][t] = pr.noise * pr.noise;
-    } else {
-      D[t][eps][0] = 1.0;
-      for (std::size_t s = 0; s < t; ++s) site::axpy(e[t][uX][s], D[s], D[t]);
-    }
-    correlate(mu, D, c_d, &in.cov[uX], a, false, t);
-    // (4) input coordinate: v(t) = u^X(t) + α Σ_{s≤t} R_Δ(t,s) e(s)
-    v[t][uX][t] = 1.0;
-    for (std::size_t s = 0; s <= t; ++s) site::axpy(a * D[t][rX][s], e[s], v[t]);
-    correlate(in, v, c_v, &hid[0].cov[fwd], s2, false, t);
-    // (5) forward pass: h_0(t) = A(t)v(t)/√D = u^A(t) + σ² Σ_{s≤t} R_v(t,s) g_0(s) + η̂γ̃0 Σ_{s<t} C_v(s,t) g_0(s),
-    //     h_ℓ(t) = W_ℓ(t)h_{ℓ−1}(t)/√N = χ_ℓ(t) + σ² Σ_{s≤t} R_{h_{ℓ−1}←ξ_{ℓ−1}}(t,s) g_ℓ(s) + η̂γ̃0 Σ_{s<t} C_{h_{ℓ−1}}(s,t) g_ℓ(s)
-    for (std::size_t l = 0; l < L; ++l) {
-      const std::vector<lin>& below = l == 0 ? v : h[l - 1];
-      const mat& c_below = l == 0 ? c_v : c_h[l - 1];
-      const std::size_t src = l == 0 ? std::size_t(rA) : std::size_t(bwd);
-      h[l][t][fwd][t] = 1.0;
-      for (std::size_t s = 0; s <= t; ++s) site::axpy(s2 * below[t][src][s] + (s < t ? eh * g * c_below[s][t] : 0.0), gb[l][s], h[l][t]);
-      if (l + 1 < L) correlate(hid[l], h[l], c_h[l], &hid[l + 1].cov[fwd], s2, false, t);  // the top layer's C_h drives nothing
-    }
+    detail::closure_step(cl, t);
     out.train_loss.push_back(0.5 * c_d[t][t]);
     out.test_loss.push_back(0.5 * (c_e[t][t] + pr.noise * pr.noise));
-    out.teacher_overlap.push_back(beta[t][bstar][0] - beta[0][bstar][0]);
+    out.teacher_overlap.push_back(beta[t][C::bstar][0] - beta[0][C::bstar][0]);
     out.readout_norm.push_back(c_g[L - 1][t][t]);
     for (std::size_t l = 0; l < L; ++l) c_back[l] = c_g[l][t][t];
     out.ntk_edge.push_back(ntk_bulk_edge(pr, c_back));
@@ -606,6 +852,10 @@ SPECDYN_CORE_FN proportional_solution solve_proportional(const proportional_prob
       out.train_loss.back() = INFINITY;
       throw divergence_error(t, "the loss", "the proportional theory's training loss diverges; lower η/P (--lr-over-p) or γ̃0");
     }
+  }
+  if (lanczos) {  // t = 0, the spectra steps and T
+    for (std::size_t t = 0; t <= pr.steps; t += pr.spectra_every ? pr.spectra_every : pr.steps + 1) out.ntk.push_back(detail::ntk_lanczos(cl, t, pr.ntk_iterations));
+    if (out.ntk.back().step != pr.steps) out.ntk.push_back(detail::ntk_lanczos(cl, pr.steps, pr.ntk_iterations));
   }
   if (pr.spectra_every == 0) return out;
   // Weight spectra. The trajectory up to step t sees the initial weights only through their products
@@ -649,7 +899,7 @@ SPECDYN_CORE_FN proportional_solution solve_proportional(const proportional_prob
                     gram(in, v, q, 1.0), eh * g, nu, 1.0});
   // the teacher β* (|β*|² = D: Gram 1 in these units) against W0's observed vectors v(s) and A₀ᵀu(s)
   std::vector<lin> teacher(T1, in.zero());
-  teacher[0][bstar][0] = 1.0;
+  teacher[0][C::bstar][0] = 1.0;
   const xt::xtensor<double, 2> teacher_k = gram(in, teacher, v, 1.0), teacher_z = gram(in, teacher, q, 1.0);
   // square W_ℓ (ℓ ≥ 1): input k = h_{ℓ−1}, backward l = g_ℓ, y = W_ℓ₀k/√N = h_ℓ and z = W_ℓ₀ᵀl/√N = g_{ℓ−1}, each without the updates
   for (std::size_t l = 1; l < L; ++l) {

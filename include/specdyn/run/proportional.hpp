@@ -43,9 +43,14 @@ struct proportional_result {
   std::vector<std::vector<std::vector<double>>> top_error;
   std::vector<stats::power_fit> top_fit;
   // the leading NTK eigenvalue λ_max(K) of each network at steps 0 and T (full batch, P ≤ 4096):
-  // [dim][seed] relative error of λ_max(K₀) against the theory's bulk edge, and λ_max(K_T)
-  std::vector<std::vector<double>> ntk_init_error, ntk_final;
+  // [dim][seed] relative error of λ_max(K₀) against the theory's bulk edge, λ_max(K_T), and the
+  // squared overlap ⟨y, x₁⟩²/|y|² of the labels with K_T's top eigenvector
+  std::vector<std::vector<double>> ntk_init_error, ntk_final, ntk_final_weight;
   stats::power_fit ntk_init_fit;
+  // the theory's top of K_T (Lanczos in the closure, dmft::ntk_ritz) against the networks: per [dim]
+  // |mean λ_max(K_T) − theory|/theory, and its fit ∝ D^k
+  std::vector<double> ntk_final_error;
+  stats::power_fit ntk_final_fit;
   // escape of each weight's top outlier (W0, then W1 …): the theory's first recorded step with an
   // outlier at N = ∞ (NaN: none within T); per [dim] the time at which the predicted top value clears
   // the finite-size detection threshold, edge + the outlier margin 3·edge·min(rows, cols)^{-2/3} of
@@ -74,6 +79,20 @@ struct proportional_result {
   std::string status = "completed", message;
   int signal = 0;
 };
+
+/// The theory's NTK tops (dmft::ntk_ritz) as a record field: one object per step.
+SPECDYN_CORE_FN io::json ntk_ritz_json(const std::vector<dmft::ntk_ritz>& rs)
+#if SPECDYN_CORE_BODIES
+{
+  io::json a = io::json::array();
+  for (const auto& r : rs)
+    a.push_back({{"step", r.step}, {"top", io::number(r.top)}, {"second", io::number(r.second)}, {"label_weight", io::number(r.weight)},
+                 {"residual", io::number(r.residual)}, {"iterations", r.iterations}, {"converged", r.converged}});
+  return a;
+}
+#else
+;
+#endif
 
 template <class Decl>
 proportional_result run_proportional(Decl decl, const dmft::proportional_problem& pr_in, const proportional_options& po,
@@ -136,6 +155,7 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
         for (auto& te : res.top_error) te.emplace_back();
         res.ntk_init_error.emplace_back();
         res.ntk_final.emplace_back();
+        res.ntk_final_weight.emplace_back();
         const bool measure_ntk = po.ntk && !pr.online && p <= 4096;  // the NTK is P×P, diagonalised in full
         for (std::size_t k = 0; k < po.seeds; ++k) {
           // fresh data per seed: the theory averages over data, weights and teacher alike
@@ -151,9 +171,18 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
             io::throw_if_interrupted("at D = " + std::to_string(d) + ", step " + std::to_string(t));
             test.push_back(self.evaluate_test());
             if (measure_ntk && (t == 0 || t == pr.steps)) {
-              const double top = spectra::empirical_ntk(self.net(), data.x, self.train_fields()).top_eigenvalue;
-              if (t == 0) res.ntk_init_error.back().push_back(std::abs(top - th.ntk_edge.front()) / th.ntk_edge.front());
-              else res.ntk_final.back().push_back(top);
+              const auto kn = spectra::empirical_ntk(self.net(), data.x, self.train_fields());
+              const double top = kn.top_eigenvalue;
+              if (t == 0) {
+                res.ntk_init_error.back().push_back(std::abs(top - th.ntk_edge.front()) / th.ntk_edge.front());
+              } else {
+                res.ntk_final.back().push_back(top);
+                // the labels' weight on the top eigenvector (y = Δ(0): the output is centred)
+                const auto x1 = spectra::top_singular(kn.K, 1, true);
+                double yx = 0, yy = 0;
+                for (std::size_t i = 0; i < p; ++i) yx += data.y(0, i) * x1.left(i, 0), yy += data.y(0, i) * data.y(0, i);
+                res.ntk_final_weight.back().push_back(yx * yx / yy);
+              }
             }
             if (po.spectra_every && t % po.spectra_every == 0)
               for (std::size_t l = 0; l < n_layers; ++l) {  // the effective weight is already W/√N, like the theory's
@@ -313,6 +342,14 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
     for (std::size_t di = 0; di < xs.size(); ++di)
       if (!res.ntk_init_error[di].empty()) xn.push_back(xs[di]), yn.push_back(stats::mean_se(res.ntk_init_error[di]).first);
     res.ntk_init_fit = stats::power_law_fit(xn, yn);
+    xn.clear();
+    yn.clear();
+    const double th_top = th.ntk.empty() ? NAN : th.ntk.back().top;
+    for (std::size_t di = 0; di < xs.size(); ++di) {
+      res.ntk_final_error.push_back(res.ntk_final[di].empty() ? NAN : std::abs(stats::mean_se(res.ntk_final[di]).first - th_top) / th_top);
+      if (std::isfinite(res.ntk_final_error.back())) xn.push_back(xs[di]), yn.push_back(res.ntk_final_error.back());
+    }
+    res.ntk_final_fit = stats::power_law_fit(xn, yn);
   }
   res.train_fit = stats::power_law_fit(xs, tr_e);
   res.test_fit = stats::power_law_fit(xs, te_e);
@@ -387,17 +424,31 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
     }
     std::printf("NTK (units f ← f + (η/P)KΔ): predicted bulk edge %.4f at step 0 ((η/P)·edge = %.3f), %.4f at step %zu ((η/P)·edge = %.3f)\n",
                 th.ntk_edge.front(), pr.eta_hat * th.ntk_edge.front(), th.ntk_edge.back(), pr.steps, pr.eta_hat * th.ntk_edge.back());
+    if (!th.ntk.empty()) {
+      const auto& r = th.ntk.back();
+      std::printf("  theory λ_max(K) at step %zu (Lanczos in the closure, %zu iterations, residual %.1e): %.4f ((η/P)λ_max = %.3f), %s; "
+                  "labels' weight on its eigenvector %.4f\n",
+                  r.step, r.iterations, r.residual, r.top, pr.eta_hat * r.top,
+                  r.converged && r.top > 1.001 * th.ntk_edge.back() ? "an outlier above the bulk edge" : "the bulk edge (no outlier)", r.weight);
+    }
     for (std::size_t di = 0; di < xs.size(); ++di) {
       if (res.ntk_init_error[di].empty()) continue;
       const auto [m, se] = stats::mean_se(res.ntk_init_error[di]);
-      const auto [f, fse] = stats::mean_se(res.ntk_final[di]);
       std::printf("  D = %5zu: λ_max(K) at step 0 vs the edge: relative error %.4f", po.dims[di], m);
       if (std::isfinite(se)) std::printf(" ± %.4f", se);
-      if (!res.ntk_final[di].empty())
-        std::printf("; at step %zu λ_max(K) = %.4g ((η/P)λ_max = %.3f, %.2f× the bulk edge: %s)", pr.steps, f, pr.eta_hat * f, f / th.ntk_edge.back(),
-                    f > 1.05 * th.ntk_edge.back() ? "an outlier the bulk theory does not give" : "at the bulk edge");
+      if (!res.ntk_final[di].empty()) {
+        const auto [f, fse] = stats::mean_se(res.ntk_final[di]);
+        const auto [w, wse] = stats::mean_se(res.ntk_final_weight[di]);
+        std::printf("; at step %zu λ_max(K) = %.4g", pr.steps, f);
+        if (std::isfinite(fse)) std::printf(" ± %.2g", fse);
+        std::printf(" ((η/P)λ_max = %.3f", pr.eta_hat * f);
+        if (std::isfinite(res.ntk_final_error[di])) std::printf(", %.4f from the theory", res.ntk_final_error[di]);
+        std::printf("), labels' weight %.4f", w);
+        if (std::isfinite(wse)) std::printf(" ± %.4f", wse);
+      }
       std::printf("\n");
     }
+    if (std::isfinite(res.ntk_final_fit.slope)) std::printf("  fitted step-%zu λ_max error ∝ D^k: k = %.2f\n", pr.steps, res.ntk_final_fit.slope);
     if (std::isfinite(res.ntk_init_fit.slope)) std::printf("  fitted step-0 error ∝ D^k: k = %.2f (edges fluctuate like D^-2/3)\n", res.ntk_init_fit.slope);
     std::printf("fitted error ∝ D^k: train k = %.2f", res.train_fit.slope);
     if (std::isfinite(res.train_fit.ci_low)) std::printf(" [95%% CI %.2f, %.2f]", res.train_fit.ci_low, res.train_fit.ci_high);
@@ -421,7 +472,7 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
   j["message"] = res.message;
   j["theory"] = {{"train_loss", io::numbers(th.train_loss)}, {"test_loss", io::numbers(th.test_loss)},
                  {"teacher_overlap", io::numbers(th.teacher_overlap)}, {"readout_norm", io::numbers(th.readout_norm)},
-                 {"ntk_edge", io::numbers(th.ntk_edge)}};
+                 {"ntk_edge", io::numbers(th.ntk_edge)}, {"ntk_top", ntk_ritz_json(th.ntk)}};
   j["spectra"] = io::json::object();
   for (std::size_t l = 0; l < n_layers; ++l) {
     const auto& sp = th.spectra[l];
@@ -454,6 +505,7 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
                              {"mean", io::numbers(os.mean)}, {"se", io::numbers(os.se)}, {"error_exponent", io::number(os.fit.slope)}});
   j["fits"] = {{"train_exponent", io::number(res.train_fit.slope)}, {"train_ci95", {io::number(res.train_fit.ci_low), io::number(res.train_fit.ci_high)}},
                {"test_exponent", io::number(res.test_fit.slope)}, {"test_ci95", {io::number(res.test_fit.ci_low), io::number(res.test_fit.ci_high)}}};
+  j["fits"]["ntk_final_exponent"] = io::number(res.ntk_final_fit.slope);
   j["dims"] = io::json::array();
   for (std::size_t di = 0; di < res.train_error.size(); ++di) {
     io::json tr = io::json::array(), te = io::json::array();
@@ -462,7 +514,8 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
     io::json row = {{"dim", po.dims[di]}, {"train_error", io::numbers(res.train_error[di])}, {"test_error", io::numbers(res.test_error[di])},
                     {"train_loss", tr}, {"test_loss", te}};
     if (di < res.ntk_init_error.size() && !res.ntk_init_error[di].empty())
-      row["ntk"] = {{"init_error", io::numbers(res.ntk_init_error[di])}, {"final_top", io::numbers(res.ntk_final[di])}, {"final_step", pr.steps}};
+      row["ntk"] = {{"init_error", io::numbers(res.ntk_init_error[di])}, {"final_top", io::numbers(res.ntk_final[di])},
+                    {"final_label_weight", io::numbers(res.ntk_final_weight[di])}, {"final_top_error", io::number(res.ntk_final_error[di])}, {"final_step", pr.steps}};
     if (di < res.mean_train_error.size()) {
       row["averaged_train_error"] = io::number(res.mean_train_error[di]);
       row["averaged_train_error_se"] = io::number(res.mean_train_se[di]);
@@ -496,6 +549,7 @@ struct proportional_scan_curve {
   std::vector<double> final_train, final_test;  // +∞ where the theory diverged
   std::vector<double> top_w0;                     // predicted top singular value of W0/√N at T (NaN where diverged)
   std::vector<double> ntk_edge_final;             // the NTK's bulk edge at T (NaN where diverged)
+  std::vector<double> ntk_top_final;              // the NTK's top eigenvalue at T (Lanczos in the closure; NaN where diverged)
   double ntk_edge_init = 0;                       // the NTK's bulk edge at t = 0 (the same for every η)
   optimum best;
 };
@@ -536,11 +590,13 @@ SPECDYN_CORE_FN std::filesystem::path run_proportional_scan(const dmft::proporti
           c.top_w0.push_back(sp.outliers.back().empty() ? sp.edge : sp.outliers.back().front());
           c.ntk_edge_init = sol.ntk_edge.front();
           c.ntk_edge_final.push_back(sol.ntk_edge.back());
+          c.ntk_top_final.push_back(sol.ntk.empty() ? NAN : sol.ntk.back().top);
         } catch (const divergence_error&) {
           c.final_train.push_back(INFINITY);
           c.final_test.push_back(INFINITY);
           c.top_w0.push_back(NAN);
           c.ntk_edge_final.push_back(NAN);
+          c.ntk_top_final.push_back(NAN);
         }
       }
       c.best = interpolate_optimum(etas, c.final_train);
@@ -582,7 +638,7 @@ SPECDYN_CORE_FN std::filesystem::path run_proportional_scan(const dmft::proporti
     }
     j["curves"].push_back({{"param", c.param}, {"nu", c.nu}, {"gamma0_tilde", c.gamma0_tilde}, {"final_train_loss", io::numbers(c.final_train)},
                            {"top_singular_W0", io::numbers(c.top_w0)}, {"ntk_edge_init", io::number(c.ntk_edge_init)},
-                           {"ntk_edge_final", io::numbers(c.ntk_edge_final)},
+                           {"ntk_edge_final", io::numbers(c.ntk_edge_final)}, {"ntk_top_final", io::numbers(c.ntk_top_final)},
                            {"final_test_loss", io::numbers(c.final_test)}, {"eta_star_over_p", io::number(c.best.eta)},
                            {"eta_star_at_grid_edge", c.best.at_edge}});
   }
@@ -619,6 +675,18 @@ SPECDYN_CORE_FN std::filesystem::path run_proportional_scan(const dmft::proporti
       std::printf("  %-4s", param.c_str());
       for (const auto& c : curves)
         if (c.param == param) std::printf("  ν=%g: edge %.3f, %.3f", c.nu, c.ntk_edge_init, c.best.eta * c.ntk_edge_init);
+      std::printf("\n");
+    }
+    std::printf("the NTK's top eigenvalue at T (outliers included), as (η/P)·λ_max at the grid η nearest each η*:\n");
+    for (const auto& param : so.params) {
+      std::printf("  %-4s", param.c_str());
+      for (const auto& c : curves) {
+        if (c.param != param || !std::isfinite(c.best.eta)) continue;
+        std::size_t b = 0;
+        for (std::size_t i = 0; i < etas.size(); ++i)
+          if (std::abs(std::log(etas[i] / c.best.eta)) < std::abs(std::log(etas[b] / c.best.eta))) b = i;
+        std::printf("  ν=%g: %.3f (bulk %.3f)", c.nu, etas[b] * c.ntk_top_final[b], etas[b] * c.ntk_edge_final[b]);
+      }
       std::printf("\n");
     }
   }
