@@ -560,6 +560,9 @@ int main(int argc, char** argv) {
                            "Predict and measure the weights' top singular values every this many steps (0: never)")->capture_default_str();
   proportional->add_option("--out", pp_opt.out, "Directory for the record")->capture_default_str();
   proportional->add_flag("--quiet", pp_opt.quiet, "No progress bar or table");
+  proportional->add_option("--ntk-lanczos", pp.ntk_iterations,
+                           "Lanczos iterations (at most) for the theory's NTK top eigenvalue at t = 0, the spectra steps and T (0: skip)")
+      ->capture_default_str();
   bool pp_no_ntk = false;
   proportional->add_flag("--no-ntk", pp_no_ntk,
                          "Skip the networks' λ_max(K) at steps 0 and T (a P×P eigensolve each: most of the time at P = 4096)");

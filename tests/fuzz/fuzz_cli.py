@@ -67,7 +67,7 @@ PROPORTIONAL = {"--model": ["bogus", "mlp3_tanh"], "--dims": LIST_BAD + ["4"], "
                 "--ratio-width": POSITIVE_FLOAT_BAD, "--gamma0-tilde": POSITIVE_FLOAT_BAD, "--lr-over-p": POSITIVE_FLOAT_BAD,
                 "--sigma": POSITIVE_FLOAT_BAD, "--noise": FLOAT_BAD + ["-1"], "--steps": UINT_BAD, "--seeds": UINT_BAD + ["0"],
                 "--seed": UINT_BAD, "--spectra-every": UINT_BAD, "--scan-nus": LIST_BAD, "--scan-dim": UINT_BAD + ["0"],
-                "--gamma0": POSITIVE_FLOAT_BAD, "--params": ["bogus", ""]}
+                "--gamma0": POSITIVE_FLOAT_BAD, "--params": ["bogus", ""], "--ntk-lanczos": UINT_BAD + ["1001"]}
 OUTLIERS_ONLY = {"--params": ["bogus", ""], "--gamma0s": LIST_BAD, "--sigmas": LIST_BAD, "--widths": LIST_BAD[1:] + ["1"],
                  "--seeds": UINT_BAD + ["0"]}
 MANY_OUTPUTS = {"--model": ["bogus", "", "two_layer_linear"], "--kappas": ["", "abc", "-1", "0,,1", "nan", "inf"], "--widths": LIST_BAD,
