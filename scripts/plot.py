@@ -21,6 +21,8 @@ Writes into DIR:
   sweep_lr_transfer.png          (`specdyn sweep`) final loss vs η per width, one panel per rule, theory dashed
   sweep_eta_star.png             optimal η* vs width with the fitted exponent per rule
   sweep_dynamics.png             top outlier of W1 and (η/P)λmax(K) vs step across widths near η*
+  proportional_ntk.png           (`specdyn proportional`) (η/P)·λmax(K) vs step: the theory's bulk edge and top
+                                 eigenvalue (Lanczos in the closure) with the networks' λmax(K_T)
   many_outputs_bulk.png          (`specdyn many-outputs`) trained spectrum per κ at the largest width:
                                  histogram, initial law, independent-update (information-plus-noise) curve
   many_outputs_edge.png          top singular value, KS from the initial law and from the prediction vs N per κ
@@ -551,6 +553,7 @@ def plot_proportional(rec, out):
     fig.tight_layout()
     fig.savefig(os.path.join(out, "proportional_loss.png"), dpi=120)
     plt.close(fig)
+    plot_proportional_ntk(rec, out)
     spectra = rec.get("spectra", {})
     if not spectra:
         return
@@ -580,6 +583,36 @@ def plot_proportional(rec, out):
     fig.savefig(os.path.join(out, "proportional_outliers.png"), dpi=120)
     plt.close(fig)
     plot_proportional_overlaps(rec, out)
+
+
+def plot_proportional_ntk(rec, out):
+    """(η/P)·λmax(K) vs step: the theory's bulk edge (every step), its top eigenvalue from Lanczos in the
+    closure (outliers included; recorded steps) and the networks' λmax(K_T), mean ± se per D."""
+    c, th = rec["config"], rec["theory"]
+    eh = c["eta_over_p"]
+    tops = th.get("ntk_top", [])
+    if not tops and not len(th.get("ntk_edge", [])):
+        return
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    ax.plot(eh * arr(th["ntk_edge"]), "k--", lw=1.2, label="theory: bulk edge")
+    if tops:
+        ax.plot([t["step"] for t in tops], [eh * t["top"] if t["top"] is not None else np.nan for t in tops], "k-o", ms=4, lw=1.8,
+                label="theory: λmax (Lanczos in the closure)")
+    dims = [d for d in rec.get("dims", []) if "ntk" in d and len(d["ntk"].get("final_top", []))]
+    for i, d in enumerate(dims):
+        v = eh * arr(d["ntk"]["final_top"])
+        se = v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else 0.0
+        col = plt.cm.viridis(i / max(1, len(dims) - 1))
+        ax.errorbar(d["ntk"]["final_step"] + 0.25 * (i + 1), v.mean(), yerr=se, fmt="s", color=col, ms=5, capsize=3,
+                    label=f"D={d['dim']}: networks (mean ± se of {len(v)})")
+    ax.axhline(2.0, **EOS_LINE, label="edge of stability 2")
+    ax.set_xlabel("step")
+    ax.set_ylabel("(η/P)·λmax(K)")
+    ax.set_title(f"{c['model']}: the NTK's top, α={c['alpha']}, ν={c['nu']}, γ̃0={c['gamma0_tilde']}, η/P={eh}", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "proportional_ntk.png"), dpi=120)
+    plt.close(fig)
 
 
 def plot_proportional_overlaps(rec, out):

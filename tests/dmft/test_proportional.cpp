@@ -373,6 +373,27 @@ TEST_CASE("NTK bulk edge: composed Silverstein laws vs closed forms, sampled ker
   }
 }
 
+TEST_CASE("networks' weight spectra in the theory's units at ν ≠ 1: W0 normalised by √N, not by its fan-in √D", "[dmft][proportional][spectra]") {
+  // one step of a barely trained deep_linear3 at ν = N/D = 0.5 and 2: the measured top singular values sit at the
+  // random-matrix edges σ(1 + √(D/N)) (W0/√N) and 2σ (W1/√N), the theory's own, within the Tracy–Widom scale
+  // (a few % at N = 128). W0/√D instead would be off by √(N/D): 29 % at ν = 0.5, which this run once reported.
+  for (double nu : {0.5, 2.0}) {
+    dmft::proportional_problem pr{.alpha = 2, .nu = nu, .gamma0_tilde = 0.5, .eta_hat = 0.01, .sigma = 0.9, .steps = 1, .depth = 2};
+    const auto dir = scratch("nu" + std::to_string(nu));
+    const auto res = run::run_proportional(models::deep_linear3, pr,
+                                           {.dims = {256}, .seeds = 1, .seed = 3, .spectra_every = 1, .out = dir.string(), .quiet = true, .ntk = false}, "test");
+    fs::remove_all(dir);
+    REQUIRE(res.status == "completed");
+    REQUIRE(res.theory.spectra.size() == 2);
+    CHECK(res.theory.spectra[0].edge == Approx(0.9 * (1 + 1 / std::sqrt(nu))));
+    for (std::size_t l = 0; l < 2; ++l) {
+      INFO("ν = " << nu << ", W" << l << ": relative error " << res.top_error[l].at(0).at(0));
+      CHECK(res.theory.spectra[l].outliers.back().empty());  // no outlier after one step at γ̃0 = 0.5
+      CHECK(res.top_error[l].at(0).at(0) < 0.06);
+    }
+  }
+}
+
 TEST_CASE("NTK top by Lanczos inside the closure: exact at t = 0, converged outliers after training", "[dmft][proportional][ntk]") {
   namespace d = dmft::detail;
   SECTION("t = 0: the labels' spectral measure under K is the law's, to rounding, at depth 1, 2, 3") {

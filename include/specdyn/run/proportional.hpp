@@ -185,8 +185,11 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
               }
             }
             if (po.spectra_every && t % po.spectra_every == 0)
-              for (std::size_t l = 0; l < n_layers; ++l) {  // the effective weight is already W/√N, like the theory's
-                const matrix m = self.net().scale(l) * self.net().params().w[l];
+              for (std::size_t l = 0; l < n_layers; ++l) {
+                // the theory normalises every weight by √rows = √N. The hidden weights' effective form
+                // scale·W is W/√N already; the input weight's is W/√D (fan-in D), so W0 takes √(D/N)
+                const double to_rows = l == 0 ? std::sqrt(double(d) / double(n)) : 1.0;
+                const matrix m = (to_rows * self.net().scale(l)) * self.net().params().w[l];
                 if (t == 0) initial[l] = m;
                 const auto top = spectra::top_singular(m, 1, true);
                 tops[l].push_back(top.values.front());
