@@ -49,6 +49,7 @@ struct proportional_problem {
   std::size_t spectra_every = 0;  // predict the weight outliers every this many steps (0: never)
   std::size_t ntk_iterations = 60;  // Lanczos iterations for the NTK's top eigenvalue at the spectra steps (0: skip)
   bool online = false;  // one-pass SGD: a fresh batch of αD points each step (then α = B/D and η̂ = η/B)
+  double spike_cut = 1e-9;  // relative eigenvalue cut of the two-level determinant's Gram matrices (spiked_outlier_vectors)
 
   SPECDYN_CORE_FN void validate() const
 #if SPECDYN_CORE_BODIES
@@ -62,6 +63,7 @@ struct proportional_problem {
     require(noise >= 0 && std::isfinite(noise), "--noise", noise, "must be a non-negative number");
     require(steps <= 5000, "--steps", steps, "use at most 5000 for the proportional theory (cost T³)");
     require(ntk_iterations <= 1000, "NTK Lanczos iterations", ntk_iterations, "use at most 1000");
+    require(spike_cut > 0 && spike_cut < 1, "spike cut", spike_cut, "must lie in (0, 1)");
   }
 #else
   ;
@@ -80,6 +82,10 @@ struct proportional_spectrum {
   // and with the teacher β* (ṽ of W0; empty lists for the others)
   std::vector<std::vector<double>> overlap_update_left, overlap_update_right, overlap_readout, overlap_teacher;
   std::vector<double> identity_residual;     // per step: |kᵀ(M₀ᵀl) − (M₀k)ᵀl| / scale, a self-check of the closure (≈ 1e-15)
+  // per step: the top outlier from the two-level determinant alone (NaN: none) and the residual of the
+  // Lanczos route that replaces it (detail::weight_top_outlier; NaN at t = 0). Their difference
+  // measures the determinant's sensitivity to its cut (≤ 1e-3 relative in our runs).
+  std::vector<double> two_level_top, lanczos_residual;
 };
 
 /// The top of the NTK's spectrum on the training set at one step (dmft::detail::ntk_lanczos).
@@ -94,6 +100,7 @@ struct ntk_ritz {
   // the whole Gauss quadrature of the labels' spectral measure under K: Ritz values (ascending) and
   // their weights ⟨y, x_i⟩²/|y|² (summing to 1), so Σ_i weights_i/(nodes_i − z) approximates yᵀ(K − z)⁻¹y/|y|²
   std::vector<double> nodes, weights;
+  std::vector<double> top_vector;  // the top Ritz vector's coefficients on the Lanczos vectors (slots T + 1, T + 2, …)
 };
 
 struct proportional_solution {
@@ -728,35 +735,34 @@ SPECDYN_CORE_FN site::lin closure_apply_ntk(closure& c, std::size_t j, std::size
 ;
 #endif
 
-/// The top of the NTK's spectrum after tf training steps, from Lanczos iterations run inside the
-/// closure: each iteration applies the frozen K(tf) to the latest Lanczos vector (one virtual slot,
-/// closure_apply_ntk) and orthogonalises against all earlier ones with inner products that are data-site
-/// correlations, so the tridiagonal matrix is the N = ∞ limit of the one Lanczos would build on the
-/// networks' P×P kernel from the labels y. An outlier of K that y sees converges geometrically; with
-/// none, the top Ritz value creeps up to the bulk edge from below.
-/// `base` holds the training steps 0 … T in slots 0 … T and at least `iterations` free slots after them.
-SPECDYN_CORE_FN ntk_ritz ntk_lanczos(const closure& base, std::size_t tf, std::size_t iterations)
+/// Lanczos on a symmetric operator that the closure applies in virtual slots. `c` holds the
+/// training steps 0 … T in slots 0 … T; the k-th iteration writes slot T + 1 + k. `st` is the site
+/// the vectors live on, `start` the first vector (slots ≤ tf), and `apply(c, j, x)` returns the
+/// operator applied to x, placing x and its intermediate vectors in slot j. Full reorthogonalisation;
+/// stops when the top Ritz pair has converged (residual ≤ 1e-10·top), when the Krylov space is
+/// invariant, when the vectors' coefficients have fewer than six digits left (|x|² below 1e-12 of its
+/// cancellation-free sum Σ|coef·cov·coef|), or after `iterations`. `probes` (on the same site, slots
+/// ≤ tf) get their squared overlaps with the top Ritz vector, ⟨p, x₁⟩²/|p|², in `probe_overlaps`.
+SPECDYN_CORE_FN ntk_ritz closure_lanczos(closure& c, const site& st, site::lin start, std::size_t tf, std::size_t iterations,
+                                         const std::function<site::lin(closure&, std::size_t, const site::lin&)>& apply,
+                                         const std::vector<site::lin>& probes = {}, std::vector<double>* probe_overlaps = nullptr)
 #if SPECDYN_CORE_BODIES
 {
-  closure c = base;  // the virtual slots are written into a copy
   const std::size_t first = c.pr.steps + 1;
   require(first + iterations <= c.D.size(), "Lanczos iterations", iterations, "the closure has too few free slots");
-  auto weighted = [&](const site::lin& x, std::size_t upto) { return c.mu.weighted(x, upto); };
+  auto weighted = [&](const site::lin& x, std::size_t upto) { return st.weighted(x, upto); };
   std::vector<site::lin> q;
   {
-    site::lin y = c.D[0];  // Δ(0) = y: the output is centred
-    const double n = std::sqrt(site::dot(weighted(y, tf), y, tf));
-    for (auto& x : y) for (auto& v : x) v /= n;
-    q.push_back(std::move(y));
+    const double n = std::sqrt(site::dot(weighted(start, tf), start, tf));
+    for (auto& x : start) for (auto& v : x) v /= n;
+    q.push_back(std::move(start));
   }
-  // |x|² summed without cancellation: Σ |coefficient|·|covariance|·|coefficient|. When a vector's
-  // norm falls below 1e-12 of it, its coefficients no longer carry the digits to go on with.
   auto abs_norm2 = [&](const site::lin& x, std::size_t upto) {
     double q2 = 0;
     for (std::size_t a = 0; a < x.size(); ++a)
       for (std::size_t s = 0; s <= upto; ++s) {
         if (x[a][s] == 0) continue;
-        for (std::size_t r = 0; r <= upto; ++r) q2 += std::abs(x[a][s] * c.mu.cov[a][s][r] * x[a][r]);
+        for (std::size_t r = 0; r <= upto; ++r) q2 += std::abs(x[a][s] * st.cov[a][s][r] * x[a][r]);
       }
     return q2;
   };
@@ -769,12 +775,11 @@ SPECDYN_CORE_FN ntk_ritz ntk_lanczos(const closure& base, std::size_t tf, std::s
     }
     return xt::linalg::eigh(tri);  // ascending
   };
-  ntk_ritz r;
-  r.step = tf;
+  std::size_t last = first;
   for (std::size_t k = 0; k < iterations; ++k) {
     const std::size_t j = first + k;
-    c.D[j] = q[k];
-    site::lin w = closure_apply_ntk(c, j, tf);
+    last = j;
+    site::lin w = apply(c, j, q[k]);
     // three-term recurrence plus full reorthogonalisation (twice is enough)
     for (int pass = 0; pass < 3; ++pass) {
       const site::lin ww = weighted(w, j);
@@ -789,8 +794,6 @@ SPECDYN_CORE_FN ntk_ritz ntk_lanczos(const closure& base, std::size_t tf, std::s
     be.push_back(b);
     const auto [lam, vecs] = top_pair(k + 1);
     const double top = lam(k), res = b * std::abs(vecs(k, k));
-    // stop when the top Ritz pair has converged (an outlier: geometric), when K leaves the Krylov
-    // space invariant, or when the digits run out; otherwise go on to `iterations`
     if (res <= 1e-10 * std::abs(top) || !(b > 1e-12 * std::abs(top))) break;
     if (b2 < 1e-12 * abs_norm2(w, j)) break;
     if (k + 1 == iterations) break;
@@ -799,6 +802,8 @@ SPECDYN_CORE_FN ntk_ritz ntk_lanczos(const closure& base, std::size_t tf, std::s
   }
   const std::size_t m = al.size();
   const auto [lam, vecs] = top_pair(m);
+  ntk_ritz r;
+  r.step = tf;
   r.iterations = m;
   r.top = lam(m - 1);
   r.second = m > 1 ? lam(m - 2) : NAN;
@@ -808,12 +813,161 @@ SPECDYN_CORE_FN ntk_ritz ntk_lanczos(const closure& base, std::size_t tf, std::s
   for (std::size_t i = 0; i < m; ++i) {
     r.nodes.push_back(lam(i));
     r.weights.push_back(vecs(0, i) * vecs(0, i));
+    r.top_vector.push_back(vecs(i, m - 1));
+  }
+  if (probe_overlaps) {
+    probe_overlaps->clear();
+    for (const auto& pv : probes) {
+      const site::lin wp = weighted(pv, last);
+      double px = 0;
+      for (std::size_t i = 0; i < m; ++i) px += vecs(i, m - 1) * site::dot(wp, q[i], last);
+      probe_overlaps->push_back(px * px / site::dot(wp, pv, last));
+    }
   }
   return r;
 }
 #else
 ;
 #endif
+
+/// The top of the NTK's spectrum after tf training steps, from Lanczos iterations run inside the
+/// closure: each iteration applies the frozen K(tf) to the latest Lanczos vector (one virtual slot,
+/// closure_apply_ntk) and orthogonalises against all earlier ones with inner products that are data-site
+/// correlations, so the tridiagonal matrix is the N = ∞ limit of the one Lanczos would build on the
+/// networks' P×P kernel from the labels y. An outlier of K that y sees converges geometrically; with
+/// none, the top Ritz value creeps up to the bulk edge from below.
+/// `base` holds the training steps 0 … T in slots 0 … T and at least `iterations` free slots after them.
+SPECDYN_CORE_FN ntk_ritz ntk_lanczos(const closure& base, std::size_t tf, std::size_t iterations)
+#if SPECDYN_CORE_BODIES
+{
+  closure c = base;  // the virtual slots are written into a copy
+  return closure_lanczos(c, c.mu, c.D[0], tf, iterations, [tf](closure& cc, std::size_t j, const site::lin& x) {
+    cc.D[j] = x;
+    return closure_apply_ntk(cc, j, tf);
+  });  // start: Δ(0) = y, the output being centred
+}
+#else
+;
+#endif
+
+/// M Mᵀ for the weight M = W_ℓ(tf)/√N, applied to the layer-ℓ neuron vector a in slot j. For a
+/// square hidden weight (ℓ ≥ 1):
+///   b = Mᵀa = ξ_{ℓ−1}(j) + σ² Σ_{s≤j} R_{a←χ_ℓ}(s) h_{ℓ−1}(s) + η̂γ̃0 Σ_{s<tf} ⟨g_ℓ(s) a⟩ h_{ℓ−1}(s)
+///   M b = χ_ℓ(j) + σ² Σ_{s≤j} R_{b←ξ_{ℓ−1}}(s) g_ℓ(s) + η̂γ̃0 Σ_{s<tf} ⟨h_{ℓ−1}(s) b⟩ g_ℓ(s)
+/// (a is the partner of the new backward source ξ_{ℓ−1}(j), b of the forward one χ_ℓ(j)). For the
+/// input weight (ℓ = 0, M = A(tf)/√N with N = νD) b = A(tf)ᵀa/√D lives on the input site and
+///   b = r^A(j) + σ²ν Σ_{s≤j} R_{a←u^A}(s) v(s) + η̂γ̃0ν Σ_{s<tf} ⟨u(s) a⟩ v(s),
+///   M Mᵀa = [u^A(j) + σ² Σ_{s≤j} R_{b←r^A}(s) u(s) + η̂γ̃0 Σ_{s<tf} ⟨v(s) b⟩ u(s)] / ν.
+/// Its top eigenvalue is the square of the weight's top normalised singular value, and b is the
+/// weight's transpose applied to a (up to √ν for ℓ = 0): the right singular vector comes with it.
+SPECDYN_CORE_FN site::lin closure_apply_gram(closure& c, std::size_t j, std::size_t tf, std::size_t l, const site::lin& a)
+#if SPECDYN_CORE_BODIES
+{
+  using C = closure;
+  require(l < c.L, "layer", l, "closure_apply_gram takes W_0 … W_{L−1}");
+  const double s2 = c.pr.sigma * c.pr.sigma, eg = c.pr.eta_hat * c.pr.gamma0_tilde, nu = c.pr.nu;
+  c.gb[l][j] = a;
+  if (l == 0) {
+    correlate(c.hid[0], c.gb[0], c.c_g[0], &c.in.cov[C::rA], s2 * nu, false, j);
+    auto& b = c.v[j];
+    b = c.in.zero();
+    b[C::rA][j] = 1.0;
+    for (std::size_t s = 0; s <= j; ++s) site::axpy(s2 * nu * a[C::fwd][s] + (s < tf ? eg * nu * c.c_g[0][s][j] : 0.0), c.v[s], b);
+    correlate(c.in, c.v, c.c_v, &c.hid[0].cov[C::fwd], s2, false, j);
+    site::lin mb = c.hid[0].zero();
+    mb[C::fwd][j] = 1.0;
+    for (std::size_t s = 0; s <= j; ++s) site::axpy(s2 * b[C::rA][s] + (s < tf ? eg * c.c_v[s][j] : 0.0), c.gb[0][s], mb);
+    for (auto& x : mb) for (auto& v : x) v /= nu;
+    return mb;
+  }
+  correlate(c.hid[l], c.gb[l], c.c_g[l], &c.hid[l - 1].cov[C::bwd], s2, false, j);
+  auto& b = c.h[l - 1][j];
+  b = c.hid[l - 1].zero();
+  b[C::bwd][j] = 1.0;
+  for (std::size_t s = 0; s <= j; ++s) site::axpy(s2 * a[C::fwd][s] + (s < tf ? eg * c.c_g[l][s][j] : 0.0), c.h[l - 1][s], b);
+  correlate(c.hid[l - 1], c.h[l - 1], c.c_h[l - 1], &c.hid[l].cov[C::fwd], s2, false, j);
+  site::lin mb = c.hid[l].zero();
+  mb[C::fwd][j] = 1.0;
+  for (std::size_t s = 0; s <= j; ++s) site::axpy(s2 * b[C::bwd][s] + (s < tf ? eg * c.c_h[l - 1][s][j] : 0.0), c.gb[l][s], mb);
+  return mb;
+}
+#else
+;
+#endif
+
+/// The top outlier of the weight W_ℓ(tf)/√N and its singular vectors, by Lanczos on M Mᵀ inside the
+/// closure (closure_apply_gram), started from the top left singular vector of the accumulated update.
+/// Cut-free: the two-level determinant of spiked_outlier_vectors orthonormalises the update
+/// history, whose Gram matrices decay without a gap, so its answer moves by up to 1e-3 (values) and
+/// 5e-3 (overlaps) with the cut; this route does not orthonormalise anything.
+struct weight_top {
+  bool converged = false;
+  double value = NAN;  // top singular value of W_ℓ(tf)/√N
+  double update_left = NAN, update_right = NAN, readout = NAN, teacher = NAN;
+  double residual = NAN;
+};
+
+SPECDYN_CORE_FN weight_top weight_top_outlier(const closure& base, std::size_t l, std::size_t tf, std::size_t iterations)
+#if SPECDYN_CORE_BODIES
+{
+  weight_top out;
+  if (tf == 0) return out;  // no update yet
+  closure c = base;
+  const std::size_t first = c.pr.steps + 1;
+  const site& rows = c.hid[l];
+  const site& cols = l == 0 ? c.in : c.hid[l - 1];
+  const std::vector<site::lin>& kv = l == 0 ? c.v : c.h[l - 1];  // the update's column vectors k(s)
+  const mat& ck = l == 0 ? c.c_v : c.c_h[l - 1];
+  // top singular pair of the update Σ_{s<tf} l(s)k(s)ᵀ: left p = L u with G_K G_L u = λu, right ∝ K G_L u
+  xt::xtensor<double, 2> gl = xt::zeros<double>({tf, tf}), gk = gl;
+  for (std::size_t i = 0; i < tf; ++i)
+    for (std::size_t k = 0; k < tf; ++k) gl(i, k) = c.c_g[l][i][k], gk(i, k) = ck[i][k];
+  const auto e = whitener(gl, 1e-12);
+  if (e.shape(1) == 0) return out;
+  xt::xtensor<double, 2> sym = xt::linalg::dot(xt::linalg::dot(xt::transpose(e), xt::linalg::dot(xt::linalg::dot(gl, gk), gl)), e);
+  sym = 0.5 * (sym + xt::transpose(sym));
+  const auto [ev, evec] = xt::linalg::eigh(sym);
+  const xt::xtensor<double, 1> u = xt::linalg::dot(e, xt::view(evec, xt::all(), ev.size() - 1));
+  const xt::xtensor<double, 1> ur = xt::linalg::dot(gl, u);
+  site::lin p = rows.zero(), p_right = cols.zero();
+  for (std::size_t s = 0; s < tf; ++s) {
+    site::axpy(u(s), c.gb[l][s], p);
+    site::axpy(ur(s), kv[s], p_right);
+  }
+  const bool top = l + 1 == c.L;
+  std::vector<site::lin> probes{p};
+  if (top) probes.push_back(c.gb[l][tf]);  // the readout w(tf)
+  std::vector<double> ov;
+  const auto r = closure_lanczos(c, c.hid[l], p, tf, iterations,
+                                 [tf, l](closure& cc, std::size_t j, const site::lin& x) { return closure_apply_gram(cc, j, tf, l, x); }, probes, &ov);
+  out.residual = r.residual;
+  out.converged = r.converged;
+  if (!r.converged) return out;
+  out.value = std::sqrt(r.top);
+  out.update_left = ov[0];
+  if (top) out.readout = ov[1];
+  // right singular vector ∝ Mᵀx₁ = Σ_i y_i Mᵀq_i, the b of each iteration (its slot's column vector)
+  const std::size_t last = first + r.iterations - 1;
+  site::lin rv = cols.zero();
+  for (std::size_t i = 0; i < r.iterations; ++i) site::axpy(r.top_vector[i], (l == 0 ? c.v : c.h[l - 1])[first + i], rv);
+  const site::lin wrv = cols.weighted(rv, last);
+  const double rr = site::dot(wrv, rv, last);
+  auto right_overlap = [&](const site::lin& probe) {
+    const double pv = site::dot(wrv, probe, last);
+    return pv * pv / (rr * site::dot(cols.weighted(probe, last), probe, last));
+  };
+  out.update_right = right_overlap(p_right);
+  if (l == 0) {
+    site::lin teacher = c.in.zero();
+    teacher[closure::bstar][0] = 1.0;
+    out.teacher = right_overlap(teacher);
+  }
+  return out;
+}
+#else
+;
+#endif
+
 }  // namespace detail
 
 /// One causal pass of the proportional closure for depth L = pr.depth (deep_linear{L+1}); the
@@ -830,7 +984,10 @@ SPECDYN_CORE_FN proportional_solution solve_proportional(const proportional_prob
   const std::size_t T1 = pr.steps + 1, L = pr.depth;
   const double g = pr.gamma0_tilde, eh = pr.eta_hat, nu = pr.nu;
   const bool lanczos = pr.ntk_iterations > 0 && !pr.online;
-  C cl = detail::make_closure(pr, T1 + (lanczos ? pr.ntk_iterations : 0));
+  // free slots after the training steps for the Lanczos iterations: the NTK's, and the weights' top
+  // outliers at the spectra steps (converged in 20-30 iterations in our runs; 80 at most)
+  constexpr std::size_t weight_iterations = 80;
+  C cl = detail::make_closure(pr, T1 + std::max<std::size_t>(lanczos ? pr.ntk_iterations : 0, pr.spectra_every ? weight_iterations : 0));
   const site &mu = cl.mu, &in = cl.in;
   const std::vector<site>& hid = cl.hid;
   const std::vector<lin>&beta = cl.beta, &v = cl.v;
@@ -928,7 +1085,7 @@ SPECDYN_CORE_FN proportional_solution solve_proportional(const proportional_prob
       const bool top = li + 1 == L, input = li == 0;
       if (top) left.push_back({row(lg.gl, t, t), row(lg.ly, t, t), lg.gl(t, t)});
       if (input) right.push_back({row(teacher_k, 0, t), row(teacher_z, 0, t), 1.0});
-      const auto os = detail::spiked_outlier_vectors(sg, left, right);
+      const auto os = detail::spiked_outlier_vectors(sg, left, right, pr.spike_cut);
       sp.steps.push_back(t);
       sp.outliers.emplace_back();
       sp.overlap_update_left.emplace_back();
@@ -941,6 +1098,26 @@ SPECDYN_CORE_FN proportional_solution solve_proportional(const proportional_prob
         sp.overlap_update_right.back().push_back(o.update_right);
         if (top) sp.overlap_readout.back().push_back(o.left.front());
         if (input) sp.overlap_teacher.back().push_back(o.right.front());
+      }
+      // the top outlier by Lanczos in the closure (cut-free; see detail::weight_top_outlier) replaces
+      // the determinant's when it has converged above the edge; the others stay the determinant's
+      sp.two_level_top.push_back(os.empty() ? NAN : os.front().value);
+      const auto wt = detail::weight_top_outlier(cl, li, t, weight_iterations);
+      sp.lanczos_residual.push_back(wt.residual);
+      if (wt.converged && wt.value > sp.edge * (1 + 1e-6)) {
+        if (sp.outliers.back().empty()) {
+          sp.outliers.back().push_back(wt.value);
+          sp.overlap_update_left.back().push_back(wt.update_left);
+          sp.overlap_update_right.back().push_back(wt.update_right);
+          if (top) sp.overlap_readout.back().push_back(wt.readout);
+          if (input) sp.overlap_teacher.back().push_back(wt.teacher);
+        } else {
+          sp.outliers.back().front() = wt.value;
+          sp.overlap_update_left.back().front() = wt.update_left;
+          sp.overlap_update_right.back().front() = wt.update_right;
+          if (top) sp.overlap_readout.back().front() = wt.readout;
+          if (input) sp.overlap_teacher.back().front() = wt.teacher;
+        }
       }
       // kᵀ(M₀ᵀl) = (M₀k)ᵀl: ⟨k z⟩ and ⟨l y⟩ come from different sites, so their agreement checks the closure
       double res = 0, scale = 0;

@@ -494,6 +494,8 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
                              {"edge", sp.edge},
                              {"predicted_outliers", sp.outliers},
                              {"identity_residual", io::numbers(sp.identity_residual)},
+                             {"two_level_top", io::numbers(sp.two_level_top)},
+                             {"lanczos_residual", io::numbers(sp.lanczos_residual)},
                              {"top_error_exponent", io::number(res.top_fit[l].slope)},
                              {"predicted_escape_step", io::number(res.predicted_escape[l])},
                              {"predicted_overlap_update_left", sp.overlap_update_left},
