@@ -19,6 +19,11 @@
 // coefficients, so the closure is exact linear algebra over (T+1)×(T+1) blocks, solved in one causal
 // pass (no particles): the coefficient of a source is the response, and correlations are
 // coefficient · source covariance · coefficientᵀ.
+// Spectra: the weights' outliers from the two-level determinant (spiked_outlier_vectors) and, for the
+// top outlier of each weight and for the NTK on the training set, from Lanczos iterations run inside
+// the closure: each iteration applies the frozen operator (W Wᵀ, or the NTK) to a vector placed in a
+// virtual time slot, with its own Gaussian sources and Onsager terms (closure_apply_gram,
+// closure_apply_ntk, closure_lanczos).
 //   auto sol = specdyn::dmft::solve_proportional({.alpha = 2, .nu = 1, .gamma0_tilde = 16, .eta_hat = 0.02, .steps = 30});
 #pragma once
 
