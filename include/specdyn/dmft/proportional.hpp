@@ -116,8 +116,9 @@ struct proportional_solution {
   // per step: the right edge of the bulk of the NTK on the training set, in the units where a GD step
   // is f ← f + (η/P)KΔ, so η̂·ntk_edge is the edge-of-stability ratio of the bulk (ntk_bulk_edge)
   std::vector<double> ntk_edge;
-  // at t = 0, the spectra steps and T (full batch; ntk_iterations > 0): the top of the NTK's spectrum
-  // from Lanczos iterations inside the closure; a converged value above ntk_edge is an outlier
+  // at t = 0, the spectra steps (at most about 25 of them, evenly spaced) and T (full batch;
+  // ntk_iterations > 0): the top of the NTK's spectrum from Lanczos iterations inside the closure; a
+  // converged value above ntk_edge is an outlier
   std::vector<ntk_ritz> ntk;
 };
 
@@ -748,9 +749,12 @@ SPECDYN_CORE_FN site::lin closure_apply_ntk(closure& c, std::size_t j, std::size
 /// invariant, when the vectors' coefficients have fewer than six digits left (|x|² below 1e-12 of its
 /// cancellation-free sum Σ|coef·cov·coef|), or after `iterations`. `probes` (on the same site, slots
 /// ≤ tf) get their squared overlaps with the top Ritz vector, ⟨p, x₁⟩²/|p|², in `probe_overlaps`.
+/// Given the bulk edge of the operator's spectrum, it also stops after 40 iterations with the top Ritz
+/// value still below it (no outlier there; the value is then a lower bound of the edge).
 SPECDYN_CORE_FN ntk_ritz closure_lanczos(closure& c, const site& st, site::lin start, std::size_t tf, std::size_t iterations,
                                          const std::function<site::lin(closure&, std::size_t, const site::lin&)>& apply,
-                                         const std::vector<site::lin>& probes = {}, std::vector<double>* probe_overlaps = nullptr)
+                                         const std::vector<site::lin>& probes = {}, std::vector<double>* probe_overlaps = nullptr,
+                                         double bulk_edge = INFINITY)
 #if SPECDYN_CORE_BODIES
 {
   const std::size_t first = c.pr.steps + 1;
@@ -801,6 +805,9 @@ SPECDYN_CORE_FN ntk_ritz closure_lanczos(closure& c, const site& st, site::lin s
     const double top = lam(k), res = b * std::abs(vecs(k, k));
     if (res <= 1e-10 * std::abs(top) || !(b > 1e-12 * std::abs(top))) break;
     if (b2 < 1e-12 * abs_norm2(w, j)) break;
+    // no outlier: an isolated eigenvalue above the bulk is resolved within a few tens of iterations
+    // (the top Ritz value exceeds the edge), so after 40 a top still below the edge is the edge's approach
+    if (k + 1 >= 40 && top < bulk_edge) break;
     if (k + 1 == iterations) break;
     for (auto& x : w) for (auto& v : x) v /= b;
     q.push_back(std::move(w));
@@ -842,14 +849,14 @@ SPECDYN_CORE_FN ntk_ritz closure_lanczos(closure& c, const site& st, site::lin s
 /// networks' P×P kernel from the labels y. An outlier of K that y sees converges geometrically; with
 /// none, the top Ritz value creeps up to the bulk edge from below.
 /// `base` holds the training steps 0 … T in slots 0 … T and at least `iterations` free slots after them.
-SPECDYN_CORE_FN ntk_ritz ntk_lanczos(const closure& base, std::size_t tf, std::size_t iterations)
+SPECDYN_CORE_FN ntk_ritz ntk_lanczos(const closure& base, std::size_t tf, std::size_t iterations, double bulk_edge = INFINITY)
 #if SPECDYN_CORE_BODIES
 {
   closure c = base;  // the virtual slots are written into a copy
   return closure_lanczos(c, c.mu, c.D[0], tf, iterations, [tf](closure& cc, std::size_t j, const site::lin& x) {
     cc.D[j] = x;
     return closure_apply_ntk(cc, j, tf);
-  });  // start: Δ(0) = y, the output being centred
+  }, {}, nullptr, bulk_edge);  // start: Δ(0) = y, the output being centred
 }
 #else
 ;
@@ -944,7 +951,8 @@ SPECDYN_CORE_FN weight_top weight_top_outlier(const closure& base, std::size_t l
   if (top) probes.push_back(c.gb[l][tf]);  // the readout w(tf)
   std::vector<double> ov;
   const auto r = closure_lanczos(c, c.hid[l], p, tf, iterations,
-                                 [tf, l](closure& cc, std::size_t j, const site::lin& x) { return closure_apply_gram(cc, j, tf, l, x); }, probes, &ov);
+                                 [tf, l](closure& cc, std::size_t j, const site::lin& x) { return closure_apply_gram(cc, j, tf, l, x); }, probes, &ov,
+                                 std::pow(c.pr.sigma * (1 + (l == 0 ? 1 / std::sqrt(c.pr.nu) : 1.0)), 2));
   out.residual = r.residual;
   out.converged = r.converged;
   if (!r.converged) return out;
@@ -1016,8 +1024,10 @@ SPECDYN_CORE_FN proportional_solution solve_proportional(const proportional_prob
     }
   }
   if (lanczos) {  // t = 0, the spectra steps and T
-    for (std::size_t t = 0; t <= pr.steps; t += pr.spectra_every ? pr.spectra_every : pr.steps + 1) out.ntk.push_back(detail::ntk_lanczos(cl, t, pr.ntk_iterations));
-    if (out.ntk.back().step != pr.steps) out.ntk.push_back(detail::ntk_lanczos(cl, pr.steps, pr.ntk_iterations));
+    // at most about 25 steps: every spectra step up to that, then a coarser multiple of it
+    const std::size_t every = pr.spectra_every == 0 ? pr.steps + 1 : pr.spectra_every * std::max<std::size_t>(1, (pr.steps / pr.spectra_every + 23) / 24);
+    for (std::size_t t = 0; t <= pr.steps; t += every) out.ntk.push_back(detail::ntk_lanczos(cl, t, pr.ntk_iterations, out.ntk_edge[t]));
+    if (out.ntk.back().step != pr.steps) out.ntk.push_back(detail::ntk_lanczos(cl, pr.steps, pr.ntk_iterations, out.ntk_edge[pr.steps]));
   }
   if (pr.spectra_every == 0) return out;
   // Weight spectra. The trajectory up to step t sees the initial weights only through their products
@@ -1107,7 +1117,9 @@ SPECDYN_CORE_FN proportional_solution solve_proportional(const proportional_prob
       // the top outlier by Lanczos in the closure (cut-free; see detail::weight_top_outlier) replaces
       // the determinant's when it has converged above the edge; the others stay the determinant's
       sp.two_level_top.push_back(os.empty() ? NAN : os.front().value);
-      const auto wt = detail::weight_top_outlier(cl, li, t, weight_iterations);
+      // run where the determinant sees an outlier (it refines that one; near the escape an outlier
+      // the determinant's cut hides would be missed, by at most the step it takes to grow)
+      const auto wt = os.empty() ? detail::weight_top{} : detail::weight_top_outlier(cl, li, t, weight_iterations);
       sp.lanczos_residual.push_back(wt.residual);
       if (wt.converged && wt.value > sp.edge * (1 + 1e-6)) {
         if (sp.outliers.back().empty()) {
