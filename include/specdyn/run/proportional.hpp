@@ -392,7 +392,9 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
       if (std::isfinite(res.top_fit[l].ci_low)) std::printf(" [95%% CI %.2f, %.2f]", res.top_fit[l].ci_low, res.top_fit[l].ci_high);
       std::printf(" (outliers fluctuate like D^-1/2, edges like D^-2/3)\n");
       if (std::isfinite(res.predicted_escape[l]))
-        std::printf("  escape: the theory's outlier leaves the edge at step %g (N = ∞); detected (edge + 3·edge·n^-2/3):", res.predicted_escape[l]);
+        std::printf("  escape: the theory's outlier leaves the edge at step %g (N = ∞%s); detected (edge + 3·edge·n^-2/3, linear between recorded steps):",
+                    res.predicted_escape[l],
+                    po.spectra_every > 1 ? (", the first recorded step with one: escape within the last " + std::to_string(po.spectra_every) + " steps").c_str() : "");
       else
         std::printf("  escape: no outlier within %zu steps in the theory; detected (edge + 3·edge·n^-2/3):", pr.steps);
       for (std::size_t di = 0; di < res.measured_escape[l].size(); ++di) {
