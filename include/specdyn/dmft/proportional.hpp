@@ -52,7 +52,7 @@ struct proportional_problem {
   std::size_t steps = 50;
   std::size_t depth = 1;      // dense layers L: 1 (deep_linear2), 2 (deep_linear3), 3 (deep_linear4), … up to 8
   std::size_t spectra_every = 0;  // predict the weight outliers every this many steps (0: never)
-  std::size_t ntk_iterations = 60;  // Lanczos iterations for the NTK's top eigenvalue at the spectra steps (0: skip)
+  std::size_t ntk_iterations = 60;  // at most this many Lanczos iterations for the NTK's top at t = 0, the spectra steps and T (0: skip)
   bool online = false;  // one-pass SGD: a fresh batch of αD points each step (then α = B/D and η̂ = η/B)
   double spike_cut = 1e-9;  // relative eigenvalue cut of the two-level determinant's Gram matrices (spiked_outlier_vectors)
 
@@ -535,8 +535,8 @@ SPECDYN_CORE_FN double ntk_bulk_edge(const proportional_problem& pr, double c_w,
 
 namespace detail {
 /// The closure's state: the sites, every variable as a list of slots, and the correlations. Slots
-/// 0 … T are the training steps; further slots hold virtual vectors on which the frozen NTK acts
-/// (closure_apply_ntk). Neuron sites ℓ = 0 … L−1 each have a forward source (u^A for ℓ = 0, χ_ℓ from
+/// 0 … T are the training steps; further slots hold virtual vectors on which a frozen operator acts
+/// (the NTK: closure_apply_ntk; a weight's M Mᵀ: closure_apply_gram). Neuron sites ℓ = 0 … L−1 each have a forward source (u^A for ℓ = 0, χ_ℓ from
 /// W_ℓ's randomness) and a backward one (ξ_ℓ from W_{ℓ+1}'s, or the readout's initial value w(0) at
 /// the top layer). Each slot creates at most one new source per matrix side, and `D`, `e`, `v`,
 /// `h`, `gb` list, slot by slot, the vector whose random-matrix field that source is: u^X(s) is the
