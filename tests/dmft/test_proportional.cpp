@@ -458,7 +458,8 @@ TEST_CASE("NTK top by Lanczos inside the closure: exact at t = 0, converged outl
             for (std::size_t i = 0; i < r.nodes.size(); ++i) gq += r.weights[i] / (r.nodes[i] - z);
             CHECK(gq == Approx(ml.g(-1 / kl.g(z / alpha)) / alpha).epsilon(1e-9));
           }
-          // no outlier at t = 0: the top Ritz value creeps up to the edge from below (square-root edge, ~1/k²)
+          // no outlier at t = 0: the top Ritz value creeps up to the edge from below (square-root edge, ~1/k²);
+          // the iterations stop after 40, measured 0.1–0.2 % below the edge, so 1 % leaves room
           CHECK(!r.converged);
           CHECK(r.top < edge);
           CHECK(r.top > 0.99 * edge);
@@ -473,7 +474,7 @@ TEST_CASE("NTK top by Lanczos inside the closure: exact at t = 0, converged outl
       const auto& r = sol.ntk[i];
       INFO("step " << r.step << ": top " << r.top << ", edge " << sol.ntk_edge[r.step] << ", residual " << r.residual);
       CHECK(r.converged);
-      CHECK(r.top > 1.01 * sol.ntk_edge[r.step]);
+      CHECK(r.top > 1.01 * sol.ntk_edge[r.step]);  // measured 1.17× and 1.11× the bulk edge at steps 10 and 20
       CHECK(r.second < r.top);
       CHECK(r.weight > 0);
       CHECK(r.weight < 1);

@@ -88,8 +88,8 @@ struct proportional_spectrum {
   std::vector<std::vector<double>> overlap_update_left, overlap_update_right, overlap_readout, overlap_teacher;
   std::vector<double> identity_residual;     // per step: |kᵀ(M₀ᵀl) − (M₀k)ᵀl| / scale, a self-check of the closure (≈ 1e-15)
   // per step: the top outlier from the two-level determinant alone (NaN: none) and the residual of the
-  // Lanczos route that replaces it (detail::weight_top_outlier; NaN at t = 0). Their difference
-  // measures the determinant's sensitivity to its cut (≤ 1e-3 relative in our runs).
+  // Lanczos route that replaces it (detail::weight_top_outlier; NaN where the determinant sees no
+  // outlier). Their difference measures the determinant's sensitivity to its cut (≤ 5e-4 relative in our runs).
   std::vector<double> two_level_top, lanczos_residual;
 };
 
@@ -604,6 +604,84 @@ SPECDYN_CORE_FN closure make_closure(const proportional_problem& pr, std::size_t
 ;
 #endif
 
+/// The fields a slot's vectors make through each random matrix, shared by the training step
+/// (closure_step) and the frozen operators (closure_apply_ntk, closure_apply_gram): the slot's fresh
+/// source plus the Onsager sums over every slot s ≤ j, plus the trained weights' rank-one updates of
+/// the steps s < n (n = t in training step t; the frozen step otherwise). A coefficient on a source
+/// not created yet is zero, so summing up to j is exact for every caller.
+///   X·D[j]/√D on the input site:            u^X(j) + α Σ_{s≤j} R_{D[j]←r^X}(s) e(s)
+SPECDYN_CORE_FN site::lin input_x_field(const closure& c, std::size_t j)
+#if SPECDYN_CORE_BODIES
+{
+  site::lin v = c.in.zero();
+  v[closure::uX][j] = 1.0;
+  for (std::size_t s = 0; s <= j; ++s) site::axpy(c.pr.alpha * c.D[j][closure::rX][s], c.e[s], v);
+  return v;
+}
+#else
+;
+#endif
+
+///   Xᵀx/√D on the data site (x on the input site, in slot j): r^X(j) + Σ_{s≤j} R_{x←u^X}(s) D(s)
+SPECDYN_CORE_FN site::lin data_x_field(const closure& c, const site::lin& x, std::size_t j)
+#if SPECDYN_CORE_BODIES
+{
+  site::lin d = c.mu.zero();
+  d[closure::rX][j] = 1.0;
+  for (std::size_t s = 0; s <= j; ++s) site::axpy(x[closure::uX][s], c.D[s], d);
+  return d;
+}
+#else
+;
+#endif
+
+///   A(n)ᵀ·gb[0][j]/√D on the input site:     r^A(j) + Σ_{s≤j} [σ²ν R_{g_0←u^A}(s) + η̂γ̃0ν C_{g_0}(s,j)·1(s<n)] v(s)
+SPECDYN_CORE_FN site::lin input_a_field(const closure& c, std::size_t j, std::size_t n)
+#if SPECDYN_CORE_BODIES
+{
+  const double s2nu = c.pr.sigma * c.pr.sigma * c.pr.nu, egnu = c.pr.eta_hat * c.pr.gamma0_tilde * c.pr.nu;
+  site::lin b = c.in.zero();
+  b[closure::rA][j] = 1.0;
+  for (std::size_t s = 0; s <= j; ++s) site::axpy(s2nu * c.gb[0][j][closure::fwd][s] + (s < n ? egnu * c.c_g[0][s][j] : 0.0), c.v[s], b);
+  return b;
+}
+#else
+;
+#endif
+
+///   layer ℓ's forward field A(n)·v[j]/√D (ℓ = 0) or W_ℓ(n)·h_{ℓ−1}[j]/√N:
+///   u^A(j) or χ_ℓ(j) + Σ_{s≤j} [σ² R_{below←(its backward source)}(s) + η̂γ̃0 C_below(s,j)·1(s<n)] g_ℓ(s)
+SPECDYN_CORE_FN site::lin forward_field(const closure& c, std::size_t l, std::size_t j, std::size_t n)
+#if SPECDYN_CORE_BODIES
+{
+  const double s2 = c.pr.sigma * c.pr.sigma, eg = c.pr.eta_hat * c.pr.gamma0_tilde;
+  const std::vector<site::lin>& below = l == 0 ? c.v : c.h[l - 1];
+  const mat& c_below = l == 0 ? c.c_v : c.c_h[l - 1];
+  const std::size_t src = l == 0 ? std::size_t(closure::rA) : std::size_t(closure::bwd);
+  site::lin h = c.hid[l].zero();
+  h[closure::fwd][j] = 1.0;
+  for (std::size_t s = 0; s <= j; ++s) site::axpy(s2 * below[j][src][s] + (s < n ? eg * c_below[s][j] : 0.0), c.gb[l][s], h);
+  return h;
+}
+#else
+;
+#endif
+
+///   layer ℓ's backward field W_{ℓ+1}(n)ᵀ·gb[ℓ+1][j]/√N (ℓ < L − 1):
+///   ξ_ℓ(j) + Σ_{s≤j} [σ² R_{g_{ℓ+1}←χ_{ℓ+1}}(s) + η̂γ̃0 C_{g_{ℓ+1}}(s,j)·1(s<n)] h_ℓ(s)
+SPECDYN_CORE_FN site::lin backward_field(const closure& c, std::size_t l, std::size_t j, std::size_t n)
+#if SPECDYN_CORE_BODIES
+{
+  const double s2 = c.pr.sigma * c.pr.sigma, eg = c.pr.eta_hat * c.pr.gamma0_tilde;
+  site::lin g = c.hid[l].zero();
+  g[closure::bwd][j] = 1.0;
+  for (std::size_t s = 0; s <= j; ++s) site::axpy(s2 * c.gb[l + 1][j][closure::fwd][s] + (s < n ? eg * c.c_g[l + 1][s][j] : 0.0), c.h[l][s], g);
+  return g;
+}
+#else
+;
+#endif
+
 /// Training step t of the closure (the equations at the top of this file), in causal order.
 SPECDYN_CORE_FN void closure_step(closure& c, std::size_t t)
 #if SPECDYN_CORE_BODIES
@@ -627,15 +705,13 @@ SPECDYN_CORE_FN void closure_step(closure& c, std::size_t t)
         site::axpy(eh * g, h[l][t - 1], gl[t]);
       }
     } else {
-      gl[t][C::bwd][t] = 1.0;
-      for (std::size_t s = 0; s < t; ++s) site::axpy(s2 * gb[l + 1][t][C::fwd][s] + eh * g * c.c_g[l + 1][s][t], h[l][s], gl[t]);
+      gl[t] = backward_field(c, l, t, t);
     }
     correlate(c.hid[l], gl, c.c_g[l], l > 0 ? &c.hid[l - 1].cov[C::bwd] : &c.in.cov[C::rA], l > 0 ? s2 : s2 * nu, false, t);
   }
-  const auto& u = gb[0];
-  // (2) input coordinate: β(t), e(t) = β* − β(t) + β(0)
-  c.beta[t][C::rA][t] = 1.0 / (g * nu);
-  for (std::size_t s = 0; s < t; ++s) site::axpy((s2 * nu * u[t][C::fwd][s] + eh * g * nu * c.c_g[0][s][t]) / (g * nu), c.v[s], c.beta[t]);
+  // (2) input coordinate: β(t) = A(t)ᵀu(t)/(γ0N) = [r^A(t) + …]/(γ̃0ν), e(t) = β* − β(t) + β(0)
+  c.beta[t] = c.in.zero();
+  site::axpy(1.0 / (g * nu), input_a_field(c, t, t), c.beta[t]);
   c.e[t] = c.in.zero();
   c.e[t][C::bstar][0] = 1.0;
   site::axpy(-1.0, c.beta[t], c.e[t]);
@@ -645,27 +721,22 @@ SPECDYN_CORE_FN void closure_step(closure& c, std::size_t t)
   // (3) data point: Δ(t) = r^X(t) + Σ_{s<t} R_e(t,s) Δ(s) + ε. Online, a point is seen once: no
   // memory term, its own fresh noise, and the v(t) below only reacts to the current step.
   auto& D = c.D;
-  D[t][C::rX][t] = 1.0;
   if (pr.online) {
+    D[t][C::rX][t] = 1.0;
     D[t][C::eps][t] = 1.0;
     c.mu.cov[C::eps][t][t] = pr.noise * pr.noise;
   } else {
-    D[t][C::eps][0] = 1.0;
-    for (std::size_t s = 0; s < t; ++s) site::axpy(c.e[t][C::uX][s], D[s], D[t]);
+    D[t] = data_x_field(c, c.e[t], t);
+    D[t][C::eps][0] += 1.0;  // the memory terms carry earlier steps' ε as well
   }
   correlate(c.mu, D, c.c_d, &c.in.cov[C::uX], a, false, t);
   // (4) input coordinate: v(t) = u^X(t) + α Σ_{s≤t} R_Δ(t,s) e(s)
-  c.v[t][C::uX][t] = 1.0;
-  for (std::size_t s = 0; s <= t; ++s) site::axpy(a * D[t][C::rX][s], c.e[s], c.v[t]);
+  c.v[t] = input_x_field(c, t);
   correlate(c.in, c.v, c.c_v, &c.hid[0].cov[C::fwd], s2, false, t);
   // (5) forward pass: h_0(t) = A(t)v(t)/√D = u^A(t) + σ² Σ_{s≤t} R_v(t,s) g_0(s) + η̂γ̃0 Σ_{s<t} C_v(s,t) g_0(s),
   //     h_ℓ(t) = W_ℓ(t)h_{ℓ−1}(t)/√N = χ_ℓ(t) + σ² Σ_{s≤t} R_{h_{ℓ−1}←ξ_{ℓ−1}}(t,s) g_ℓ(s) + η̂γ̃0 Σ_{s<t} C_{h_{ℓ−1}}(s,t) g_ℓ(s)
   for (std::size_t l = 0; l < L; ++l) {
-    const std::vector<site::lin>& below = l == 0 ? c.v : h[l - 1];
-    const mat& c_below = l == 0 ? c.c_v : c.c_h[l - 1];
-    const std::size_t src = l == 0 ? std::size_t(C::rA) : std::size_t(C::bwd);
-    h[l][t][C::fwd][t] = 1.0;
-    for (std::size_t s = 0; s <= t; ++s) site::axpy(s2 * below[t][src][s] + (s < t ? eh * g * c_below[s][t] : 0.0), gb[l][s], h[l][t]);
+    h[l][t] = forward_field(c, l, t, t);
     if (l + 1 < L) correlate(c.hid[l], h[l], c.c_h[l], &c.hid[l + 1].cov[C::fwd], s2, false, t);  // the top layer's C_h drives nothing
   }
 }
@@ -690,52 +761,36 @@ SPECDYN_CORE_FN site::lin closure_apply_ntk(closure& c, std::size_t j, std::size
   using C = closure;
   const auto& pr = c.pr;
   const std::size_t L = c.L;
-  const double s2 = pr.sigma * pr.sigma, a = pr.alpha, nu = pr.nu, g = pr.gamma0_tilde, eh = pr.eta_hat;
+  const double s2 = pr.sigma * pr.sigma, a = pr.alpha, nu = pr.nu, g = pr.gamma0_tilde;
   auto& h = c.h;
   auto& gb = c.gb;
   correlate(c.mu, c.D, c.c_d, &c.in.cov[C::uX], a, false, j);  // u^X(j): the field of X r
-  // v_r = u^X(j) + α Σ_s R_r(s) e(s)
-  c.v[j] = c.in.zero();
-  c.v[j][C::uX][j] = 1.0;
-  for (std::size_t s = 0; s < j; ++s) site::axpy(a * c.D[j][C::rX][s], c.e[s], c.v[j]);
+  c.v[j] = input_x_field(c, j);                                  // v_r
   correlate(c.in, c.v, c.c_v, &c.hid[0].cov[C::fwd], s2, false, j);
   // forward through the frozen weights: A(tf) = A₀ + η̂γ̃0/√D Σ_{s<tf} u(s)v(s)ᵀ, likewise W_ℓ(tf)
   for (std::size_t l = 0; l < L; ++l) {
-    const std::vector<site::lin>& below = l == 0 ? c.v : h[l - 1];
-    const mat& c_below = l == 0 ? c.c_v : c.c_h[l - 1];
-    const std::size_t src = l == 0 ? std::size_t(C::rA) : std::size_t(C::bwd);
-    h[l][j] = c.hid[l].zero();
-    h[l][j][C::fwd][j] = 1.0;
-    for (std::size_t s = 0; s < j; ++s) site::axpy(s2 * below[j][src][s] + (s < tf ? eh * g * c_below[s][j] : 0.0), gb[l][s], h[l][j]);
-    correlate(c.hid[l], h[l], c.c_h[l], l + 1 < L ? &c.hid[l + 1].cov[C::fwd] : nullptr, s2, false, j);
+    h[l][j] = forward_field(c, l, j, tf);
+    if (l + 1 < L) correlate(c.hid[l], h[l], c.c_h[l], &c.hid[l + 1].cov[C::fwd], s2, false, j);
   }
   // backward: the readout's change δw = γ̃0 h^r_{L−1}, then each W_ℓ(tf)ᵀ and the update δW_ℓᵀg_ℓ(tf)
   for (std::size_t l = L; l-- > 0;) {
     auto& gl = gb[l];
-    gl[j] = c.hid[l].zero();
     if (l == L - 1) {
+      gl[j] = c.hid[l].zero();
       site::axpy(g, h[l][j], gl[j]);
     } else {
-      gl[j][C::bwd][j] = 1.0;
-      for (std::size_t s = 0; s <= j; ++s)
-        site::axpy(s2 * gb[l + 1][j][C::fwd][s] + (s < tf ? eh * g * c.c_g[l + 1][s][j] : 0.0), h[l][s], gl[j]);
+      gl[j] = backward_field(c, l, j, tf);
       site::axpy(g * c.c_g[l + 1][tf][tf], h[l][j], gl[j]);
     }
     correlate(c.hid[l], gl, c.c_g[l], l > 0 ? &c.hid[l - 1].cov[C::bwd] : &c.in.cov[C::rA], l > 0 ? s2 : s2 * nu, false, j);
   }
-  // δβ = C_u(tf,tf) v_r + [r^A(j) + σ²ν Σ_{s≤j} R_{δu}(s) v(s)]/(γ̃0ν) + η̂ Σ_{s<tf} C_u(s, ·) v(s): e[j] is its
-  // slot (the vector whose Xᵀ field is r^X(j))
+  // δβ = C_u(tf,tf) v_r + A(tf)ᵀδu/(γ0N): e[j] is its slot (the vector whose Xᵀ field is r^X(j))
   auto& d = c.e[j];
   d = c.in.zero();
   site::axpy(c.c_g[0][tf][tf], c.v[j], d);
-  d[C::rA][j] += 1.0 / (g * nu);
-  for (std::size_t s = 0; s <= j; ++s) site::axpy(s2 * gb[0][j][C::fwd][s] / g + (s < tf ? eh * c.c_g[0][s][j] : 0.0), c.v[s], d);
+  site::axpy(1.0 / (g * nu), input_a_field(c, j, tf), d);
   correlate(c.in, c.e, c.c_e, &c.mu.cov[C::rX], 1.0, false, j);
-  // K r = r^X(j) + Σ_{s≤j} R_δβ(s) D(s)
-  site::lin kr = c.mu.zero();
-  kr[C::rX][j] = 1.0;
-  for (std::size_t s = 0; s <= j; ++s) site::axpy(d[C::uX][s], c.D[s], kr);
-  return kr;
+  return data_x_field(c, d, j);  // K r = r^X(j) + Σ_{s≤j} R_δβ(s) D(s)
 }
 #else
 ;
@@ -877,31 +932,20 @@ SPECDYN_CORE_FN site::lin closure_apply_gram(closure& c, std::size_t j, std::siz
 {
   using C = closure;
   require(l < c.L, "layer", l, "closure_apply_gram takes W_0 … W_{L−1}");
-  const double s2 = c.pr.sigma * c.pr.sigma, eg = c.pr.eta_hat * c.pr.gamma0_tilde, nu = c.pr.nu;
+  const double s2 = c.pr.sigma * c.pr.sigma, nu = c.pr.nu;
   c.gb[l][j] = a;
   if (l == 0) {
     correlate(c.hid[0], c.gb[0], c.c_g[0], &c.in.cov[C::rA], s2 * nu, false, j);
-    auto& b = c.v[j];
-    b = c.in.zero();
-    b[C::rA][j] = 1.0;
-    for (std::size_t s = 0; s <= j; ++s) site::axpy(s2 * nu * a[C::fwd][s] + (s < tf ? eg * nu * c.c_g[0][s][j] : 0.0), c.v[s], b);
+    c.v[j] = input_a_field(c, j, tf);
     correlate(c.in, c.v, c.c_v, &c.hid[0].cov[C::fwd], s2, false, j);
-    site::lin mb = c.hid[0].zero();
-    mb[C::fwd][j] = 1.0;
-    for (std::size_t s = 0; s <= j; ++s) site::axpy(s2 * b[C::rA][s] + (s < tf ? eg * c.c_v[s][j] : 0.0), c.gb[0][s], mb);
+    site::lin mb = forward_field(c, 0, j, tf);
     for (auto& x : mb) for (auto& v : x) v /= nu;
     return mb;
   }
   correlate(c.hid[l], c.gb[l], c.c_g[l], &c.hid[l - 1].cov[C::bwd], s2, false, j);
-  auto& b = c.h[l - 1][j];
-  b = c.hid[l - 1].zero();
-  b[C::bwd][j] = 1.0;
-  for (std::size_t s = 0; s <= j; ++s) site::axpy(s2 * a[C::fwd][s] + (s < tf ? eg * c.c_g[l][s][j] : 0.0), c.h[l - 1][s], b);
+  c.h[l - 1][j] = backward_field(c, l - 1, j, tf);
   correlate(c.hid[l - 1], c.h[l - 1], c.c_h[l - 1], &c.hid[l].cov[C::fwd], s2, false, j);
-  site::lin mb = c.hid[l].zero();
-  mb[C::fwd][j] = 1.0;
-  for (std::size_t s = 0; s <= j; ++s) site::axpy(s2 * b[C::bwd][s] + (s < tf ? eg * c.c_h[l - 1][s][j] : 0.0), c.gb[l][s], mb);
-  return mb;
+  return forward_field(c, l, j, tf);
 }
 #else
 ;
@@ -910,8 +954,9 @@ SPECDYN_CORE_FN site::lin closure_apply_gram(closure& c, std::size_t j, std::siz
 /// The top outlier of the weight W_ℓ(tf)/√N and its singular vectors, by Lanczos on M Mᵀ inside the
 /// closure (closure_apply_gram), started from the top left singular vector of the accumulated update.
 /// Cut-free: the two-level determinant of spiked_outlier_vectors orthonormalises the update
-/// history, whose Gram matrices decay without a gap, so its answer moves by up to 1e-3 (values) and
-/// 5e-3 (overlaps) with the cut; this route does not orthonormalise anything.
+/// history, whose Gram matrices decay without a gap, so its answer moves by up to 5e-4 (values) and
+/// 0.006 (overlaps) with the cut; this route does not orthonormalise anything. `edge` is the weight's
+/// bulk edge σ(1 + √(cols/rows)): a top below it after 40 iterations means no outlier.
 struct weight_top {
   bool converged = false;
   double value = NAN;  // top singular value of W_ℓ(tf)/√N
@@ -919,7 +964,7 @@ struct weight_top {
   double residual = NAN;
 };
 
-SPECDYN_CORE_FN weight_top weight_top_outlier(const closure& base, std::size_t l, std::size_t tf, std::size_t iterations)
+SPECDYN_CORE_FN weight_top weight_top_outlier(const closure& base, std::size_t l, std::size_t tf, std::size_t iterations, double edge)
 #if SPECDYN_CORE_BODIES
 {
   weight_top out;
@@ -952,7 +997,7 @@ SPECDYN_CORE_FN weight_top weight_top_outlier(const closure& base, std::size_t l
   std::vector<double> ov;
   const auto r = closure_lanczos(c, c.hid[l], p, tf, iterations,
                                  [tf, l](closure& cc, std::size_t j, const site::lin& x) { return closure_apply_gram(cc, j, tf, l, x); }, probes, &ov,
-                                 std::pow(c.pr.sigma * (1 + (l == 0 ? 1 / std::sqrt(c.pr.nu) : 1.0)), 2));
+                                 edge * edge);
   out.residual = r.residual;
   out.converged = r.converged;
   if (!r.converged) return out;
@@ -962,7 +1007,7 @@ SPECDYN_CORE_FN weight_top weight_top_outlier(const closure& base, std::size_t l
   // right singular vector ∝ Mᵀx₁ = Σ_i y_i Mᵀq_i, the b of each iteration (its slot's column vector)
   const std::size_t last = first + r.iterations - 1;
   site::lin rv = cols.zero();
-  for (std::size_t i = 0; i < r.iterations; ++i) site::axpy(r.top_vector[i], (l == 0 ? c.v : c.h[l - 1])[first + i], rv);
+  for (std::size_t i = 0; i < r.iterations; ++i) site::axpy(r.top_vector[i], kv[first + i], rv);
   const site::lin wrv = cols.weighted(rv, last);
   const double rr = site::dot(wrv, rv, last);
   auto right_overlap = [&](const site::lin& probe) {
@@ -1119,22 +1164,14 @@ SPECDYN_CORE_FN proportional_solution solve_proportional(const proportional_prob
       sp.two_level_top.push_back(os.empty() ? NAN : os.front().value);
       // run where the determinant sees an outlier (it refines that one; near the escape an outlier
       // the determinant's cut hides would be missed, by at most the step it takes to grow)
-      const auto wt = os.empty() ? detail::weight_top{} : detail::weight_top_outlier(cl, li, t, weight_iterations);
+      const auto wt = os.empty() ? detail::weight_top{} : detail::weight_top_outlier(cl, li, t, weight_iterations, sp.edge);
       sp.lanczos_residual.push_back(wt.residual);
       if (wt.converged && wt.value > sp.edge * (1 + 1e-6)) {
-        if (sp.outliers.back().empty()) {
-          sp.outliers.back().push_back(wt.value);
-          sp.overlap_update_left.back().push_back(wt.update_left);
-          sp.overlap_update_right.back().push_back(wt.update_right);
-          if (top) sp.overlap_readout.back().push_back(wt.readout);
-          if (input) sp.overlap_teacher.back().push_back(wt.teacher);
-        } else {
-          sp.outliers.back().front() = wt.value;
-          sp.overlap_update_left.back().front() = wt.update_left;
-          sp.overlap_update_right.back().front() = wt.update_right;
-          if (top) sp.overlap_readout.back().front() = wt.readout;
-          if (input) sp.overlap_teacher.back().front() = wt.teacher;
-        }
+        sp.outliers.back().front() = wt.value;
+        sp.overlap_update_left.back().front() = wt.update_left;
+        sp.overlap_update_right.back().front() = wt.update_right;
+        if (top) sp.overlap_readout.back().front() = wt.readout;
+        if (input) sp.overlap_teacher.back().front() = wt.teacher;
       }
       // kᵀ(M₀ᵀl) = (M₀k)ᵀl: ⟨k z⟩ and ⟨l y⟩ come from different sites, so their agreement checks the closure
       double res = 0, scale = 0;
