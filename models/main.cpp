@@ -242,7 +242,7 @@ int plot(const std::vector<std::string>& records, const std::string& out) {
     if (j.is_discarded() || !j.is_object() || !j.contains("schema"))
       throw usage_error("RECORD = " + r + ": not a specdyn run record (not JSON, or no \"schema\" key)");
   }
-  std::string cmd = python() + " " + shell_quote(std::string(SPECDYN_SCRIPTS_DIR) + "/plot.py") + " --out " + shell_quote(out);
+  std::string cmd = python() + " " + shell_quote(std::string(models::scripts_dir()) + "/plot.py") + " --out " + shell_quote(out);
   for (const auto& r : records) cmd += " " + shell_quote(r);
   const int rc = std::system(cmd.c_str());
   if (rc != 0) {

@@ -27,6 +27,11 @@ struct model_entry {
 
 const std::vector<model_entry>& registry();
 
+/// Where the plotting scripts live (specdyn's source tree, or the installed package's share/).
+/// Defined with the registry, in the executable's own generated registry.cpp, so that the command
+/// line compiled once into the `specdyn::cli` library serves every install prefix.
+const char* scripts_dir();
+
 /// `specdyn outliers` for models with a hidden N×N weight; a usage error for the others.
 template <class Decl>
 run::outliers_result outliers_for(Decl decl, const run_config& c, const run::theory_options& t, const run::outliers_options& o) {

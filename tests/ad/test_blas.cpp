@@ -4,6 +4,10 @@
 
 #include "specdyn/ad/blas.hpp"
 
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
 using namespace specdyn;
 
 TEST_CASE("gemm checks shapes and the int range", "[blas]") {
@@ -33,4 +37,43 @@ TEST_CASE("OpenBLAS core guard: generic or older families on AVX2/AVX-512 CPUs m
   CHECK(better_core("Haswell", true, true, false) == "");     // a modern choice is left alone
   CHECK(better_core("SkylakeX", true, true, false) == "");
   CHECK(better_core("Zen", false, true, true) == "");
+}
+
+TEST_CASE("narrow products (a weight times a small batch) equal the textbook sums for every width 1 … 17", "[blas]") {
+  // The streaming kernels take op(A) B with n ≤ 16 columns and no transposed B; 17 and Bᵀ go to
+  // OpenBLAS. Every branch is compared with a plain triple loop in long double: both orientations,
+  // row counts that are and are not multiples of the eight-row blocks, β = 0 (C's old contents,
+  // NaN here, ignored), β = 1 and β = 0.5, and a C wider than the product (ldc > n).
+  std::uint64_t state = 12345;
+  auto uniform = [&] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return double(state >> 11) / double(1ULL << 53) - 0.5;
+  };
+  for (const bool trans : {false, true})
+    for (const std::size_t rows : {std::size_t(64), std::size_t(77)})
+      for (std::size_t n = 1; n <= 17; ++n)
+        for (const double beta : {0.0, 1.0, 0.5}) {
+          const std::size_t cols = 93;  // A [rows, cols]; op(A) is [rows, cols] or [cols, rows]
+          const std::size_t m = trans ? cols : rows, k = trans ? rows : cols, ldc = n + 3;
+          std::vector<double> a(rows * cols), b(k * n), c(m * ldc);
+          for (auto& v : a) v = uniform();
+          for (auto& v : b) v = uniform();
+          for (auto& v : c) v = beta == 0 ? std::nan("") : uniform();
+          const std::vector<double> c0 = c;
+          blas::gemm(trans, false, 1.5, a.data(), rows, cols, b.data(), k, n, beta, c.data(), m, ldc);
+          double worst = 0;
+          for (std::size_t i = 0; i < m; ++i)
+            for (std::size_t q = 0; q < ldc; ++q) {
+              if (q >= n) {  // beyond the product: untouched
+                CHECK((std::isnan(c[i * ldc + q]) ? std::isnan(c0[i * ldc + q]) : c[i * ldc + q] == c0[i * ldc + q]));
+                continue;
+              }
+              long double s = 0;
+              for (std::size_t j = 0; j < k; ++j) s += (long double)(trans ? a[j * cols + i] : a[i * cols + j]) * b[j * n + q];
+              const long double want = 1.5L * s + (beta == 0 ? 0.0L : (long double)beta * c0[i * ldc + q]);
+              worst = std::max(worst, double(std::abs(want - (long double)c[i * ldc + q])));
+            }
+          INFO("op(A) " << (trans ? "Aᵀ" : "A") << ", rows " << rows << ", n " << n << ", beta " << beta);
+          CHECK(worst < 1e-13);  // sums of at most 93 products of O(1) numbers: rounding ≈ 1e-15
+        }
 }

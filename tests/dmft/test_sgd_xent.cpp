@@ -90,6 +90,10 @@ TEST_CASE("SGD and cross-entropy theory vs finite width: loss-curve error fallin
     return stats::mean_se(errs).first;
   };
   const std::vector<double> widths{256, 1024, 4096};
+  // The theory: 4 replicas of 20 000 quasi-random particles. Their mean loss curve is within
+  // 4e-4 … 8e-4 (relative L2) of 4 × 40 000 particles in both settings (measured at two seeds),
+  // far below the finite-size errors asserted here (3 % at N = 4096, falling from N = 256).
+  constexpr std::size_t particles = 20000;
   SECTION("mini-batch SGD (batch 4 of 8), mlp3_tanh") {
     const auto data = make_task({}, 16, 1, 8, 0, 3);
     auto pr = make_problem<tanh3>(data, 1.0, 0.5, 20, "mup", 1.0);
@@ -97,7 +101,7 @@ TEST_CASE("SGD and cross-entropy theory vs finite width: loss-curve error fallin
     const auto reps = [&] {
       std::vector<double> mean(21, 0.0);
       dmft::solver_options o;
-      o.particles = 40000;
+      o.particles = particles;
       dmft::particle_solver<tanh3> solver(pr, o);
       for (std::size_t r = 0; r < 4; ++r) {
         const auto s = solver.solve(60 + r);
@@ -119,7 +123,7 @@ TEST_CASE("SGD and cross-entropy theory vs finite width: loss-curve error fallin
     pr.loss = ad::loss_kind::cross_entropy;
     std::vector<double> mean(21, 0.0);
     dmft::solver_options o;
-    o.particles = 40000;
+    o.particles = particles;
     dmft::particle_solver<tanh3> solver(pr, o);
     for (std::size_t r = 0; r < 4; ++r) {
       const auto s = solver.solve(80 + r);
