@@ -439,6 +439,7 @@ bool launcher_rank0() {
 
 int main(int argc, char** argv) {
   specdyn::blas::ensure_native_core(argv);  // OpenBLAS core guard (may re-execute this program once)
+  specdyn::io::keep_freed_memory();         // large temporaries stay in the heap (io/resources.hpp)
   stop_with_parent();
   CLI::App app{"specdyn: spectral dynamics of wide networks, finite width and infinite-width theory"};
   app.require_subcommand(1);

@@ -127,6 +127,7 @@ void replica_threads(benchmark::State& state) {
 
 int main(int argc, char** argv) {
   blas::ensure_native_core(argv);  // as `specdyn` does: OpenBLAS's own kernels for this CPU
+  io::keep_freed_memory();         // and large temporaries kept in the heap (io/resources.hpp)
   const long T0 = 20, P0 = 8, S0 = 8000;
   const std::vector<long> ts{10, 20, 40}, ps{4, 8, 16}, ss{2000, 8000, 32000};
   for (long t : ts) benchmark::RegisterBenchmark("solve/T", solve)->Args({t, P0, S0})->Unit(benchmark::kMillisecond);
