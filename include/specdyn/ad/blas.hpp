@@ -53,9 +53,12 @@ namespace detail {
 // the shapes of a training step at small batch (a weight [N, N] times P activations). OpenBLAS packs
 // all of A into panels for every call, so these products run at a third of memory bandwidth; the
 // kernels below stream A once, row by row, with C's rows (NN) or B's rows (TN) held in registers.
-// Measured on the 2-core development machine at N = 2048, P = 8: W·X 3.2 → 1.3 ms, Wᵀ·X 3.7 → 1.4 ms
-// (benchmarks/train/bench_step.cpp, BM_skinny_*). Single-threaded and deterministic (a fixed
-// summation order for every shape).
+// Measured on the 2-core development machine at N = 2048, P = 8, one thread: W·X 3.2 → 1.3 ms,
+// Wᵀ·X 3.7 → 1.4 ms; the generated mlp3_tanh step takes 0.50× the hand-written cblas step
+// (benchmarks/train/bench_step.cpp, the P = 8 rows). Single-threaded and deterministic (a fixed
+// summation order for every shape); OpenBLAS with two threads was slower still on these shapes
+// (4.9 ms for W·X), but on a machine with many cores a threaded BLAS may win at very large N.
+// The rank-P weight update (Bᵀ on the right) stays with OpenBLAS, which is at bandwidth there.
 typedef double v4 __attribute__((vector_size(32), aligned(8)));
 inline v4 load4(const double* p) {
   v4 r;
