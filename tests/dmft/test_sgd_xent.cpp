@@ -92,7 +92,8 @@ TEST_CASE("SGD and cross-entropy theory vs finite width: loss-curve error fallin
   const std::vector<double> widths{256, 1024, 4096};
   // The theory: 4 replicas of 20 000 quasi-random particles. Their mean loss curve is within
   // 4e-4 … 8e-4 (relative L2) of 4 × 40 000 particles in both settings (measured at two seeds),
-  // far below the finite-size errors asserted here (3 % at N = 4096, falling from N = 256).
+  // far below the finite-size errors they are compared with (measured 0.53 % and 0.93 % at
+  // N = 4096, 1.4 % and 4.0 % at N = 256, for SGD and cross-entropy).
   constexpr std::size_t particles = 20000;
   SECTION("mini-batch SGD (batch 4 of 8), mlp3_tanh") {
     const auto data = make_task({}, 16, 1, 8, 0, 3);
