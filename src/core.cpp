@@ -28,6 +28,7 @@
 #include "specdyn/spectra/bulk.hpp"
 #include "specdyn/spectra/hessian.hpp"
 #include "specdyn/spectra/info_plus_noise.hpp"
+#include "specdyn/spectra/lanczos.hpp"
 #include "specdyn/spectra/outlier_equation.hpp"
 #include "specdyn/spectra/singular.hpp"
 #include "specdyn/spectra/tracker.hpp"

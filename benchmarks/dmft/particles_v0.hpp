@@ -18,6 +18,7 @@
 #pragma once
 
 #include <array>
+#include <xtensor-blas/xlinalg.hpp>
 #include <cmath>
 #include <optional>
 #include <string>

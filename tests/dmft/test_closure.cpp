@@ -1,5 +1,6 @@
 // How rules reach the theory, the Gaussian sources and Stein responses, and the equation printer.
 #include <catch2/catch.hpp>
+#include <xtensor-blas/xlinalg.hpp>
 
 #include "dmft_support.hpp"
 #include "mlp3_tanh.hpp"

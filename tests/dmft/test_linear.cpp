@@ -3,6 +3,7 @@
 // A = B = σ², Cc = 0), the whitened two-layer gradient-flow solution (§3.3), kernel regression in
 // the lazy limit (§3.4), the classic alternating iteration, and finite-width networks.
 #include <catch2/catch.hpp>
+#include <xtensor-blas/xlinalg.hpp>
 
 #include "deep_linear3.hpp"
 #include "deep_linear4.hpp"

@@ -11,6 +11,7 @@
 //   with the kernel (L+1)σ^{2L}·XᵀX/D, whose spectrum is Marchenko–Pastur, so train and test loss
 //   are one-dimensional integrals against the MP law; the theory approaches them like 1/ν.
 #include <catch2/catch.hpp>
+#include <xtensor-blas/xlinalg.hpp>
 
 #include <filesystem>
 #include <unistd.h>

@@ -2,6 +2,7 @@
 // Marchenko–Pastur edges and densities at N = 1000, the MP Stieltjes transform, and BBP outliers
 // for rectangular, square and Wigner spikes at n = 1000.
 #include <catch2/catch.hpp>
+#include <xtensor-blas/xlinalg.hpp>
 
 #include <numeric>
 

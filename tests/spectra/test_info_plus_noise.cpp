@@ -4,6 +4,7 @@
 // (Kolmogorov–Smirnov distance, with a wrong σ as the negative control), the one-level quartic
 // against the Newton solver, and non-convergence reported rather than returned as a density.
 #include <catch2/catch.hpp>
+#include <xtensor-blas/xlinalg.hpp>
 
 #include <algorithm>
 #include <chrono>

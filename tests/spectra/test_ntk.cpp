@@ -2,6 +2,10 @@
 // Jacobian J Λ Jᵀ, against Σ G^{ℓ+1}⊙Φ^ℓ in μP, and against one small GD step of the network.
 #include <catch2/catch.hpp>
 
+#include <random>
+
+#include <xtensor-blas/xlinalg.hpp>
+
 #include "mlp3_tanh.hpp"
 #include "specdyn/spectra/ntk.hpp"
 #include "support.hpp"
@@ -65,4 +69,40 @@ TEST_CASE("in μP the NTK is Σ G^{ℓ+1} ⊙ Φ^ℓ and drives the linearised s
   }
   // The linearisation error is O(η) relative: η = 1e-5 with O(1) curvature.
   CHECK(testing::rel_err(df, pred) < 1e-3);
+}
+
+TEST_CASE("λ_max of a large NTK by Lanczos equals LAPACK's full eigensolve", "[spectra][ntk]") {
+  // Above spectra::dense_eigensolve_limit the top eigenvalue comes from Lanczos on the matrix; LAPACK's
+  // syevd (the small-matrix route) is the oracle here at every size.
+  auto lapack_top = [](const matrix& k) { return xt::amax(xt::linalg::eigvalsh(k))(); };
+  SECTION("the NTK of a network with many outputs (C·P = 3·120 = 360)") {
+    const std::size_t D = 10, N = 48, C = 3, P = 120;
+    auto net = bind(models::mlp3_tanh, dsl::mup, {.D = D, .N = N, .C = C}, {.gamma0 = 0.8, .eta = 0.5, .seed = 11});
+    const auto data = make_task({.kind = task_kind::linear_teacher}, D, C, P, 0, 2);
+    auto ws = net.make_workspace(P);
+    net.forward(data.x, ws);
+    const auto r = spectra::empirical_ntk(net, data.x, ws);
+    REQUIRE(r.K.shape(0) > spectra::dense_eigensolve_limit);
+    CHECK(r.top_eigenvalue == Approx(lapack_top(r.K)).epsilon(1e-10));
+  }
+  SECTION("Wishart matrices whose top two eigenvalues nearly coincide, and the zero matrix") {
+    for (const std::size_t n : {spectra::dense_eigensolve_limit + 1, std::size_t(700)}) {
+      INFO("n = " << n);
+      std::mt19937_64 gen(n);
+      std::normal_distribution<double> z;
+      matrix a({n, n / 2});
+      for (auto& v : a) v = z(gen);
+      matrix k({n, n});
+      blas::gemm(false, true, 1.0 / double(n), a, a, 0.0, k);
+      // a rank-two spike with eigenvalues 5 and 5·(1 + 1e-4) along two random unit directions
+      std::vector<double> u(n), v(n);
+      for (auto& x : u) x = z(gen) / std::sqrt(double(n));
+      for (auto& x : v) x = z(gen) / std::sqrt(double(n));
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < n; ++j) k(i, j) += 5.0 * u[i] * u[j] + 5.0 * (1 + 1e-4) * v[i] * v[j];
+      CHECK(spectra::dense_top_eigenvalue(k) == Approx(lapack_top(k)).epsilon(1e-10));
+      CHECK(spectra::dense_top_eigenvalue(matrix(xt::zeros<double>({n, n}))) == 0.0);
+    }
+    CHECK_THROWS_AS(spectra::dense_top_eigenvalue(matrix(xt::zeros<double>({300, 200}))), usage_error);
+  }
 }

@@ -17,8 +17,10 @@
 #include <type_traits>
 
 // xtensor-blas declares the CBLAS interface itself (xflens/cxxblas/drivers/cblas.h) and its
-// declarations clash with OpenBLAS's cblas.h, so the CBLAS prototypes come from there.
-#include <xtensor-blas/xblas.hpp>
+// declarations clash with OpenBLAS's cblas.h, so the CBLAS prototypes come from there: from that one
+// file, not through xtensor-blas/xblas.hpp, which also parses all of its LAPACK bindings (≈ 1 s in
+// every translation unit).
+#include <xflens/cxxblas/drivers/cblas.h>
 #include <xtensor/xtensor.hpp>
 
 #include <unistd.h>

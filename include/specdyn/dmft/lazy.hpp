@@ -9,10 +9,10 @@
 #include <cmath>
 #include <vector>
 
-#include <xtensor-blas/xlinalg.hpp>
 
 #include "specdyn/dmft/kernels.hpp"
 #include "specdyn/dmft/particles.hpp"
+#include "specdyn/spectra/lanczos.hpp"
 
 namespace specdyn::dmft {
 
@@ -30,7 +30,7 @@ solution lazy_solve(const problem& pr) {
   const matrix k_train = assemble_ntk(kx, pp, gp, pr.rule.kappa, c, pt);  // training points
   solution out;
   matrix f = xt::zeros<double>({c, p});
-  const double top = xt::amax(xt::linalg::eigvalsh(k_train))();
+  const double top = spectra::dense_top_eigenvalue(k_train);
   out.phi_tt.assign(L, {});
   out.g_tt.assign(L, {});
   for (std::size_t t = 0; t <= T; ++t) {

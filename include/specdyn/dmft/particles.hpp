@@ -27,6 +27,7 @@
 #include <vector>
 
 #include <boost/random/detail/sobol_table.hpp>
+#include <xtensor/xview.hpp>
 
 #include "specdyn/dmft/closure.hpp"
 #include "specdyn/dmft/kernels.hpp"
@@ -34,6 +35,7 @@
 #include "specdyn/dmft/sources.hpp"
 #include "specdyn/data/rng.hpp"
 #include "specdyn/io/signals.hpp"
+#include "specdyn/spectra/lanczos.hpp"
 
 namespace specdyn::dmft {
 
@@ -751,8 +753,7 @@ class particle_solver {
       std::vector<const matrix*> pp, gp;
       for (std::size_t l = 0; l < L; ++l) { pp.push_back(&st.phi[l][t][t]); gp.push_back(&st.g[l][t][t]); }
       matrix k = assemble_ntk(kx_, pp, gp, pr_.rule.kappa, c_, pt);
-      auto ev = xt::linalg::eigvalsh(k);
-      out.ntk_top.push_back(xt::amax(ev)());
+      out.ntk_top.push_back(spectra::dense_top_eigenvalue(k));
       out.eos_ratio.push_back(pr_.eta / double(pt) * out.ntk_top.back());
       out.ntk.push_back(std::move(k));
     }

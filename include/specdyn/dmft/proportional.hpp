@@ -35,7 +35,9 @@
 #include <string>
 #include <vector>
 
+#if SPECDYN_CORE_BODIES  // LAPACK through xtensor-blas: parsed only where the bodies compile (core.hpp)
 #include <xtensor-blas/xlinalg.hpp>
+#endif
 #include <xtensor/xtensor.hpp>
 
 #include "specdyn/errors.hpp"

@@ -12,7 +12,9 @@
 #include <cmath>
 #include <vector>
 
+#if SPECDYN_CORE_BODIES  // LAPACK through xtensor-blas: parsed only where the bodies compile (core.hpp)
 #include <xtensor-blas/xlinalg.hpp>
+#endif
 
 #include "specdyn/ad/blas.hpp"
 #include "specdyn/errors.hpp"

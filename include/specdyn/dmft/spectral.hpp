@@ -25,7 +25,9 @@
 #include <cmath>
 #include <vector>
 
+#if SPECDYN_CORE_BODIES  // LAPACK through xtensor-blas: parsed only where the bodies compile (core.hpp)
 #include <xtensor-blas/xlinalg.hpp>
+#endif
 #include <xtensor/xview.hpp>
 
 #include "specdyn/dmft/particles.hpp"

@@ -13,58 +13,12 @@
 #include <functional>
 #include <vector>
 
-#include <Eigen/Core>
-#include <Spectra/SymEigsSolver.h>
-
 #include "specdyn/ad/loss.hpp"
 #include "specdyn/errors.hpp"
+#include "specdyn/spectra/lanczos.hpp"
 #include "specdyn/train/model.hpp"
 
 namespace specdyn::spectra {
-
-/// Largest algebraic eigenvalue of a symmetric operator given by apply(x, y): y = A x, by
-/// implicitly restarted Lanczos; throws solver_error when it does not converge. A zero operator
-/// (e.g. the Hessian at all-zero inputs) is answered 0 without Lanczos, which cannot start from it:
-/// it is detected by applying the operator to a fixed generic vector.
-/// Not a template: the Lanczos code is compiled once, in the core library (core.hpp), for every
-/// operator.
-SPECDYN_CORE_FN double lanczos_top(std::size_t dim, const std::function<void(const double*, double*)>& apply,
-                                   double tol = 1e-10, std::size_t ncv = 20)
-#if SPECDYN_CORE_BODIES
-{
-  struct op_t {
-    using Scalar [[maybe_unused]] = double;  // read by Spectra
-    std::size_t n;
-    const std::function<void(const double*, double*)>* f;
-    [[nodiscard]] Eigen::Index rows() const { return Eigen::Index(n); }
-    [[nodiscard]] Eigen::Index cols() const { return Eigen::Index(n); }
-    void perform_op(const double* x, double* y) const { (*f)(x, y); }
-  } op{dim, &apply};
-  require(dim >= 2, "operator dimension", dim, "needs at least 2");
-  {
-    std::vector<double> probe(dim), image(dim, 0.0);
-    for (std::size_t i = 0; i < dim; ++i) probe[i] = std::sin(1.0 + 0.7548776662 * double(i)) + 0.5;  // generic, deterministic
-    apply(probe.data(), image.data());
-    double norm = 0;
-    for (double v : image) norm = std::max(norm, std::abs(v));
-    if (norm == 0) return 0.0;
-  }
-  Spectra::SymEigsSolver<op_t> eigs(op, 1, Eigen::Index(std::min(ncv, dim)));
-  eigs.init();
-  try {
-    eigs.compute(Spectra::SortRule::LargestAlge, 500, tol);
-  } catch (const std::exception& e) {
-    throw solver_error(std::string("Lanczos for the top eigenvalue failed: ") + e.what());
-  }
-  if (eigs.info() != Spectra::CompInfo::Successful)
-    throw solver_error("Lanczos for the top eigenvalue did not converge (tol " + std::to_string(tol) + ", " +
-                       std::to_string(eigs.num_iterations()) + " restarts, " + std::to_string(eigs.num_operations()) +
-                       " products)");
-  return eigs.eigenvalues()[0];
-}
-#else
-;
-#endif
 
 template <class Decl>
 class hessian {

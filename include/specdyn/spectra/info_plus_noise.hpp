@@ -26,8 +26,12 @@
 #include <string>
 #include <vector>
 
+#if SPECDYN_CORE_BODIES  // Eigen is parsed only where the bodies compile (core.hpp)
 #include <Eigen/Eigenvalues>
+#endif
+#if SPECDYN_CORE_BODIES  // LAPACK through xtensor-blas: parsed only where the bodies compile (core.hpp)
 #include <xtensor-blas/xlinalg.hpp>
+#endif
 #include <xtensor/xtensor.hpp>
 
 #include "specdyn/ad/blas.hpp"

@@ -18,7 +18,9 @@
 #include <functional>
 #include <vector>
 
+#if SPECDYN_CORE_BODIES  // LAPACK through xtensor-blas: parsed only where the bodies compile (core.hpp)
 #include <xtensor-blas/xlinalg.hpp>
+#endif
 #include <xtensor/xview.hpp>
 
 #include "specdyn/ad/blas.hpp"

@@ -11,13 +11,18 @@
 #include <string>
 #include <vector>
 
-#include <Eigen/Core>
-#include <Spectra/SymEigsSolver.h>
+#if SPECDYN_CORE_BODIES  // LAPACK through xtensor-blas: parsed only where the bodies compile (core.hpp)
 #include <xtensor-blas/xlinalg.hpp>
+#endif
 #include <xtensor/xtensor.hpp>
 
 #include "specdyn/ad/blas.hpp"
 #include "specdyn/errors.hpp"
+
+#if SPECDYN_CORE_BODIES  // Eigen and Spectra are parsed only where the bodies compile (core.hpp)
+#include <Eigen/Core>
+#include <Spectra/SymEigsSolver.h>
+#endif
 
 namespace specdyn::spectra {
 
@@ -45,6 +50,7 @@ SPECDYN_CORE_FN singular_result all_singular(const matrix& m)
 ;
 #endif
 
+#if SPECDYN_CORE_BODIES
 namespace detail {
 /// y = M Mᵀ x (n ≤ m) or Mᵀ M x, for Spectra.
 struct gram_op {
@@ -62,6 +68,7 @@ struct gram_op {
   }
 };
 }  // namespace detail
+#endif
 
 /// Top k singular values (and vectors) by implicitly restarted Lanczos on the smaller Gram matrix.
 /// Converges to `tol` relative accuracy in σ²; throws solver_error (with the count converged)
