@@ -83,6 +83,12 @@ fs::path only_record(const fs::path& dir) {
 }
 }  // namespace
 
+TEST_CASE("the specdyn executable under test exists", "[cli]") {
+  // test_cli does not depend on the specdyn target (tests/CMakeLists.txt): `make all` builds both
+  INFO(SPECDYN_CLI << " is missing: build it first (cmake --build build --target specdyn)");
+  REQUIRE(fs::is_regular_file(SPECDYN_CLI));
+}
+
 TEST_CASE("bad input: exit code 2, one line naming the problem, nothing written", "[cli]") {
   const fs::path out = scratch() / "never";
   const std::string base = "train --model mlp3_tanh --width 32 --dim 8 --samples 8 --steps 2 --quiet --out " + out.string();
