@@ -566,7 +566,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   bool pp_no_ntk = false;
   proportional->add_flag("--no-ntk", pp_no_ntk,
-                         "Skip the networks' λ_max(K) at steps 0 and T (a P×P eigensolve each: most of the time at P = 4096)");
+                         "Skip the networks' λ_max(K) at steps 0 and T (each forms the P×P kernel, then Lanczos: a large share of the time at P = 4096)");
   run::proportional_scan_options ps_opt;
   std::string ps_nus, ps_lrs, ps_params = "mup,ntk";
   proportional->add_option("--scan-nus", ps_nus,

@@ -29,7 +29,7 @@ struct proportional_options {
   std::size_t spectra_every = 5;  // top singular value of each weight every this many steps, against the theory's outliers (0: never)
   std::string out = "runs";
   bool quiet = false;
-  bool ntk = true;  // λ_max(K) of each network at steps 0 and T (full batch, P ≤ 4096; a P×P eigensolve each)
+  bool ntk = true;  // λ_max(K) of each network at steps 0 and T (full batch, P ≤ 4096; the P×P kernel, then Lanczos)
 };
 
 struct proportional_result {
@@ -156,7 +156,7 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
         res.ntk_init_error.emplace_back();
         res.ntk_final.emplace_back();
         res.ntk_final_weight.emplace_back();
-        const bool measure_ntk = po.ntk && !pr.online && p <= 4096;  // the NTK is P×P, diagonalised in full
+        const bool measure_ntk = po.ntk && !pr.online && p <= 4096;  // the NTK is P×P, formed in full
         for (std::size_t k = 0; k < po.seeds; ++k) {
           // fresh data per seed: the theory averages over data, weights and teacher alike
           const auto data = make_task({.kind = task_kind::linear_teacher, .label_noise = pr.noise}, d, 1, p_train, p_test, po.seed + k);
