@@ -9,7 +9,6 @@
 #include <cmath>
 #include <vector>
 
-
 #include "specdyn/dmft/kernels.hpp"
 #include "specdyn/dmft/particles.hpp"
 #include "specdyn/spectra/lanczos.hpp"

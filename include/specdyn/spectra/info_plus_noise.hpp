@@ -26,10 +26,8 @@
 #include <string>
 #include <vector>
 
-#if SPECDYN_CORE_BODIES  // Eigen is parsed only where the bodies compile (core.hpp)
+#if SPECDYN_CORE_BODIES  // Eigen and LAPACK's bindings: parsed only where the bodies compile (core.hpp)
 #include <Eigen/Eigenvalues>
-#endif
-#if SPECDYN_CORE_BODIES  // LAPACK through xtensor-blas: parsed only where the bodies compile (core.hpp)
 #include <xtensor-blas/xlinalg.hpp>
 #endif
 #include <xtensor/xtensor.hpp>

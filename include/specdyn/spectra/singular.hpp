@@ -11,17 +11,15 @@
 #include <string>
 #include <vector>
 
-#if SPECDYN_CORE_BODIES  // LAPACK through xtensor-blas: parsed only where the bodies compile (core.hpp)
-#include <xtensor-blas/xlinalg.hpp>
-#endif
 #include <xtensor/xtensor.hpp>
 
 #include "specdyn/ad/blas.hpp"
 #include "specdyn/errors.hpp"
 
-#if SPECDYN_CORE_BODIES  // Eigen and Spectra are parsed only where the bodies compile (core.hpp)
+#if SPECDYN_CORE_BODIES  // Eigen, Spectra and LAPACK's bindings: parsed only where the bodies compile (core.hpp)
 #include <Eigen/Core>
 #include <Spectra/SymEigsSolver.h>
+#include <xtensor-blas/xlinalg.hpp>
 #endif
 
 namespace specdyn::spectra {
