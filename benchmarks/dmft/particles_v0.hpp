@@ -18,11 +18,12 @@
 #pragma once
 
 #include <array>
-#include <xtensor-blas/xlinalg.hpp>
 #include <cmath>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <xtensor-blas/xlinalg.hpp>
 
 #include "specdyn/dmft/closure.hpp"
 #include "specdyn/dmft/kernels.hpp"
