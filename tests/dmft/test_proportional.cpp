@@ -505,6 +505,48 @@ TEST_CASE("online SGD in the lazy, wide limit: the population loss contracts by 
   }
 }
 
+TEST_CASE("a deep linear network's end-to-end row and its exact population loss", "[dmft][proportional]") {
+  // after a few centred GD steps: β from end_to_end_row must be the network's own forward pass on the
+  // basis vectors, and ½(|β − β0 − β*/√D|² + σ_ε²) the mean loss over many fresh points
+  const std::size_t d = 12, n = 20;
+  const double noise = 0.3;
+  const auto data = make_task({.kind = task_kind::linear_teacher, .label_noise = noise}, d, 1, 24, 0, 5);
+  auto net = bind(models::deep_linear3, rule_from_name("mup", 2), {.D = d, .N = n, .C = 1}, {.gamma0 = 0.7, .sigma = 1.1, .eta = 2.0, .seed = 9});
+  const matrix eye = xt::eye<double>(d);
+  auto forward_row = [&] {
+    auto ws = net.make_workspace(d);
+    net.forward(eye, ws);
+    return std::vector<double>(ws.out.begin(), ws.out.end());
+  };
+  const auto& par = net.params();
+  const auto beta0 = run::end_to_end_row(par.w, par.scale);
+  const auto f0 = forward_row();
+  for (std::size_t i = 0; i < d; ++i) CHECK(beta0[i] == Approx(f0[i]).epsilon(1e-12).margin(1e-14));
+  // at t = 0 the centred network outputs nothing: the loss is ½(|β*|²/D + σ_ε²) = ½(1 + σ_ε²) exactly
+  CHECK(run::linear_population_loss(beta0, beta0, data.teacher, noise) == Approx(0.5 * (1 + noise * noise)).epsilon(1e-14));
+  trainer<std::remove_cvref_t<decltype(models::deep_linear3)>> tr(net, data, {.steps = 6, .centre = true});
+  tr.run();
+  const auto beta = run::end_to_end_row(par.w, par.scale), f = forward_row();
+  for (std::size_t i = 0; i < d; ++i) CHECK(beta[i] == Approx(f[i]).epsilon(1e-12).margin(1e-14));
+  const double exact = run::linear_population_loss(beta, beta0, data.teacher, noise);
+  CHECK(exact < 0.5 * (1 + noise * noise));  // it learned something
+  // Monte Carlo over 4·10⁵ fresh inputs x ~ N(0, I) and label noise, for this network and teacher: within 5 standard errors
+  const auto fresh = make_task({.kind = task_kind::linear_teacher}, d, 1, 400000, 0, 5 + 777);
+  const double inv = 1 / std::sqrt(double(d));
+  rng gen(31, rng::stream::test_data);
+  double sum = 0, sum2 = 0;
+  const std::size_t m = fresh.x.shape(1);
+  for (std::size_t mu = 0; mu < m; ++mu) {
+    double r = -noise * gen.normal();  // f(x) − f0(x) − y
+    for (std::size_t i = 0; i < d; ++i) r += ((beta[i] - beta0[i]) - data.teacher(0, i) * inv) * fresh.x(i, mu);
+    sum += 0.5 * r * r;
+    sum2 += 0.25 * r * r * r * r;
+  }
+  const double mean = sum / double(m), se = std::sqrt((sum2 / double(m) - mean * mean) / double(m));
+  INFO("exact " << exact << ", Monte Carlo " << mean << " ± " << se);
+  CHECK(std::abs(mean - exact) < 5 * se);
+}
+
 TEST_CASE("proportional theory vs networks at D = 128 (seed-averaged curve within 5 %)", "[dmft][proportional]") {
   // 16 networks at P = 256: the averaged curve fluctuates by ≈ 7 %/√16 ≈ 2 %; the theory's own bias is O(1/D)
   SECTION("depth 1 (deep_linear2)") {

@@ -2,7 +2,8 @@
 // against trained networks at growing D with α = P/D, ν = N/D, γ̃0 = γ0√D and η̂ = η/P held fixed
 // (the network at dimension D has P = αD samples, width N = νD, γ0 = γ̃0/√D and η = η̂P; online,
 // a fresh batch of B = αD points per step). Prints per D the relative L2 error of the seed-averaged
-// training and test loss curves against the theory (with a jackknife error bar over seeds), the
+// training and test loss curves against the theory (with a jackknife error bar over seeds; the test
+// loss is each network's exact population loss, linear_population_loss), the
 // typical single-network error beside it, the error of each weight's top singular value against
 // the predicted outlier, and fitted exponents in D; writes one record (kind "proportional") with the
 // theory and every network's curves. Also the theory-only learning-rate scan across width ratios.
@@ -12,6 +13,7 @@
 #include "specdyn/core.hpp"
 
 #include <cstdio>
+#include <span>
 
 #include "specdyn/dmft/proportional.hpp"
 #include "specdyn/spectra/ntk.hpp"
@@ -94,11 +96,58 @@ SPECDYN_CORE_FN io::json ntk_ritz_json(const std::vector<dmft::ntk_ritz>& rs)
 ;
 #endif
 
+/// The end-to-end map of a deep linear network with one output, f(x) = β·x: the row
+/// W_eff^L ⋯ W_eff^0 (length D), formed from the readout down (one matrix-vector product per weight).
+SPECDYN_CORE_FN std::vector<double> end_to_end_row(std::span<const matrix> w, std::span<const double> scale)
+#if SPECDYN_CORE_BODIES
+{
+  const std::size_t top = w.size() - 1;
+  std::vector<double> r(w[top].shape(1)), next;
+  for (std::size_t j = 0; j < r.size(); ++j) r[j] = scale[top] * w[top](0, j);
+  for (std::size_t l = top; l-- > 0;) {
+    const matrix& m = w[l];
+    next.assign(m.shape(1), 0.0);
+    for (std::size_t a = 0; a < m.shape(0); ++a) {
+      const double ra = scale[l] * r[a];
+      const double* row = &m(a, 0);
+      for (std::size_t b = 0; b < m.shape(1); ++b) next[b] += ra * row[b];
+    }
+    r.swap(next);
+  }
+  return r;
+}
+#else
+;
+#endif
+
+/// The population loss of a centred deep linear network on the linear-teacher task, exactly:
+/// f(x) − f0(x) = (β − β0)·x and y = β*·x/√D + ε with x ~ N(0, I_D), so the expected loss on a fresh
+/// point is ½(|β − β0 − β*/√D|² + σ_ε²). (A held-out set of P points estimates it with relative
+/// noise of order P^{-1/2}; this is the quantity the theory's test loss describes.)
+SPECDYN_CORE_FN double linear_population_loss(const std::vector<double>& beta, const std::vector<double>& beta0, const matrix& teacher,
+                                              double noise)
+#if SPECDYN_CORE_BODIES
+{
+  const double inv = 1.0 / std::sqrt(double(beta.size()));
+  double s = 0;
+  for (std::size_t i = 0; i < beta.size(); ++i) {
+    const double e = beta[i] - beta0[i] - teacher(0, i) * inv;
+    s += e * e;
+  }
+  return 0.5 * (s + noise * noise);
+}
+#else
+;
+#endif
+
 template <class Decl>
 proportional_result run_proportional(Decl decl, const dmft::proportional_problem& pr_in, const proportional_options& po,
                                      const std::string& command_line) {
   static_assert(Decl::hidden_layers >= 1 && Decl::hidden_layers <= 8,
                 "specdyn: the proportional-limit theory is derived for deep linear networks with 1 to 8 dense layers");
+  static_assert([]<std::size_t... I>(std::index_sequence<I...>) {
+    return (dsl::is_identity_activation<typename Decl::template activation<I>> && ...);
+  }(std::make_index_sequence<Decl::hidden_layers>{}), "specdyn: the proportional-limit theory is derived for deep linear networks: every dense layer must be `dense | linear`");
   auto pr = pr_in;
   pr.depth = Decl::hidden_layers;
   pr.spectra_every = po.spectra_every;
@@ -145,11 +194,11 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
       for (std::size_t di = 0; di < po.dims.size(); ++di) {
         const std::size_t d = po.dims[di];
         // full batch: P = αD points for the whole run; online: a fresh batch of B = αD points per step
-        // (P = T·B points, one epoch, each point used once) and held-out points for the loss
+        // (P = T·B points, one epoch, each point used once) and the population loss in both columns
         const std::size_t p = std::max<std::size_t>(1, std::size_t(std::llround(pr.alpha * double(d))));
         const std::size_t n = std::max<std::size_t>(1, std::size_t(std::llround(pr.nu * double(d))));
         const double gamma0 = pr.gamma0_tilde / std::sqrt(double(d)), eta = pr.eta_hat * double(p);
-        const std::size_t p_train = pr.online ? p * pr.steps : p, p_test = pr.online ? std::max<std::size_t>(4 * p, 1024) : p;
+        const std::size_t p_train = pr.online ? p * pr.steps : p;
         res.train_error.emplace_back();
         res.test_error.emplace_back();
         for (auto& te : res.top_error) te.emplace_back();
@@ -159,7 +208,8 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
         const bool measure_ntk = po.ntk && !pr.online && p <= 4096;  // the NTK is P×P, formed in full
         for (std::size_t k = 0; k < po.seeds; ++k) {
           // fresh data per seed: the theory averages over data, weights and teacher alike
-          const auto data = make_task({.kind = task_kind::linear_teacher, .label_noise = pr.noise}, d, 1, p_train, p_test, po.seed + k);
+          // no held-out points: the test loss is the exact population loss (linear_population_loss)
+          const auto data = make_task({.kind = task_kind::linear_teacher, .label_noise = pr.noise}, d, 1, p_train, 0, po.seed + k);
           auto net = bind(decl, rule_from_name("mup", Decl::hidden_layers), {.D = d, .N = n, .C = 1},
                           {.gamma0 = gamma0, .sigma = pr.sigma, .eta = eta, .seed = po.seed + 1000 + k});
           trainer<Decl> tr(net, data, {.steps = pr.steps, .batch = pr.online ? p : 0, .centre = true, .seed = po.seed + 2000 + k});
@@ -167,9 +217,13 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
           std::vector<std::vector<double>> tops(n_layers);
           std::vector<proportional_result::overlap_curves> ov(n_layers);
           std::vector<matrix> initial(n_layers);
+          std::vector<double> beta0;
           tr.run([&](std::size_t t, trainer<Decl>& self) {
             io::throw_if_interrupted("at D = " + std::to_string(d) + ", step " + std::to_string(t));
-            test.push_back(self.evaluate_test());
+            const auto& par = self.net().params();
+            auto beta = end_to_end_row(par.w, par.scale);
+            if (t == 0) beta0 = beta;
+            test.push_back(linear_population_loss(beta, beta0, data.teacher, pr.noise));
             if (measure_ntk && (t == 0 || t == pr.steps)) {
               const auto kn = spectra::empirical_ntk(self.net(), data.x, self.train_fields());
               const double top = kn.top_eigenvalue;
@@ -217,7 +271,7 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
             measured_top[l][di].push_back(tops[l]);
             res.measured_overlaps[l][di].push_back(std::move(ov[l]));
           }
-          // online, the loss on the current batch is a loss on fresh points: compare the held-out curve in both columns
+          // online, the loss on the current batch is a loss on fresh points: compare the population loss in both columns
           const auto& train_curve = pr.online ? test : tr.train_loss();
           res.train_error.back().push_back(curve_error(train_curve, th.train_loss));
           res.test_error.back().push_back(curve_error(test, th.test_loss));
@@ -357,7 +411,7 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
   res.train_fit = stats::power_law_fit(xs, tr_e);
   res.test_fit = stats::power_law_fit(xs, te_e);
   if (!po.quiet) {
-    if (pr.online) std::printf("\nonline SGD: a fresh batch of B = αD points per step (α = B/D, η/P means η/B); train = held-out loss");
+    if (pr.online) std::printf("\nonline SGD: a fresh batch of B = αD points per step (α = B/D, η/P means η/B); train = population loss");
     std::printf("\n%s, proportional limit: α = P/D = %g, ν = N/D = %g, γ̃0 = γ0√D = %g, η/P = %g, σ = %g, σ_ε = %g, T = %zu\n", model.c_str(),
                 pr.alpha, pr.nu, pr.gamma0_tilde, pr.eta_hat, pr.sigma, pr.noise, pr.steps);
     std::printf("theory: train loss %.4g → %.4g, test loss %.4g → %.4g\n", th.train_loss.front(), th.train_loss.back(), th.test_loss.front(),
