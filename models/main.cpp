@@ -496,6 +496,10 @@ int main(int argc, char** argv) {
   outliers->add_option("--widths", out_widths, "Comma-separated finite widths ('' for theory only); NTK's theory is solved at each")
       ->capture_default_str();
   outliers->add_option("--seeds", out_opt.seeds, "Finite-width seeds per point")->capture_default_str();
+  // sweep and outliers draw their figures (matplotlib, 1–2 s) after the run unless told not to
+  bool no_plot = false;
+  const char* no_plot_help = "Write the records only, no figures (draw them later with specdyn plot RECORD)";
+  outliers->add_flag("--no-plot", no_plot, no_plot_help);
 
   run_config sw_cfg;
   sw_cfg.spectra_every = 10;
@@ -517,6 +521,7 @@ int main(int argc, char** argv) {
   sweep->add_option("--replicas", sw_opt.replicas, "Theory replicas")->capture_default_str();
   sweep->add_option("--spectra-every", sw_cfg.spectra_every, "Steps between spectra snapshots of each point")->capture_default_str();
   sweep->add_option("--ntk-every", sw_cfg.ntk_every, "Steps between NTK measurements of each point")->capture_default_str();
+  sweep->add_flag("--no-plot", no_plot, no_plot_help);
 
   run_config mo_cfg;
   mo_cfg.model = "deep_linear3";
@@ -696,7 +701,7 @@ int main(int argc, char** argv) {
       const auto r = entry.outliers(out_cfg, out_th, out_opt);
       std::printf("wrote %s\n", r.record.c_str());
       std::fflush(stdout);
-      if (!r.points.empty()) {
+      if (!r.points.empty() && !no_plot) {
         const std::string figs = r.record.parent_path().string();
         if (plot({r.record.string()}, figs) == 0) std::printf("figures in %s\n", figs.c_str());
       }
@@ -753,7 +758,7 @@ int main(int argc, char** argv) {
       run::write_sweep_summary(r, sw_cfg, sw_opt);
       std::printf("wrote %s (%zu points run, %zu already complete)\n", r.record.c_str(), r.ran, r.skipped);
       std::fflush(stdout);
-      if (r.status != "failed") plot({r.record.string()}, r.record.parent_path().string());
+      if (r.status != "failed" && !no_plot) plot({r.record.string()}, r.record.parent_path().string());
       return finish(cmd_name, r.status, r.message, r.signal, r.record);
     }
     if (*many) {

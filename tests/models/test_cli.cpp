@@ -335,8 +335,13 @@ TEST_CASE("sweep: every point recorded, diverged points are data, a re-run resum
     CHECK(c["eta_star"].is_number());
     CHECK(c["eta_star"].get<double>() <= 2.0);  // the optimum is never the diverged grid point
   }
+  // the figures are drawn after the run (plot.py), unless --no-plot
+  CHECK(fs::exists(out / "sweep_lr_transfer.png"));
+  CHECK(fs::exists(out / "sweep_dynamics.png"));
+  fs::remove(out / "sweep_lr_transfer.png");
   // resume: nothing to redo
-  const auto second = run(args);
+  const auto second = run(args + " --no-plot");
+  CHECK_FALSE(fs::exists(out / "sweep_lr_transfer.png"));
   REQUIRE(second.code == 0);
   const json j2 = read_json(summary);
   CHECK(j2["points_run"] == 0);
@@ -347,7 +352,7 @@ TEST_CASE("sweep: every point recorded, diverged points are data, a re-run resum
   const fs::path gone = out / "points" / j["points"][5]["record"].get<std::string>();
   fs::resize_file(torn, fs::file_size(torn) / 2);
   fs::remove(gone);
-  const auto third = run(args);
+  const auto third = run(args + " --no-plot");
   REQUIRE(third.code == 0);
   const json j3 = read_json(summary);
   CHECK(j3["points_run"] == 2);
@@ -362,7 +367,7 @@ TEST_CASE("sweep: SIGKILL mid-run loses only in-flight points; resumed, it equal
   fs::remove_all(b);
   const std::vector<std::string> grid{"sweep", "--model", "deep_linear2", "--task", "linear", "--dim", "16", "--samples", "32",
                                       "--test-samples", "16", "--steps", "150", "--params", "mup,ntk", "--widths", "64,128,256,512",
-                                      "--lrs", "0.5,1,2", "--seeds", "1", "--jobs", "1", "--quiet", "--out"};
+                                      "--lrs", "0.5,1,2", "--seeds", "1", "--jobs", "1", "--quiet", "--no-plot", "--out"};
   auto joined = [&](const fs::path& out) {
     std::string s;
     for (const auto& g : grid) s += g + " ";

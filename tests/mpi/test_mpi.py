@@ -72,7 +72,7 @@ def complete_records(points):
 
 
 SWEEP = ["sweep", "--model", "deep_linear2", "--task", "linear", "--dim", "16", "--samples", "32", "--test-samples", "16",
-         "--steps", "150", "--params", "mup,ntk", "--widths", "64,128,256,512", "--lrs", "0.5,1,2", "--seeds", "1", "--quiet"]
+         "--steps", "150", "--params", "mup,ntk", "--widths", "64,128,256,512", "--lrs", "0.5,1,2", "--seeds", "1", "--quiet", "--no-plot"]
 NPOINTS = 24
 
 # 1. sweep: 1 process vs 2 ranks
