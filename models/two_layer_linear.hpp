@@ -1,4 +1,5 @@
-// two_layer_linear: D → N → C, linear.
+// two_layer_linear: D → N → C, linear. The same declaration as deep_linear2: the command line registers
+// it as an alias of deep_linear2 (models/CMakeLists.txt), so its commands are compiled once.
 #pragma once
 #include "specdyn/dsl.hpp"
 

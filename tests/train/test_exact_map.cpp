@@ -4,7 +4,11 @@
 #include <catch2/catch.hpp>
 
 #include "support.hpp"
+#include "deep_linear2.hpp"
 #include "two_layer_linear.hpp"
+
+// the command line registers two_layer_linear as an alias of deep_linear2 (models/CMakeLists.txt): one declaration
+static_assert(std::is_same_v<decltype(specdyn::models::two_layer_linear), decltype(specdyn::models::deep_linear2)>);
 
 using namespace specdyn;
 
