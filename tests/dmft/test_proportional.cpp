@@ -507,7 +507,8 @@ TEST_CASE("online SGD in the lazy, wide limit: the population loss contracts by 
 
 TEST_CASE("a deep linear network's end-to-end row and its exact population loss", "[dmft][proportional]") {
   // after a few centred GD steps: β from end_to_end_row must be the network's own forward pass on the
-  // basis vectors, and ½(|β − β0 − β*/√D|² + σ_ε²) the mean loss over many fresh points
+  // basis vectors (the same products in another order: equal to rounding, hence 1e-12), and
+  // ½(|β − β0 − β*/√D|² + σ_ε²) the mean loss over many fresh points
   const std::size_t d = 12, n = 20;
   const double noise = 0.3;
   const auto data = make_task({.kind = task_kind::linear_teacher, .label_noise = noise}, d, 1, 24, 0, 5);

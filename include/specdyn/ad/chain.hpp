@@ -40,6 +40,14 @@ struct parameters {
 template <class Decl, std::size_t I>
 inline constexpr bool identity_at = dsl::is_identity_activation<typename Decl::template activation<I>>;
 
+/// Whether every dense layer of Decl is linear (a deep linear network).
+template <class Decl>
+constexpr bool all_linear() {
+  bool all = true;
+  static_for<Decl::hidden_layers>([&](auto i) { all = all && identity_at<Decl, i>; });
+  return all;
+}
+
 /// Activations and adjoints of one pass over B columns (samples); sized once, reused every step.
 template <class Decl>
 struct workspace {

@@ -104,14 +104,9 @@ SPECDYN_CORE_FN std::vector<double> end_to_end_row(std::span<const matrix> w, st
   const std::size_t top = w.size() - 1;
   std::vector<double> r(w[top].shape(1)), next;
   for (std::size_t j = 0; j < r.size(); ++j) r[j] = scale[top] * w[top](0, j);
-  for (std::size_t l = top; l-- > 0;) {
-    const matrix& m = w[l];
-    next.assign(m.shape(1), 0.0);
-    for (std::size_t a = 0; a < m.shape(0); ++a) {
-      const double ra = scale[l] * r[a];
-      const double* row = &m(a, 0);
-      for (std::size_t b = 0; b < m.shape(1); ++b) next[b] += ra * row[b];
-    }
+  for (std::size_t l = top; l-- > 0;) {  // r ← scale_l · W_lᵀ r
+    next.resize(w[l].shape(1));
+    blas::gemv(true, scale[l], w[l].data(), w[l].shape(0), w[l].shape(1), r.data(), 0.0, next.data());
     r.swap(next);
   }
   return r;
@@ -145,9 +140,7 @@ proportional_result run_proportional(Decl decl, const dmft::proportional_problem
                                      const std::string& command_line) {
   static_assert(Decl::hidden_layers >= 1 && Decl::hidden_layers <= 8,
                 "specdyn: the proportional-limit theory is derived for deep linear networks with 1 to 8 dense layers");
-  static_assert([]<std::size_t... I>(std::index_sequence<I...>) {
-    return (dsl::is_identity_activation<typename Decl::template activation<I>> && ...);
-  }(std::make_index_sequence<Decl::hidden_layers>{}), "specdyn: the proportional-limit theory is derived for deep linear networks: every dense layer must be `dense | linear`");
+  static_assert(ad::all_linear<Decl>(), "specdyn: the proportional-limit theory is derived for deep linear networks: every dense layer must be `dense | linear`");
   auto pr = pr_in;
   pr.depth = Decl::hidden_layers;
   pr.spectra_every = po.spectra_every;

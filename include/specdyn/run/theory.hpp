@@ -103,12 +103,7 @@ struct theory_result {
   int signal = 0;
 };
 
-template <class Decl>
-constexpr bool all_linear() {
-  bool all = true;
-  ad::static_for<Decl::hidden_layers>([&](auto i) { all = all && dsl::is_identity_activation<typename Decl::template activation<i>>; });
-  return all;
-}
+using ad::all_linear;
 
 /// The theory's problem for a config: the same data as `specdyn train` (same seed), test points
 /// appended, the same loss and, for SGD, the same batch sequence.
