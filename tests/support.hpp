@@ -37,18 +37,16 @@ double loss_of(const model<Decl>& net, const dataset& data, ad::loss_kind kind, 
   return kind == ad::loss_kind::mse ? ad::mse::value(ws.out, f0, data.y) : ad::cross_entropy::value(ws.out, f0, data.y);
 }
 
-/// ∇ℒ with respect to every raw weight matrix, by the generated reverse pass.
+/// ∇ℒ with respect to every raw parameter tensor, by the generated reverse pass.
 template <class Decl>
-std::array<matrix, Decl::hidden_layers + 1> gradient_of(const model<Decl>& net, const dataset& data,
-                                                        ad::loss_kind kind, const matrix* f0 = nullptr) {
-  constexpr std::size_t L = Decl::hidden_layers;
+std::vector<matrix> gradient_of(const model<Decl>& net, const dataset& data, ad::loss_kind kind, const matrix* f0 = nullptr) {
   auto ws = net.make_workspace(data.samples());
   net.forward(data.x, ws);
   if (kind == ad::loss_kind::mse) ad::mse::adjoint(ws.out, f0, data.y, ws.adj_out);
   else ad::cross_entropy::adjoint(ws.out, f0, data.y, ws.adj_out);
-  std::array<matrix, L + 1> grad;
-  for (std::size_t i = 0; i <= L; ++i) grad[i] = xt::zeros_like(net.params().w[i]);
-  net.reverse(data.x, ws, ad::gradient_sink<L>{&grad});
+  std::vector<matrix> grad(net.parameter_count());
+  for (std::size_t i = 0; i < grad.size(); ++i) grad[i] = xt::zeros_like(net.params().w[i]);
+  net.reverse(data.x, ws, ad::gradient_sink{&grad});
   return grad;
 }
 

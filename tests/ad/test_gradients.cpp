@@ -31,7 +31,7 @@ void check_fd(Decl decl, const std::string& rule, ad::loss_kind kind, bool centr
   }
   const matrix* f0p = centre ? &f0 : nullptr;
   const auto grad = gradient_of(net, data, kind, f0p);
-  for (std::size_t i = 0; i <= L; ++i) {
+  for (std::size_t i = 0; i < grad.size(); ++i) {
     matrix fd = xt::zeros_like(grad[i]);
     auto& w = net.params().w[i];
     for (std::size_t k = 0; k < w.size(); ++k) {

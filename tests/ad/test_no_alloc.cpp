@@ -41,7 +41,7 @@ using namespace specdyn;
 template <class Decl>
 long allocations_in_steps(Decl decl, std::size_t batch, ad::loss_kind kind, bool centre) {
   const std::size_t D = 16, N = 64, C = kind == ad::loss_kind::mse ? 1 : 3, P = 32;
-  auto net = bind(decl, dsl::mup, {.D = D, .N = N, .C = C}, {.gamma0 = 1, .sigma = 1, .eta = 0.2, .seed = 1});
+  auto net = bind(decl, dsl::depth_mup, {.D = D, .N = N, .C = C, .depth = 3}, {.gamma0 = 1, .sigma = 1, .eta = 0.2, .seed = 1});
   auto data = make_task({.kind = task_kind::linear_teacher}, D, C, P, 8, 3);
   if (kind == ad::loss_kind::cross_entropy) data.y = testing::one_hot_labels(C, P, 4);
   trainer tr(net, data, {.steps = 10, .batch = batch, .centre = centre, .loss = kind, .seed = 2});
@@ -69,4 +69,15 @@ TEST_CASE("a GD or SGD step allocates nothing", "[ad][alloc]") {
   CHECK(allocations_in_steps(mlp, 8, ad::loss_kind::mse, true) == 0);
   CHECK(allocations_in_steps(lin, 0, ad::loss_kind::mse, true) == 0);
   CHECK(allocations_in_steps(custom, 4, ad::loss_kind::cross_entropy, false) == 0);
+}
+
+TEST_CASE("a step of residual, layer-normed, biased and unequal-width blocks allocates nothing", "[ad][alloc]") {
+  using namespace dsl;
+  const auto preln = network(input, dense_b, repeat<any_depth>(residual(layernorm | gain, dense_w<2> | bias | relu, dense)), layernorm, readout);
+  const auto res = network(input, dense, repeat<4>(residual(dsl::tanh, dense)), dsl::tanh, readout);
+  const auto nested = network(input, dense_w<3, 2> | dsl::tanh, residual(residual(relu, dense_w<3, 2>), dense_b | softplus, dense_w<3, 2>), readout);
+  CHECK(allocations_in_steps(preln, 0, ad::loss_kind::mse, true) == 0);
+  CHECK(allocations_in_steps(preln, 8, ad::loss_kind::cross_entropy, false) == 0);
+  CHECK(allocations_in_steps(res, 8, ad::loss_kind::mse, false) == 0);
+  CHECK(allocations_in_steps(nested, 0, ad::loss_kind::mse, true) == 0);
 }

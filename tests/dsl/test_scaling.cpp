@@ -44,7 +44,7 @@ TEST_CASE("the abc symmetry preserves r and the verdict", "[dsl][scaling]") {
   const rational t{-1, 2};
   const exponents e = rules::mup_table;
   CHECK(exponents{e.a_input + t, e.a_hidden + t, e.a_readout + t, e.b_input - t, e.b_hidden - t, e.b_readout - t,
-                  e.c - rational{2} * t} == rules::mup_tp4_table);
+                  e.c - rational{2} * t, e.a_bias + t, e.b_bias - t} == rules::mup_tp4_table);
 }
 
 TEST_CASE("a user rule with too large a learning rate is unstable, a too small one trivial", "[dsl][scaling]") {

@@ -26,9 +26,10 @@ void check_hvp(Decl decl, ad::loss_kind kind, const std::string& rule) {
                   {.gamma0 = 0.8, .sigma = 1.1, .eta = 0.2, .seed = 6});
   auto data = make_task({.kind = task_kind::linear_teacher}, D, C, P, 0, 2);
   if (kind == ad::loss_kind::cross_entropy) data.y = testing::one_hot_labels(C, P, 5);
-  std::array<matrix, L + 1> v, hv;
+  const std::size_t np = net.parameter_count();
+  std::vector<matrix> v(np), hv(np);
   rng gen(1, rng::stream::lanczos);
-  for (std::size_t i = 0; i <= L; ++i) {
+  for (std::size_t i = 0; i < np; ++i) {
     v[i] = xt::zeros_like(net.params().w[i]);
     for (auto& e : v[i]) e = gen.normal();
     hv[i] = xt::zeros_like(v[i]);
@@ -39,13 +40,13 @@ void check_hvp(Decl decl, ad::loss_kind kind, const std::string& rule) {
   }
   const double eps = 1e-5;
   auto shifted_grad = [&](double sgn) {
-    for (std::size_t i = 0; i <= L; ++i) net.params().w[i] += sgn * eps * v[i];
+    for (std::size_t i = 0; i < np; ++i) net.params().w[i] += sgn * eps * v[i];
     auto g = testing::gradient_of(net, data, kind);
-    for (std::size_t i = 0; i <= L; ++i) net.params().w[i] -= sgn * eps * v[i];
+    for (std::size_t i = 0; i < np; ++i) net.params().w[i] -= sgn * eps * v[i];
     return g;
   };
   const auto gp = shifted_grad(1), gm = shifted_grad(-1);
-  for (std::size_t i = 0; i <= L; ++i) {
+  for (std::size_t i = 0; i < np; ++i) {
     INFO(Decl::describe() << " " << rule << " " << to_string(kind) << " layer " << i);
     CHECK(testing::rel_err(hv[i], matrix((gp[i] - gm[i]) / (2 * eps))) < hvp_fd_tolerance);
   }

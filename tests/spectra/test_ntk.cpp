@@ -12,35 +12,50 @@
 
 using namespace specdyn;
 
+namespace {
+/// The identity's NTK against J Λ Jᵀ from one reverse pass per (output, sample) seed.
+template <class Decl>
+void check_explicit_jacobian(Decl decl, const std::string& rule, std::size_t depth = 0) {
+  const std::size_t D = 5, N = 12, C = 2, P = 4;
+  auto net = bind(decl, testing::rule_by_name(rule, Decl::hidden_layers), {.D = D, .N = N, .C = C, .depth = depth},
+                  {.gamma0 = 0.7, .sigma = 1.2, .eta = 0.3, .seed = 3});
+  const auto data = make_task({.kind = task_kind::linear_teacher}, D, C, P, 0, 1);
+  auto ws = net.make_workspace(P);
+  net.forward(data.x, ws);
+  const auto r = spectra::empirical_ntk(net, data.x, ws);
+  const std::size_t np = net.parameter_count();
+  // Explicit Jacobian rows: one reverse pass per (a, μ) seed, gradients into zeroed buffers.
+  std::vector<std::vector<matrix>> jac;
+  for (std::size_t a = 0; a < C; ++a)
+    for (std::size_t mu = 0; mu < P; ++mu) {
+      net.forward(data.x, ws);
+      ws.adj_out.fill(0.0);
+      ws.adj_out(a, mu) = 1.0;
+      std::vector<matrix> g(np);
+      for (std::size_t i = 0; i < np; ++i) g[i] = xt::zeros_like(net.params().w[i]);
+      net.reverse(data.x, ws, ad::gradient_sink{&g});
+      jac.push_back(g);
+    }
+  matrix k_explicit = xt::zeros<double>({C * P, C * P});
+  for (std::size_t r1 = 0; r1 < C * P; ++r1)
+    for (std::size_t r2 = 0; r2 < C * P; ++r2)
+      for (std::size_t i = 0; i < np; ++i)
+        k_explicit(r1, r2) += net.learning_rates()[i] / net.hyper_params().eta * xt::sum(jac[r1][i] * jac[r2][i])();
+  INFO(Decl::describe() << " rule " << rule);
+  CHECK(testing::rel_err(r.K, k_explicit) < testing::same_algebra);
+}
+}  // namespace
+
 TEST_CASE("NTK identity equals the explicit Jacobian J Λ Jᵀ", "[spectra][ntk]") {
-  constexpr std::size_t L = 2;
-  for (const std::string rule : {"mup", "ntk", "sp", "mup_tp4"}) {
-    const std::size_t D = 5, N = 12, C = 2, P = 4;
-    auto net = bind(models::mlp3_tanh, testing::rule_by_name(rule, L), {.D = D, .N = N, .C = C},
-                    {.gamma0 = 0.7, .sigma = 1.2, .eta = 0.3, .seed = 3});
-    const auto data = make_task({.kind = task_kind::linear_teacher}, D, C, P, 0, 1);
-    auto ws = net.make_workspace(P);
-    net.forward(data.x, ws);
-    const auto r = spectra::empirical_ntk(net, data.x, ws);
-    // Explicit Jacobian rows: one reverse pass per (a, μ) seed, gradients into zeroed buffers.
-    std::vector<std::array<matrix, L + 1>> jac;
-    for (std::size_t a = 0; a < C; ++a)
-      for (std::size_t mu = 0; mu < P; ++mu) {
-        net.forward(data.x, ws);
-        ws.adj_out.fill(0.0);
-        ws.adj_out(a, mu) = 1.0;
-        std::array<matrix, L + 1> g;
-        for (std::size_t i = 0; i <= L; ++i) g[i] = xt::zeros_like(net.params().w[i]);
-        net.reverse(data.x, ws, ad::gradient_sink<L>{&g});
-        jac.push_back(g);
-      }
-    matrix k_explicit = xt::zeros<double>({C * P, C * P});
-    for (std::size_t r1 = 0; r1 < C * P; ++r1)
-      for (std::size_t r2 = 0; r2 < C * P; ++r2)
-        for (std::size_t i = 0; i <= L; ++i)
-          k_explicit(r1, r2) += net.learning_rates()[i] / net.hyper_params().eta * xt::sum(jac[r1][i] * jac[r2][i])();
-    INFO("rule " << rule);
-    CHECK(testing::rel_err(r.K, k_explicit) < testing::same_algebra);
+  for (const std::string rule : {"mup", "ntk", "sp", "mup_tp4"}) check_explicit_jacobian(models::mlp3_tanh, rule);
+}
+
+TEST_CASE("NTK identity equals J Λ Jᵀ for residual, biased, layer-normed and unequal-width blocks", "[spectra][ntk]") {
+  using namespace dsl;
+  for (const std::string rule : {"mup", "depth_mup", "ntk"}) {
+    check_explicit_jacobian(network(input, dense_b, repeat<any_depth>(residual(layernorm | gain, dense_w<2> | bias | relu, dense)),
+                                    layernorm, readout), rule, 3);
+    check_explicit_jacobian(network(input, dense_w<2> | bias | dsl::tanh, dense_w<1, 2> | dsl::erf, readout), rule);
   }
 }
 

@@ -23,12 +23,14 @@ std::array<double, L> rms_change(const std::string& rule, std::size_t n, double 
   const auto data = make_task({.kind = task_kind::single_index, .teacher = "tanh"}, D, 1, P, 0, 6);
   trainer tr(net, data, {.steps = 10});
   tr.evaluate_train();
-  const auto h0 = tr.train_fields().pre;
+  using decl = std::remove_cvref_t<decltype(models::mlp3_tanh)>;
+  std::vector<matrix> h0;
+  for (const matrix* h : ad::pre_activations<decl>(tr.train_fields())) h0.push_back(*h);
   for (int t = 0; t < 10; ++t) tr.step();
   tr.evaluate_train();
   std::array<double, L> out{};
   for (std::size_t l = 0; l < L; ++l) {
-    const auto& h = tr.train_fields().pre[l];
+    const auto& h = *ad::pre_activations<decl>(tr.train_fields())[l];
     double s = 0;
     for (std::size_t k = 0; k < h.size(); ++k) s += (h.data()[k] - h0[l].data()[k]) * (h.data()[k] - h0[l].data()[k]);
     out[l] = std::sqrt(s / double(h.size()));

@@ -24,11 +24,12 @@ overlaps measure(const Net& net, const dataset& data) {
   net.forward(data.x, ws);
   const auto& w = net.params().w[1];  // [1, N] readout, N(0, σ²) in μP
   const double n = double(w.size());
+  const matrix& h = *ad::pre_activations<typename Net::decl_type>(ws)[0];  // [N, 1]
   overlaps o{0, 0, 0};
   for (std::size_t i = 0; i < w.size(); ++i) {
     o.A += w(0, i) * w(0, i) / n;
-    o.B += ws.pre[0](i, 0) * ws.pre[0](i, 0) / n;
-    o.Cc += w(0, i) * ws.pre[0](i, 0) / n;
+    o.B += h(i, 0) * h(i, 0) / n;
+    o.Cc += w(0, i) * h(i, 0) / n;
   }
   return o;
 }

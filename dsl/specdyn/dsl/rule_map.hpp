@@ -12,7 +12,9 @@
 
 #include "specdyn/core.hpp"
 
+#include <cctype>
 #include <cmath>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,8 +41,51 @@ SPECDYN_CORE_FN rule_info rule_from_name(const std::string& name, std::size_t hi
                       : name == "ntk"              ? rules::ntk_table
                       : name == "sp"               ? rules::sp_table
                       : name == "sp_lr"            ? rules::sp_lr_table
-                                                   : throw usage_error("--param = " + name + ": use mup, mup_tp4, ntk, mf, sp or sp_lr");
+                      : name == "depth_mup"        ? rules::depth_mup_table
+                                                   : throw usage_error("--param = " + name + ": use mup, mup_tp4, ntk, mf, sp, sp_lr or depth_mup");
   return {name, t, classify(t, hidden_layers)};
+}
+#else
+;
+#endif
+
+/// An exponent from the command line: an integer, a fraction p/q, or a decimal with at most 6
+/// digits after the point ("1/2", "0.5", "1"). usage_error naming `flag` otherwise.
+SPECDYN_CORE_FN dsl::rational parse_exponent(const std::string& text, const std::string& flag)
+#if SPECDYN_CORE_BODIES
+{
+  auto bad = [&]() -> dsl::rational {
+    throw usage_error(flag + " = " + text + ": use a number such as 0, 1/2, 0.5 or 1 (a fraction p/q or a decimal), between -4 and 4");
+  };
+  if (text.empty() || text.size() > 24) return bad();
+  std::int64_t num = 0, den = 1;
+  std::size_t i = 0;
+  const bool neg = text[0] == '-';
+  if (neg) ++i;
+  auto digits = [&](std::int64_t& v, std::int64_t* scale) {
+    const std::size_t start = i;
+    for (; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i) {
+      v = v * 10 + (text[i] - '0');
+      if (scale) *scale *= 10;
+    }
+    return i > start;
+  };
+  if (!digits(num, nullptr)) return bad();
+  if (i < text.size() && text[i] == '/') {
+    ++i;
+    den = 0;
+    if (!digits(den, nullptr) || den == 0) return bad();
+  } else if (i < text.size() && text[i] == '.') {
+    ++i;
+    std::int64_t frac = 0, scale = 1;
+    if (!digits(frac, &scale) || scale > 1000000) return bad();
+    num = num * scale + frac;
+    den = scale;
+  }
+  if (i != text.size()) return bad();
+  const dsl::rational r{neg ? -num : num, den};
+  if (r < dsl::rational{-4} || r > dsl::rational{4}) return bad();
+  return r;
 }
 #else
 ;

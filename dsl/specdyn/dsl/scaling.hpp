@@ -18,10 +18,16 @@
 namespace specdyn::dsl {
 
 /// Exponents of one abc-parameterization. Structural, so it can be a template argument.
+/// Biases and layer-norm gains are per-neuron weights on a constant input (TP5 treats them like the
+/// input layer): their forward multiplier is N^{-a_bias}, their initial entries N(0, σ_b² N^{-2 b_bias})
+/// (gains start at 1). Residual branches are multiplied by m_L = β L^{-alpha_depth} (L: residual blocks)
+/// and the weights inside them train at L^{-c_depth} times the rate of the rest.
 struct exponents {
   rational a_input{0}, a_hidden{0}, a_readout{0};
   rational b_input{0}, b_hidden{0}, b_readout{0};
   rational c{0};
+  rational a_bias{0}, b_bias{0};
+  rational alpha_depth{0}, c_depth{0};
   friend constexpr bool operator==(const exponents&, const exponents&) = default;
 };
 
@@ -76,6 +82,20 @@ constexpr verdict classify(const exponents& e, std::size_t hidden_layers) {
   return verdict::trivial;
 }
 
+/// The verdict as depth L → ∞ for residual networks (Bordelon et al. 2309.16620; TP VI). At
+/// initialisation the L branches add variance L · m_L² ∝ L^{1−2α}; in training each block's weights
+/// move the stream by m_L² · rate ∝ L^{−2α−c_depth}, L of them in sum: L^{1−2α−c_depth}. Stable iff
+/// neither grows; feature learning in depth iff the blocks' total update stays O(1) (α = 1/2 with a
+/// depth-independent rate: depth-μP; α = 1 with the rate ∝ L: the ODE scaling); otherwise the blocks
+/// freeze as L grows (trivial in depth).
+constexpr verdict classify_depth(const exponents& e) {
+  const rational one{1}, two{2};
+  const rational init = one - two * e.alpha_depth, learn = init - e.c_depth;
+  if (init > rational{0} || learn > rational{0}) return verdict::unstable;
+  if (learn == rational{0}) return verdict::feature_learning;
+  return verdict::trivial;
+}
+
 /// A scaling rule is a type carrying its name and exponent table.
 template <fixed_string Name, exponents Table>
 struct scaling_rule {
@@ -83,6 +103,7 @@ struct scaling_rule {
   static constexpr exponents table = Table;
   template <std::size_t HiddenLayers>
   static constexpr verdict verdict_for = classify(Table, HiddenLayers);
+  static constexpr verdict depth_verdict = classify_depth(Table);
 };
 
 template <class T>
@@ -97,7 +118,10 @@ inline constexpr rational half{1, 2};
 inline constexpr exponents mup_table{.a_input = 0, .a_hidden = half, .a_readout = 1, .c = -1};
 /// μP as tabulated in TP4 (related to mup_table by the abc symmetry with θ = −1/2).
 inline constexpr exponents mup_tp4_table{.a_input = -half, .a_hidden = 0, .a_readout = half,
-                                          .b_input = half, .b_hidden = half, .b_readout = half, .c = 0};
+                                          .b_input = half, .b_hidden = half, .b_readout = half, .c = 0,
+                                          .a_bias = -half, .b_bias = half};
+/// Depth-μP: μP's width exponents and branches multiplied by L^{-1/2} at a depth-independent rate.
+inline constexpr exponents depth_mup_table{.a_input = 0, .a_hidden = half, .a_readout = 1, .c = -1, .alpha_depth = half};
 /// NTK parameterization: readout 1/(γ0 √N), raw learning rate η γ0².
 inline constexpr exponents ntk_table{.a_input = 0, .a_hidden = half, .a_readout = half, .c = 0};
 /// Standard parameterization with a width-independent learning rate (unstable as N → ∞).
@@ -113,6 +137,7 @@ using mean_field_t = scaling_rule<"mf", rules::mup_table>;
 using ntk_t = scaling_rule<"ntk", rules::ntk_table>;
 using sp_t = scaling_rule<"sp", rules::sp_table>;
 using sp_lr_t = scaling_rule<"sp_lr", rules::sp_lr_table>;
+using depth_mup_t = scaling_rule<"depth_mup", rules::depth_mup_table>;
 
 inline constexpr mup_t mup{};
 inline constexpr mup_tp4_t mup_tp4{};
@@ -120,4 +145,5 @@ inline constexpr mean_field_t mean_field{};
 inline constexpr ntk_t ntk{};
 inline constexpr sp_t sp{};
 inline constexpr sp_lr_t sp_lr{};
+inline constexpr depth_mup_t depth_mup{};
 }  // namespace specdyn::dsl

@@ -13,7 +13,7 @@
 
 #include "specdyn/dsl.hpp"
 #include "specdyn/errors.hpp"
-#include "specdyn/ad/chain.hpp"
+#include "specdyn/ad/program.hpp"
 #include "specdyn/dsl/rule_map.hpp"
 
 namespace specdyn::dmft {

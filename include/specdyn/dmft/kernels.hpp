@@ -12,7 +12,7 @@
 #include <xtensor-blas/xlinalg.hpp>
 #endif
 
-#include "specdyn/ad/chain.hpp"
+#include "specdyn/ad/program.hpp"
 #include "specdyn/dmft/sources.hpp"
 
 namespace specdyn::dmft {

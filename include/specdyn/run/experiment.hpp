@@ -31,11 +31,17 @@ namespace specdyn {
 /// Every knob of a finite-width run (the `specdyn train` flags).
 struct run_config {
   std::string model;
-  std::string param = "mup";  // mup | mup_tp4 | ntk | mf | sp | sp_lr
+  std::string param = "mup";  // mup | mup_tp4 | ntk | mf | sp | sp_lr | depth_mup
   // One set of defaults for train, theory and compare, so that their records describe the same
   // run (the theory's cost grows like (samples + test samples)² · steps², docs/dmft.md).
   std::size_t width = 256, dim = 64, samples = 16, outputs = 1, test_samples = 16;
   double gamma0 = 1.0, sigma = 1.0, lr = 0.5;
+  // residual and biased declarations: the repeat count of repeat<any_depth> (0: not given; such a
+  // declaration then runs at default_depth), the branch prefactor β of m_L = β L^{-α_L}, the initial
+  // std of biases, and an override of the rule's depth exponent α_L (empty: the rule's own)
+  std::size_t depth = 0;
+  double branch = 1.0, sigma_bias = 1.0;
+  std::string depth_alpha;
   std::size_t steps = 50, batch = 0;
   std::uint64_t seed = 0;
   std::string task = "single-index";  // single-index | linear | random | npy | fashion-mnist | text
@@ -62,9 +68,13 @@ struct run_config {
   SPECDYN_CORE_FN void validate() const
 #if SPECDYN_CORE_BODIES
   {
-    static const std::vector<std::string> params{"mup", "mup_tp4", "ntk", "mf", "sp", "sp_lr"};
+    static const std::vector<std::string> params{"mup", "mup_tp4", "ntk", "mf", "sp", "sp_lr", "depth_mup"};
     if (std::find(params.begin(), params.end(), param) == params.end())
-      throw usage_error("--param = " + param + ": use mup, mup_tp4, ntk, mf, sp or sp_lr");
+      throw usage_error("--param = " + param + ": use mup, mup_tp4, ntk, mf, sp, sp_lr or depth_mup");
+    require(depth <= 4096, "--depth", depth, "use 1 to 4096 residual blocks");
+    require(branch > 0 && std::isfinite(branch), "--branch", branch, "must be a positive number (m_L = β L^{-α_L})");
+    require(sigma_bias >= 0 && std::isfinite(sigma_bias), "--sigma-bias", sigma_bias, "must be a non-negative number");
+    if (!depth_alpha.empty()) (void)parse_exponent(depth_alpha, "--depth-alpha");
     require(width >= 1, "--width", width, "must be a positive integer");
     if (task == "text") {  // before --dim, which they set
       require(vocab >= 2 && vocab <= 100000, "--vocab", vocab, "use 2 to 100000 classes (the most frequent words and <unk>)");
@@ -108,6 +118,26 @@ struct run_config {
   ;
 #endif
 
+  /// The scaling rule of this run: --param with --depth-alpha applied.
+  [[nodiscard]] SPECDYN_CORE_FN rule_info rule(std::size_t hidden_layers) const
+#if SPECDYN_CORE_BODIES
+  {
+    rule_info r = rule_from_name(param, hidden_layers);
+    if (!depth_alpha.empty()) {
+      r.table.alpha_depth = parse_exponent(depth_alpha, "--depth-alpha");
+      r.name += "_alpha" + r.table.alpha_depth.str();
+    }
+    return r;
+  }
+#else
+  ;
+#endif
+  /// The runtime sizes and hyper-parameters a model is bound with.
+  [[nodiscard]] shape model_shape() const { return {.D = dim, .N = width, .C = outputs, .depth = depth}; }
+  [[nodiscard]] hyper model_hyper(std::uint64_t weight_seed) const {
+    return {.gamma0 = gamma0, .sigma = sigma, .eta = lr, .seed = weight_seed, .sigma_bias = sigma_bias, .branch = branch};
+  }
+
   /// Real data (data/loaders.hpp): D and C come from the data, targets are one-hot classes.
   [[nodiscard]] bool real_data() const { return task == "fashion-mnist" || task == "text"; }
   /// Input dimension D and classes C that a real-data task fixes: 784 pixels and 10 classes, or
@@ -132,6 +162,10 @@ struct run_config {
     std::string name = model + "_" + param + "_" + kind + "_" + task + "_P" + std::to_string(samples) + "_T" + std::to_string(steps) +
                        "_lr" + compact(lr) + "_g" + compact(gamma0);
     if (sigma != 1.0) name += "_sig" + compact(sigma);
+    if (depth != 0) name += "_L" + std::to_string(depth);
+    if (!depth_alpha.empty()) name += "_alpha" + parse_exponent(depth_alpha, "--depth-alpha").str();
+    if (branch != 1.0) name += "_beta" + compact(branch);
+    if (sigma_bias != 1.0) name += "_sigb" + compact(sigma_bias);
     if (covariance_decay != 0.0) name += "_cov" + compact(covariance_decay);
     if (task == "text") name += "_V" + std::to_string(vocab) + "_k" + std::to_string(context);
     if (batch) name += "_B" + std::to_string(batch);
@@ -158,6 +192,7 @@ struct run_config {
             {"top_k", top_k}, {"spectra_method", spectra_method}, {"ntk_every", ntk_every},
             {"hessian_every", hessian_every}, {"eval_every", eval_every}, {"out", out}, {"command_line", command_line}};
     if (save_weights) j["save_weights"] = true;  // only when on: older records stay comparable
+    add_block_keys(j);
     add_real_data(j);
     return j;
   }
@@ -169,11 +204,19 @@ struct run_config {
   [[nodiscard]] io::json data_json() const {
     io::json j = {{"model", model}, {"dim", dim}, {"samples", samples}, {"outputs", outputs}, {"test_samples", test_samples},
             {"seed", seed}, {"task", task}, {"teacher", teacher}, {"noise", noise}, {"covariance_decay", covariance_decay}, {"x", x_npy}, {"y", y_npy}, {"loss", loss}};
+    if (depth != 0) j["depth"] = depth;
     add_real_data(j);
     return j;
   }
 
  private:
+  /// The keys of residual, biased and depth-generic runs, only when set (chain records keep their old config).
+  void add_block_keys(io::json& j) const {
+    if (depth != 0) j["depth"] = depth;
+    if (branch != 1.0) j["branch"] = branch;
+    if (sigma_bias != 1.0) j["sigma_bias"] = sigma_bias;
+    if (!depth_alpha.empty()) j["depth_alpha"] = parse_exponent(depth_alpha, "--depth-alpha").str();
+  }
   /// The real-data keys, only for those tasks (records of synthetic runs keep their old config).
   void add_real_data(io::json& j) const {
     if (!real_data()) return;
@@ -194,11 +237,19 @@ SPECDYN_CORE_FN io::json rule_json(const rule_info& r)
 #if SPECDYN_CORE_BODIES
 {
   const auto& e = r.table;
-  return {{"name", r.name},
+  io::json j = {{"name", r.name},
           {"a", {e.a_input.str(), e.a_hidden.str(), e.a_readout.str()}},
           {"b", {e.b_input.str(), e.b_hidden.str(), e.b_readout.str()}},
           {"c", e.c.str()},
           {"verdict", std::string(dsl::to_string(r.verdict))}};
+  // the block vocabulary's exponents, only where a rule sets them (chain rules keep their records)
+  if (e.a_bias != dsl::rational{0} || e.b_bias != dsl::rational{0}) j["bias"] = {e.a_bias.str(), e.b_bias.str()};
+  if (e.alpha_depth != dsl::rational{0} || e.c_depth != dsl::rational{0}) {
+    j["alpha_depth"] = e.alpha_depth.str();
+    j["c_depth"] = e.c_depth.str();
+    j["depth_verdict"] = std::string(dsl::to_string(dsl::classify_depth(e)));
+  }
+  return j;
 }
 #else
 ;
@@ -319,34 +370,103 @@ SPECDYN_CORE_FN int exit_code(const run_result& r)
 
 /// Memory a finite-width run plans to use: weights, the trackers' copies and SVD work space, the
 /// Hessian's tangent weights, and the workspaces of the training, test and batch passes.
-SPECDYN_CORE_FN double estimate_train_bytes(const run_config& cfg, std::size_t hidden_layers)
+/// weights: entries of all parameters; largest: of the largest tracked matrix; fields: rows of the
+/// per-column buffers of one pass, summed over blocks (chains: 2 per dense layer of width N).
+SPECDYN_CORE_FN double estimate_train_bytes(const run_config& cfg, double weights, double largest, double fields)
 #if SPECDYN_CORE_BODIES
 {
-  const double n = double(cfg.width), d = double(cfg.dim), c = double(cfg.outputs), l = double(hidden_layers);
-  const double weights = n * d + (l - 1) * n * n + c * n;
-  const double largest = std::max(n * d, hidden_layers > 1 ? n * n : 0.0);
+  const double d = double(cfg.dim), c = double(cfg.outputs);
   const double cols = double(cfg.samples + cfg.test_samples + cfg.batch);
   const double data = (d + c) * double(cfg.samples + cfg.test_samples);
-  return 8.0 * (4.0 * weights + 6.0 * largest + 8.0 * l * n * cols + 2.0 * c * cols + data);
+  return 8.0 * (4.0 * weights + 6.0 * largest + 4.0 * fields * cols + 2.0 * c * cols + data);
 }
 #else
 ;
 #endif
+/// The same for a chain of `hidden_layers` dense layers of width N.
+SPECDYN_CORE_FN double estimate_train_bytes(const run_config& cfg, std::size_t hidden_layers)
+#if SPECDYN_CORE_BODIES
+{
+  const double n = double(cfg.width), d = double(cfg.dim), c = double(cfg.outputs), l = double(hidden_layers);
+  return estimate_train_bytes(cfg, n * d + (l - 1) * n * n + c * n, std::max(n * d, hidden_layers > 1 ? n * n : 0.0), 2.0 * l * n);
+}
+#else
+;
+#endif
+
+/// The estimate for a declaration at the config's sizes, from its parameter list (no allocation).
+template <class Decl>
+double estimate_train_bytes_of(const run_config& cfg) {
+  if constexpr (Decl::is_chain) {
+    return estimate_train_bytes(cfg, Decl::hidden_layers);
+  } else {
+    const ad::dims d{cfg.dim, cfg.width, cfg.outputs, std::max<std::size_t>(cfg.depth, 1)};
+    double weights = 0, largest = 0, fields = 0;
+    for (const auto& p : ad::program<Decl>::info(d)) {
+      const double e = double(p.rows) * double(p.cols);
+      weights += e;
+      if (p.kind == ad::param_kind::input || p.kind == ad::param_kind::hidden) largest = std::max(largest, e);
+      fields += p.kind == ad::param_kind::readout ? 0.0 : 6.0 * double(p.rows);  // pre, post, adjoints, residual stream
+    }
+    return estimate_train_bytes(cfg, weights, largest, fields);
+  }
+}
+
+/// The weights whose spectra a run tracks: the input weight and every hidden weight matrix (the
+/// readout has rank ≤ C; biases and gains are vectors).
+template <class Decl>
+std::vector<std::size_t> tracked_weights(const model<Decl>& net) {
+  std::vector<std::size_t> out;
+  for (std::size_t i = 0; i < net.parameter_count(); ++i)
+    if (net.parameter_info()[i].kind == ad::param_kind::input || net.parameter_info()[i].kind == ad::param_kind::hidden) out.push_back(i);
+  return out;
+}
+
+/// A depth-generic declaration runs at --depth (default_depth when not given); others ignore it.
+inline constexpr std::size_t default_depth = 4;
+template <class Decl>
+run_config with_depth(run_config cfg) {
+  if constexpr (Decl::depth_generic) {
+    if (cfg.depth == 0) cfg.depth = default_depth;
+  } else {
+    if (cfg.depth != 0)
+      throw usage_error("--depth = " + std::to_string(cfg.depth) + ": --model " + cfg.model +
+                        " has a fixed depth; --depth is for depth-generic declarations (repeat<any_depth>)");
+  }
+  return cfg;
+}
+
+/// Records what a block declaration adds to a chain's config: residual blocks, the branch multiplier
+/// and the parameter list (only for declarations that are not chains, so chain records keep their keys).
+template <class Decl>
+void add_structure(io::json& c, const model<Decl>& net) {
+  if constexpr (!Decl::is_chain) {
+    c["residual_blocks"] = net.residual_blocks();
+    c["branch_multiplier"] = net.branch_multiplier();
+    io::json ps = io::json::array();
+    for (std::size_t i = 0; i < net.parameter_count(); ++i) {
+      const auto& p = net.parameter_info()[i];
+      ps.push_back({{"name", p.name}, {"kind", ad::to_string(p.kind)}, {"shape", {p.rows, p.cols}}, {"in_branch", p.in_branch},
+                    {"scale", net.scale(i)}, {"lr", net.learning_rates()[i]}, {"init_std", net.init_std(i)}});
+    }
+    c["parameters"] = ps;
+  }
+}
 
 /// Runs one experiment and writes its record. Throws usage_error before writing anything when
 /// the configuration, the data or the memory estimate is bad. After that every outcome ends with a
 /// record: divergence (status "diverged"), SIGINT/SIGTERM ("interrupted"), and any other error,
 /// a failed Lanczos or an exhausted allocation included ("failed", with the message).
 template <class Decl>
-run_result run_experiment(Decl decl, const run_config& cfg) {
+run_result run_experiment(Decl decl, const run_config& cfg_in) {
   constexpr std::size_t L = Decl::hidden_layers;
-  cfg.validate();
-  io::require_memory(estimate_train_bytes(cfg, L), "--width = " + std::to_string(cfg.width),
-                     "lower --width, --samples or --test-samples");
+  cfg_in.validate();
+  const run_config cfg = with_depth<Decl>(cfg_in);
+  io::require_memory(estimate_train_bytes_of<Decl>(cfg), "--width = " + std::to_string(cfg.width) + (cfg.depth ? ", --depth = " + std::to_string(cfg.depth) : ""),
+                     "lower --width, --depth, --samples or --test-samples");
   const auto data = make_data(cfg);
-  const rule_info rule = rule_from_name(cfg.param, L);
-  auto net = bind(decl, rule, {.D = cfg.dim, .N = cfg.width, .C = cfg.outputs},
-                  {.gamma0 = cfg.gamma0, .sigma = cfg.sigma, .eta = cfg.lr, .seed = cfg.seed});
+  const rule_info rule = cfg.rule(L);
+  auto net = bind(decl, rule, cfg.model_shape(), cfg.model_hyper(cfg.seed));
   const ad::loss_kind kind = cfg.loss == "mse" ? ad::loss_kind::mse : ad::loss_kind::cross_entropy;
   // mini-batch SGD: the full training loss (a pass over all P points) only at the --eval-every steps
   trainer<Decl> tr(net, data, {.steps = cfg.steps, .batch = cfg.batch, .centre = cfg.centre, .loss = kind, .seed = cfg.seed, .loss_every = cfg.eval_every});
@@ -371,10 +491,11 @@ run_result run_experiment(Decl decl, const run_config& cfg) {
   std::vector<spectra::tracker> trackers;
   std::vector<matrix> initial_weights;  // --save-weights
   spectra::tracker_options topt{.top_k = cfg.top_k, .how = spectra::parse_method(cfg.spectra_method)};
-  for (std::size_t i = 0; i < L; ++i) {
+  const std::vector<std::size_t> tracked = tracked_weights(net);
+  for (std::size_t i : tracked) {
     const matrix m0 = net.scale(i) * net.params().w[i];
     if (cfg.save_weights) initial_weights.push_back(m0);
-    trackers.emplace_back(model<Decl>::layer_name(i), m0, net.effective_std(i), topt,
+    trackers.emplace_back(net.parameter_name(i), m0, net.effective_std(i), topt,
                           i == 0 && data.teacher.size() > 0 ? &data.teacher : nullptr);
   }
 
@@ -427,7 +548,8 @@ run_result run_experiment(Decl decl, const run_config& cfg) {
           hess_top.push_back(h.top_eigenvalue());
         }
         if (due(spectra_every, t))
-          for (std::size_t i = 0; i < L; ++i) trackers[i].snapshot(t, matrix(self.net().scale(i) * self.net().params().w[i]));
+          for (std::size_t k = 0; k < tracked.size(); ++k)
+            trackers[k].snapshot(t, matrix(self.net().scale(tracked[k]) * self.net().params().w[tracked[k]]));
       });
     } catch (const divergence_error& e) {
       status = "diverged";
@@ -449,6 +571,7 @@ run_result run_experiment(Decl decl, const run_config& cfg) {
   auto& j = rec.begin("finite_width", cfg.to_json());
   j["config"]["declaration"] = Decl::describe();
   j["config"]["hidden_layers"] = L;
+  add_structure(j["config"], net);
   j["config"]["rule"] = rule_json(rule);
   j["config"]["gamma0_eff"] = net.effective_gamma0();
   j["config"]["learning_rates_raw"] = std::vector<double>(net.learning_rates().begin(), net.learning_rates().end());
@@ -508,12 +631,13 @@ run_result run_experiment(Decl decl, const run_config& cfg) {
     }
   }
   if (cfg.save_weights) {  // W_i(0) and W_i at the last step reached, as the spectra see them (scale·W)
-    for (std::size_t i = 0; i < L; ++i) {
-      const std::string name = model<Decl>::layer_name(i);
+    for (std::size_t k = 0; k < tracked.size(); ++k) {
+      const std::size_t i = tracked[k];
+      const std::string name = net.parameter_name(i);
       const matrix last = tr.net().scale(i) * tr.net().params().w[i];
       rec.set_prefix("weights." + name);
       auto& w = j["weights"][name];
-      rec.put_npy(w, "initial", {initial_weights[i].begin(), initial_weights[i].end()}, {last.shape(0), last.shape(1)});
+      rec.put_npy(w, "initial", {initial_weights[k].begin(), initial_weights[k].end()}, {last.shape(0), last.shape(1)});
       rec.put_npy(w, "final", {last.begin(), last.end()}, {last.shape(0), last.shape(1)});
       w["entry_std"] = net.effective_std(i);
     }

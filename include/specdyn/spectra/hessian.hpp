@@ -23,8 +23,7 @@ namespace specdyn::spectra {
 template <class Decl>
 class hessian {
  public:
-  static constexpr std::size_t L = Decl::hidden_layers;
-  using weights = std::array<matrix, L + 1>;
+  using weights = std::vector<matrix>;
 
   /// Evaluates the network and its gradient fields at the current weights, once. The model is
   /// held by reference (a temporary one is refused at compile time); x, y and f0 are copied.
@@ -35,12 +34,16 @@ class hessian {
   hessian(const model<Decl>& net, const matrix& x, const matrix& y, const matrix* f0, ad::loss_kind kind)
       : net_(net), x_(x), y_(y), f0_copy_(f0 ? *f0 : matrix()), f0_(f0 ? &f0_copy_ : nullptr), kind_(kind),
         ws_(net.make_workspace(x.shape(1))),
-        tw_(net.sizes().N, net.sizes().C, x.shape(1)) {
+        tw_(net.make_tangent_workspace(x.shape(1))) {
     net.forward(x_, ws_);
     if (kind == ad::loss_kind::mse) ad::mse::adjoint(ws_.out, f0_, y_, ws_.adj_out);
     else ad::cross_entropy::adjoint(ws_.out, f0_, y_, ws_.adj_out);
     net.reverse(x_, ws_, ad::no_sink{});
-    for (std::size_t i = 0; i <= L; ++i) {
+    const std::size_t np = net.parameter_count();
+    v_.resize(np);
+    hv_.resize(np);
+    precond_.resize(np);
+    for (std::size_t i = 0; i < np; ++i) {
       v_[i] = xt::zeros_like(net.params().w[i]);
       hv_[i] = xt::zeros_like(net.params().w[i]);
       dim_ += v_[i].size();
@@ -52,22 +55,22 @@ class hessian {
 
   /// hv = H v, the Hessian of ℒ with respect to the raw weights.
   void hvp(const weights& v, weights& hv) {
-    ad::forward_tangent(net_.params(), v, x_, ws_, tw_);
+    ad::program<Decl>::forward_tangent(net_.params(), v, x_, ws_, tw_);
     if (kind_ == ad::loss_kind::mse) ad::mse::adjoint_tangent(ws_.out, f0_, tw_.out_dot, tw_.adj_out_dot);
     else ad::cross_entropy::adjoint_tangent(ws_.out, f0_, tw_.out_dot, tw_.adj_out_dot);
-    ad::reverse_tangent(net_.params(), v, x_, ws_, tw_, hv);
+    ad::program<Decl>::reverse_tangent(net_.params(), v, x_, ws_, tw_, hv);
   }
 
   /// y = Λ^{1/2} H Λ^{1/2} x on flattened weights.
   void apply_preconditioned(const double* x, double* y) {
     std::size_t off = 0;
-    for (std::size_t i = 0; i <= L; ++i) {
+    for (std::size_t i = 0; i < v_.size(); ++i) {
       for (std::size_t k = 0; k < v_[i].size(); ++k) v_[i].data()[k] = precond_[i] * x[off + k];
       off += v_[i].size();
     }
     hvp(v_, hv_);
     off = 0;
-    for (std::size_t i = 0; i <= L; ++i) {
+    for (std::size_t i = 0; i < hv_.size(); ++i) {
       for (std::size_t k = 0; k < hv_[i].size(); ++k) y[off + k] = precond_[i] * hv_[i].data()[k];
       off += hv_[i].size();
     }
@@ -86,7 +89,7 @@ class hessian {
   ad::workspace<Decl> ws_;
   ad::tangent_workspace<Decl> tw_;
   weights v_, hv_;
-  std::array<double, L + 1> precond_{};
+  std::vector<double> precond_;
   std::size_t dim_ = 0;
 };
 

@@ -16,39 +16,63 @@ namespace specdyn::spectra {
 
 struct ntk_result {
   matrix K;                       // [C·P, C·P], index (a, μ) → a·P + μ
-  std::vector<matrix> phi;        // Φ^ℓ [P, P] for ℓ = 0..L (Φ^0 = x·x/D)
-  std::vector<matrix> g;          // G^ℓ [P, P] for ℓ = 1..L (output 0), μP units
+  std::vector<matrix> phi;        // per weight matrix i (input, hidden, readout): its input's kernel in·in / fan-in [P, P]
+                                  // (chains: Φ^ℓ for ℓ = 0..L, Φ^0 = x·x/D)
+  std::vector<matrix> g;          // per weight matrix below the readout: its output's backward kernel [P, P] (output 0),
+                                  // μP units G = γ0_eff² N δ·δ (chains: G^ℓ for ℓ = 1..L)
   double top_eigenvalue = 0;      // λ_max(K) (LAPACK up to C·P = 256, Lanczos above)
 };
 
+namespace detail {
+/// Copies each parameter's per-sample adjoint during a reverse pass with no update: for a weight
+/// δ (its output adjoint) and a pointer to its input; for a bias δ; for a gain δ ⊙ x̂.
+struct recording_sink {
+  static constexpr bool active = true;
+  std::vector<matrix>* delta;
+  std::vector<const matrix*>* input;
+  void weight(std::size_t i, double, const matrix& d, const matrix& in) const {
+    (*delta)[i] = d;
+    (*input)[i] = &in;
+  }
+  void bias(std::size_t i, double, const matrix& d) const { (*delta)[i] = d; }
+  void gain(std::size_t i, double, const matrix& d, const matrix& xhat) const { (*delta)[i] = d * xhat; }
+};
+}  // namespace detail
+
 /// Computes the NTK from the fields of a completed forward pass over the training set in ws.
-/// ws's adjoints are overwritten. Cost: C reverse passes plus O(L C² P² N) for the Gram matrices.
+/// ws's adjoints are overwritten. Cost: C reverse passes plus O(C² P² Σ_i rows_i) for the Gram matrices.
+/// K = Σ_i (lr_i s_i² / η) (δ^{i,a}·δ^{i,b}) ⊙ (in^i·in^i): weights pair their output adjoints with
+/// their inputs, biases with 1, gains pair δ ⊙ x̂ with 1.
 template <class Decl>
 ntk_result empirical_ntk(const model<Decl>& net, const matrix& x, ad::workspace<Decl>& ws) {
-  constexpr std::size_t L = Decl::hidden_layers;
   const std::size_t p = x.shape(1), c = net.sizes().C, n = net.sizes().N;
+  const std::size_t np = net.parameter_count();
+  const auto& info = net.parameter_info();
   const double eta = net.hyper_params().eta;
   const auto& lr = net.learning_rates();
   ntk_result r;
   r.K = xt::zeros<double>({c * p, c * p});
-  // Input Grams in^iᵀ in^i, i = 0..L.
-  std::vector<matrix> gram_in(L + 1, matrix({p, p}));
-  blas::gemm(true, false, 1.0, x, x, 0.0, gram_in[0]);
-  ad::static_for<L>([&](auto i) { blas::gemm(true, false, 1.0, ws.template post_of<i>(), ws.template post_of<i>(), 0.0, gram_in[i + 1]); });
-  // Backward fields per output: delta[a][i] = ∂f^a/∂pre_i  [N, P]
-  std::vector<std::array<matrix, L>> delta(c);
+  // Per output a: every parameter's adjoint (one reverse pass each, no update).
+  std::vector<std::vector<matrix>> delta(c, std::vector<matrix>(np));
+  std::vector<const matrix*> input(np, nullptr);
   for (std::size_t a = 0; a < c; ++a) {
     ws.adj_out.fill(0.0);
     for (std::size_t mu = 0; mu < p; ++mu) ws.adj_out(a, mu) = 1.0;
-    net.reverse(x, ws, ad::no_sink{});
-    ad::static_for<L>([&](auto i) { delta[a][i] = ws.template adj_pre_of<i>(); });
+    net.reverse(x, ws, detail::recording_sink{&delta[a], &input});
+  }
+  // Input Grams in^iᵀ in^i of the weight matrices (1 for biases and gains).
+  std::vector<matrix> gram_in(np);
+  for (std::size_t i = 0; i < np; ++i) {
+    gram_in[i] = matrix({p, p});
+    if (info[i].is_matrix()) blas::gemm(true, false, 1.0, *input[i], *input[i], 0.0, gram_in[i]);
+    else gram_in[i].fill(1.0);
   }
   matrix gd({p, p});
   for (std::size_t a = 0; a < c; ++a)
     for (std::size_t b = 0; b < c; ++b) {
-      for (std::size_t i = 0; i <= L; ++i) {
+      for (std::size_t i = 0; i < np; ++i) {
         const double coef = lr[i] * net.scale(i) * net.scale(i) / eta;
-        if (i == L) {
+        if (info[i].kind == ad::param_kind::readout) {
           if (a != b) continue;  // ∂f^a/∂out^b = δ_ab
           gd.fill(1.0);
         } else {
@@ -58,11 +82,12 @@ ntk_result empirical_ntk(const model<Decl>& net, const matrix& x, ad::workspace<
           for (std::size_t nu = 0; nu < p; ++nu) r.K(a * p + mu, b * p + nu) += coef * gd(mu, nu) * gram_in[i](mu, nu);
       }
     }
-  // Layer kernels: Φ^0 = x·x/D, Φ^ℓ = φ·φ/N, G^ℓ = g·g/N = γ0_eff² N (δ·δ).
-  r.phi.push_back(gram_in[0] / double(x.shape(0)));
-  for (std::size_t i = 1; i <= L; ++i) r.phi.push_back(gram_in[i] / double(n));
+  // Layer kernels: Φ = in·in / fan-in, G = g·g/N = γ0_eff² N (δ·δ).
   const double g0 = net.effective_gamma0();
-  for (std::size_t i = 0; i < L; ++i) {
+  for (std::size_t i = 0; i < np; ++i) {
+    if (!info[i].is_matrix()) continue;
+    r.phi.push_back(gram_in[i] / (info[i].kind == ad::param_kind::input ? double(x.shape(0)) : double(info[i].cols)));
+    if (info[i].kind == ad::param_kind::readout) continue;
     blas::gemm(true, false, 1.0, delta[0][i], delta[0][i], 0.0, gd);
     r.g.push_back(gd * (g0 * g0 * double(n)));
   }

@@ -50,7 +50,6 @@ struct train_options {
 template <class Decl>
 class trainer {
  public:
-  static constexpr std::size_t L = Decl::hidden_layers;
   using workspace_type = ad::workspace<Decl>;
 
   trainer(model<Decl>& net, const dataset& data, train_options opt)
@@ -208,25 +207,27 @@ class trainer {
       log.input.assign(log.layers.size(), {});
       log.theta.assign(log.layers.size(), 0.0);
     }
-    const ad::update_sink<L> apply{&net_.params().w, &net_.learning_rates()};
+    const ad::update_sink apply{&net_.params().w, &net_.learning_rates()};
     net_.reverse(x, ws, logging_sink{&apply, &log, &net_.learning_rates()});
   }
 
-  /// Applies the GD update and copies the spike vectors of the logged layers.
+  /// Applies the GD update and copies the spike vectors of the logged weights.
   struct logging_sink {
     static constexpr bool active = true;
-    const ad::update_sink<L>* apply;
+    const ad::update_sink* apply;
     spike_log* log;
-    const std::array<double, L + 1>* lr;
-    void operator()(std::size_t i, double scale, const matrix& delta, const matrix& in) const {
+    const std::vector<double>* lr;
+    void weight(std::size_t i, double scale, const matrix& delta, const matrix& in) const {
       for (std::size_t k = 0; k < log->layers.size(); ++k)
         if (log->layers[k] == i) {
           log->delta[k].push_back(delta);
           log->input[k].push_back(in);
           log->theta[k] = -(*lr)[i] * scale * scale;  // ΔW_eff = s ΔW = −lr s² δ inᵀ
         }
-      (*apply)(i, scale, delta, in);
+      apply->weight(i, scale, delta, in);
     }
+    void bias(std::size_t i, double scale, const matrix& delta) const { apply->bias(i, scale, delta); }
+    void gain(std::size_t i, double scale, const matrix& delta, const matrix& xhat) const { apply->gain(i, scale, delta, xhat); }
   };
 
   void gather_batch() {
@@ -258,19 +259,34 @@ class trainer {
       if (!std::isfinite(v)) return false;
     return true;
   }
-  /// On a non-finite loss, names the first weight or field (in forward order) that is non-finite.
+  /// On a non-finite loss, names the first parameter or field (in forward order) that is non-finite:
+  /// each block's parameters are checked before the fields it computes from them.
   void check_finite(double loss, const workspace_type& ws, const matrix*) const {
     if (std::isfinite(loss)) return;
     const auto& p = net_.params();
     std::string where = "the loss";
     bool found = false;
-    ad::static_for<L>([&](auto i) {
+    std::size_t next_param = 0, dense = 0;
+    ad::program<Decl>::visit(ws, [&](const char* what, std::size_t param, const matrix& value) {
       if (found) return;
-      if (!all_finite(p.w[i])) { where = "layer " + model<Decl>::layer_name(i) + " (weights)"; found = true; }
-      else if (!all_finite(ws.pre[i])) { where = "layer " + model<Decl>::layer_name(i) + " (pre-activations h" + std::to_string(i + 1) + ")"; found = true; }
+      // parameters up to and including this block's own
+      const std::size_t upto = param == ad::npos ? next_param : param + 1;
+      for (; next_param < upto && next_param < p.w.size(); ++next_param)
+        if (!all_finite(p.w[next_param])) {
+          const std::string& name = net_.parameter_name(next_param);
+          where = name == "readout" ? "the readout (weights)" : "layer " + name + (name[0] == 'W' ? " (weights)" : " (parameters)");
+          found = true;
+          return;
+        }
+      if (std::string(what) == "pre-activations") ++dense;
+      if (!all_finite(value)) {
+        if (std::string(what) == "outputs") where = "the readout (outputs)";
+        else if (std::string(what) == "pre-activations")
+          where = "layer " + net_.parameter_name(param) + " (pre-activations h" + std::to_string(dense) + ")";
+        else where = std::string(what) + " after layer " + (next_param > 0 ? net_.parameter_name(next_param - 1) : "W0");
+        found = true;
+      }
     });
-    if (!found && !all_finite(p.w[L])) { where = "the readout (weights)"; found = true; }
-    if (!found && !all_finite(ws.out)) { where = "the readout (outputs)"; found = true; }
     throw divergence_error(t_, where, "training loss is " + std::to_string(loss) + "; lower --lr or gamma0");
   }
 
