@@ -35,7 +35,7 @@ namespace {
 /// Flags that define the network, the data and the training run: shared by train, theory and compare.
 void add_run_flags(CLI::App* cmd, run_config& c, bool with_width = true) {
   cmd->add_option("--model", c.model, "Built-in model (see `specdyn list`)")->required();
-  cmd->add_option("--param", c.param, "Scaling rule: mup, mup_tp4, ntk, mf, sp, sp_lr")->capture_default_str();
+  cmd->add_option("--param", c.param, "Scaling rule: mup, mup_tp4, ntk, mf, sp, sp_lr, depth_mup")->capture_default_str();
   if (with_width) cmd->add_option("--width", c.width, "Width N of the hidden layers")->capture_default_str();
   cmd->add_option("--dim", c.dim, "Input dimension D (fashion-mnist and text: set from the data)")->capture_default_str();
   cmd->add_option("--samples,--train-samples", c.samples, "Training samples P (--train-samples is the same flag)")->capture_default_str();
@@ -47,6 +47,10 @@ void add_run_flags(CLI::App* cmd, run_config& c, bool with_width = true) {
   cmd->add_option("--lr", c.lr, "Learning rate η in function-space units")->capture_default_str();
   cmd->add_option("--steps", c.steps, "Training steps T")->capture_default_str();
   cmd->add_option("--batch", c.batch, "Mini-batch size (0 = full-batch GD)")->capture_default_str();
+  cmd->add_option("--depth", c.depth, "Depth-generic models (repeat<any_depth>): residual blocks L (default 4)");
+  cmd->add_option("--branch", c.branch, "Residual branch prefactor β: m_L = β L^{-α_L}")->capture_default_str();
+  cmd->add_option("--depth-alpha", c.depth_alpha, "Override the rule's depth exponent α_L (0, 1/2, 1, …)");
+  cmd->add_option("--sigma-bias", c.sigma_bias, "Initial standard deviation of biases")->capture_default_str();
   cmd->add_option("--seed", c.seed, "Seed of weights, data and batches")->capture_default_str();
   cmd->add_option("--task", c.task, "single-index, linear, random, npy, fashion-mnist or text (real data: docs/data.md)")->capture_default_str();
   cmd->add_option("--teacher", c.teacher, "Single-index link φ*: linear, tanh, relu, he2")->capture_default_str();
@@ -302,7 +306,7 @@ int run_many_outputs(run_config base, const many_options& mo) {
         c.quiet = true;
         c.force = true;
         c.validate();
-        io::require_memory(estimate_train_bytes(c, entry.hidden_layers), "--widths contains " + std::to_string(n), "lower the largest width");
+        io::require_memory(entry.memory(c), "--widths contains " + std::to_string(n), "lower the largest width");
         c.out = (dir / "points" / (c.run_name("N" + std::to_string(n)) + "_C" + std::to_string(c.outputs) + "_D" + std::to_string(c.dim) + ".json")).string();
         points.push_back({c, k, g});
       }
@@ -584,10 +588,17 @@ int main(int argc, char** argv) {
   std::string eq_model, eq_param = "mup", eq_out;
   double eq_gamma0 = 1.0;
   std::size_t eq_width = 0;
+  run_config eq_cfg;
   auto* equations = app.add_subcommand("equations", "Print the DMFT closure of a model under a rule (Markdown + LaTeX)");
   equations->add_option("--model", eq_model, "Built-in model")->required();
   equations->add_option("--param", eq_param, "Scaling rule")->capture_default_str();
   equations->add_option("--gamma0", eq_gamma0, "γ0")->capture_default_str();
+  equations->add_option("--depth", eq_cfg.depth, "Depth-generic models: residual blocks L (default 4)");
+  equations->add_option("--depth-alpha", eq_cfg.depth_alpha, "Override the rule's depth exponent α_L");
+  equations->add_option("--branch", eq_cfg.branch, "Residual branch prefactor β")->capture_default_str();
+  equations->add_option("--lr", eq_cfg.lr, "Block declarations: η of the printed coefficients")->capture_default_str();
+  equations->add_option("--samples", eq_cfg.samples, "Block declarations: P of the printed coefficients")->capture_default_str();
+  equations->add_option("--sigma", eq_cfg.sigma, "Block declarations: σ of the printed coefficients")->capture_default_str();
   equations->add_option("--width", eq_width, "Effective theory at this width (NTK)");
   equations->add_option("--out", eq_out, "Write to this file instead of stdout");
 
@@ -645,11 +656,13 @@ int main(int argc, char** argv) {
       if (*cmd) fit_real_data(cmd, *c);
     if (*list) {
       std::printf("%-18s %-7s %s\n", "model", "layers", "declaration");
-      for (const auto& e : models::registry()) std::printf("%-18s %-7zu %s\n", e.name.c_str(), e.hidden_layers, e.declaration.c_str());
-      std::printf("\nscaling rules (verdict for 2 hidden layers):\n");
-      for (const char* r : {"mup", "mup_tp4", "mf", "ntk", "sp", "sp_lr"}) {
+      for (const auto& e : models::registry())
+        std::printf("%-18s %-7s %s\n", e.name.c_str(), e.depth_generic ? "--depth" : std::to_string(e.hidden_layers).c_str(), e.declaration.c_str());
+      std::printf("\nscaling rules (verdict for 2 hidden layers; depth verdict as L → ∞ for residual networks):\n");
+      for (const char* r : {"mup", "mup_tp4", "mf", "ntk", "sp", "sp_lr", "depth_mup"}) {
         const auto info = rule_from_name(r, 2);
-        std::printf("  %-8s %s\n", r, std::string(dsl::to_string(info.verdict)).c_str());
+        std::printf("  %-10s %-17s depth: %s\n", r, std::string(dsl::to_string(info.verdict)).c_str(),
+                    std::string(dsl::to_string(dsl::classify_depth(info.table))).c_str());
       }
       return 0;
     }
@@ -750,7 +763,7 @@ int main(int argc, char** argv) {
         run_config c = sw_cfg;
         c.width = n;
         c.validate();
-        io::require_memory(estimate_train_bytes(c, models::find_model(sw_cfg.model).hidden_layers) * double(std::max<std::size_t>(1, sw_opt.jobs ? sw_opt.jobs : 2)),
+        io::require_memory(models::find_model(sw_cfg.model).memory(c) * double(std::max<std::size_t>(1, sw_opt.jobs ? sw_opt.jobs : 2)),
                            "--widths contains " + std::to_string(n), "lower the largest width or --jobs");
       }
       auto r = run::run_sweep(fs::read_symlink("/proc/self/exe").string(), sw_cfg, sw_opt);
@@ -785,7 +798,11 @@ int main(int argc, char** argv) {
       const auto& entry = models::find_model(eq_model);
       require(eq_gamma0 > 0 && std::isfinite(eq_gamma0), "--gamma0", eq_gamma0, "must be a positive number");
       require(!equations->count("--width") || eq_width >= 1, "--width", eq_width, "must be a positive integer (or leave it out for N = ∞)");
-      const std::string text = entry.equations(eq_param, eq_gamma0, eq_width ? std::optional<std::size_t>(eq_width) : std::nullopt);
+      eq_cfg.model = eq_model;
+      eq_cfg.param = eq_param;
+      eq_cfg.gamma0 = eq_gamma0;
+      eq_cfg.validate();
+      const std::string text = entry.equations(eq_cfg, eq_width ? std::optional<std::size_t>(eq_width) : std::nullopt);
       if (eq_out.empty()) std::fputs(text.c_str(), stdout);
       else io::write_atomic(eq_out, text);
       return 0;

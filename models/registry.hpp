@@ -21,8 +21,10 @@ struct model_entry {
   std::function<run_result(const run_config&)> train;
   std::function<run::theory_result(const run_config&, const run::theory_options&)> theory;
   std::function<run::compare_result(const run_config&, const run::theory_options&, const run::compare_options&)> compare;
-  std::function<std::string(const std::string& rule, double gamma0, std::optional<std::size_t> width)> equations;
+  std::function<std::string(const run_config& cfg, std::optional<std::size_t> width)> equations;
   std::function<run::outliers_result(const run_config&, const run::theory_options&, const run::outliers_options&)> outliers;
+  bool depth_generic = false;  // repeat<any_depth>: --depth / --depths apply
+  std::function<double(const run_config&)> memory;  // estimate_train_bytes at the config's sizes
 };
 
 const std::vector<model_entry>& registry();

@@ -208,7 +208,7 @@ TEST_CASE("tanh and ReLU under μP: predicted top outlier vs trained networks, e
     std::vector<dmft::solution> reps;
     for (std::size_t r = 0; r < R; ++r) reps.push_back(solve_with_spikes<Decl>(pr, S, 40 + r, false));
     const dmft::spectral_options opt{.cut = run::particle_spectral_cut, .edge_resolution = 1e-2};
-    const auto pred = run::predict_from_replicas<Decl>(reps, pr, {steps}, opt)[1].hidden[0];
+    const auto pred = run::predict_from_replicas(reps, pr, {steps}, opt)[1].hidden[0];
     const double predicted = pred.outliers.empty() ? 2.0 : pred.outliers[0];
     INFO(Decl::describe() << ": predicted top " << predicted << " (naive " << (pred.naive.empty() ? 2.0 : pred.naive[0]) << ")");
     std::vector<double> signed_mean;

@@ -15,32 +15,23 @@
 
 namespace specdyn::dmft {
 
-/// Kernel regression with the static NTK: the γ0_eff → 0 limit of the theory.
-template <class Decl>
-solution lazy_solve(const problem& pr) {
-  constexpr std::size_t L = Decl::hidden_layers;
+/// Kernel regression with a static NTK k [C·P_all, C·P_all] (k_train: its training block), the
+/// layer kernels repeated at every step.
+inline solution kernel_regression(const problem& pr, const matrix& k, const matrix& k_train, const std::vector<matrix>& phi,
+                                  const std::vector<matrix>& g) {
   const std::size_t p = pr.p_all(), c = pr.outputs(), pt = pr.p_train, T = pr.steps;
-  matrix kx({p, p});
-  blas::gemm(true, false, 1.0 / double(pr.x.shape(0)), pr.x, pr.x, 0.0, kx);
-  const auto [phi, g] = lazy_kernels<Decl>(kx, pr.sigma, c);
-  std::vector<const matrix*> pp, gp;
-  for (std::size_t l = 0; l < L; ++l) { pp.push_back(&phi[l]); gp.push_back(&g[l]); }
-  const matrix k = assemble_ntk(kx, pp, gp, pr.rule.kappa, c, p);         // all points (test rows drive f_test)
-  const matrix k_train = assemble_ntk(kx, pp, gp, pr.rule.kappa, c, pt);  // training points
   solution out;
   matrix f = xt::zeros<double>({c, p});
   const double top = spectra::dense_top_eigenvalue(k_train);
-  out.phi_tt.assign(L, {});
-  out.g_tt.assign(L, {});
+  out.phi_tt.assign(phi.size(), {});
+  out.g_tt.assign(g.size(), {});
   for (std::size_t t = 0; t <= T; ++t) {
     const matrix delta = pr.update_residual(pr.residual(f), t);
     out.f.push_back(f);
     out.train_loss.push_back(pr.train_loss(f));
     out.test_loss.push_back(pr.test_loss(f));
-    for (std::size_t l = 0; l < L; ++l) {
-      out.phi_tt[l].push_back(phi[l]);
-      out.g_tt[l].push_back(g[l]);
-    }
+    for (std::size_t l = 0; l < phi.size(); ++l) out.phi_tt[l].push_back(phi[l]);
+    for (std::size_t l = 0; l < g.size(); ++l) out.g_tt[l].push_back(g[l]);
     out.ntk.push_back(k_train);
     out.ntk_top.push_back(top);
     out.eos_ratio.push_back(pr.eta / double(pt) * top);
@@ -56,6 +47,21 @@ solution lazy_solve(const problem& pr) {
     f = nf;
   }
   return out;
+}
+
+/// Kernel regression with the static NTK: the γ0_eff → 0 limit of the theory.
+template <class Decl>
+solution lazy_solve(const problem& pr) {
+  constexpr std::size_t L = Decl::hidden_layers;
+  const std::size_t p = pr.p_all(), c = pr.outputs(), pt = pr.p_train, T = pr.steps;
+  matrix kx({p, p});
+  blas::gemm(true, false, 1.0 / double(pr.x.shape(0)), pr.x, pr.x, 0.0, kx);
+  const auto [phi, g] = lazy_kernels<Decl>(kx, pr.sigma, c);
+  std::vector<const matrix*> pp, gp;
+  for (std::size_t l = 0; l < L; ++l) { pp.push_back(&phi[l]); gp.push_back(&g[l]); }
+  const matrix k = assemble_ntk(kx, pp, gp, pr.rule.kappa, c, p);         // all points (test rows drive f_test)
+  const matrix k_train = assemble_ntk(kx, pp, gp, pr.rule.kappa, c, pt);  // training points
+  return kernel_regression(pr, k, k_train, phi, g);
 }
 
 }  // namespace specdyn::dmft

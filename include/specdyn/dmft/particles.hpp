@@ -108,6 +108,15 @@ struct solution {
   double min_conditional_eigenvalue = INFINITY;  // relative to the marginal scale; < 0 only by rounding
   kernel_store kernels;                    // full two-time kernels when keep_two_time
   std::vector<spike_grams> spikes;         // per weight i = 0..L−1 when spike_moments
+  /// Block declarations (dmft/blocks.hpp): the matrix weights below the readout that g_tt, spikes
+  /// (and phi_tt shifted by one) belong to; empty for chains (W0 … W(L−1)). Also K(t) over all points.
+  struct weight_meta {
+    std::string name;
+    bool input = false, square = false;  // the input weight; an N×N weight (two-level outliers derived)
+    double sigma = 1;                    // √(N_A var(W_eff)): the bulk's scale
+  };
+  std::vector<weight_meta> weights;
+  std::vector<matrix> ntk_all;             // block declarations: K(t) [C·P_all, C·P_all]
 };
 
 namespace detail {

@@ -242,7 +242,8 @@ SPECDYN_CORE_FN io::json fit_json(const fit_summary& f)
 /// at `steps`, the final NTK's kernels and the loss curve into `rec` (a diverged run: status
 /// "failed", the record written, solver_error thrown). Returns the final training loss.
 struct compare_ops {
-  std::size_t hidden_layers = 0;
+  std::size_t hidden_layers = 0;  // matrix weights below the readout (a chain's L)
+  std::function<double(const run_config&)> memory;  // estimate_train_bytes of one point
   std::function<theory_result(const run_config&, const theory_options&)> theory;
   std::function<double(const run_config& cfg, const task_data& data, std::size_t n, std::uint64_t ws, const std::vector<std::size_t>& steps,
                        io::record& rec, io::json& j)>
@@ -265,7 +266,7 @@ SPECDYN_CORE_FN compare_result run_compare_with(const compare_ops& ops, const ru
   for (auto n : co.widths) {
     run_config c = cfg;
     c.width = n;
-    io::require_memory(estimate_train_bytes(c, L), "--widths contains " + std::to_string(n), "lower the largest width");
+    io::require_memory(ops.memory ? ops.memory(c) : estimate_train_bytes(c, L), "--widths contains " + std::to_string(n), "lower the largest width");
   }
   compare_result res;
   const std::filesystem::path path =
@@ -375,8 +376,15 @@ SPECDYN_CORE_FN compare_result run_compare_with(const compare_ops& ops, const ru
     res.theory_mc_error = std::sqrt(num / den);
   }
   std::vector<std::vector<double>> predicted_top(L > 1 ? L - 1 : 0);
-  for (std::size_t i = 1; i < L && i < theory.sol.spectra.size(); ++i) {
-    const auto& lp = theory.sol.spectra[i];
+  // the prediction of hidden weight W<i> (none for a rectangular one: its outliers are not derived)
+  auto prediction_of = [&](std::size_t i) -> const layer_prediction* {
+    for (const auto& lp : theory.sol.spectra)
+      if (lp.name == "W" + std::to_string(i)) return &lp;
+    return nullptr;
+  };
+  for (std::size_t i = 1; i < L; ++i) {
+    if (!prediction_of(i)) continue;
+    const auto& lp = *prediction_of(i);
     for (std::size_t k = 0; k < lp.hidden.size(); ++k)
       predicted_top[i - 1].push_back(lp.hidden[k].outliers.empty() ? 2 * cfg.sigma : lp.hidden[k].outliers.front());
     if (predicted_top[i - 1].empty()) continue;
@@ -466,7 +474,7 @@ SPECDYN_CORE_FN compare_result run_compare_with(const compare_ops& ops, const ru
     else std::printf("theory: exact (no Monte Carlo error)\n");
     for (std::size_t i = 0; i < predicted_top.size(); ++i)
       std::printf("predicted top singular value of W%zu at T: %.4f%s\n", i + 1, predicted_top[i].back(),
-                  theory.sol.spectra[i + 1].hidden.back().outliers.empty() ? " (no outlier: bulk edge 2σ)" : " (outlier)");
+                  prediction_of(i + 1)->hidden.back().outliers.empty() ? " (no outlier: bulk edge 2σ)" : " (outlier)");
     std::printf("%7s  %-19s", "N", "loss-curve error");
     for (std::size_t l = 0; l < L; ++l) std::printf("  1-cos Φ%-2zu  1-cos G%-2zu", l + 1, l + 1);
     std::printf("  NTK λmax err");
@@ -498,7 +506,7 @@ SPECDYN_CORE_FN compare_result run_compare_with(const compare_ops& ops, const ru
   config["widths"] = co.widths;
   config["seeds"] = co.seeds;
   auto& j = rec.begin("compare", config);
-  j["config"]["rule"] = rule_json(rule_from_name(cfg.param, L));
+  j["config"]["rule"] = rule_json(cfg.rule(L));
   j["config"]["weight_seeds"] = weight_seeds;
   j["status"] = res.status;
   j["message"] = res.message;
@@ -548,24 +556,38 @@ SPECDYN_CORE_FN compare_result run_compare_with(const compare_ops& ops, const ru
 /// `specdyn compare`: the theory against networks at several widths and seeds; one record per
 /// point and a summary (run_compare_with).
 template <class Decl>
-compare_result run_compare(Decl decl, const run_config& cfg, const theory_options& th, const compare_options& co) {
-  constexpr std::size_t L = Decl::hidden_layers;
+compare_result run_compare(Decl decl, const run_config& cfg_in, const theory_options& th, const compare_options& co) {
+  cfg_in.validate();
+  const run_config cfg = with_depth<Decl>(cfg_in);
+  // the matrix weights below the readout (chains: L = W0 … W(L−1)); their kernels and top singular values are compared
+  std::size_t L = Decl::hidden_layers;
+  if constexpr (!Decl::is_chain) {
+    L = 0;
+    for (const auto& p : ad::program<Decl>::info({cfg.dim, cfg.width, cfg.outputs, std::max<std::size_t>(cfg.depth, 1)}))
+      L += p.is_matrix() && p.kind != ad::param_kind::readout;
+  }
   compare_ops ops;
   ops.hidden_layers = L;
+  if constexpr (!Decl::is_chain) ops.memory = [](const run_config& c) { return estimate_train_bytes_of<Decl>(c); };
   ops.theory = [decl](const run_config& c, const theory_options& t) { return run_theory(decl, c, t); };
-  ops.point = [decl](const run_config& cfg, const task_data& data, std::size_t n, std::uint64_t ws, const std::vector<std::size_t>& steps,
-                     io::record& rec, io::json& j) {
+  ops.point = [decl, L](const run_config& cfg, const task_data& data, std::size_t n, std::uint64_t ws, const std::vector<std::size_t>& steps,
+                        io::record& rec, io::json& j) {
     const ad::loss_kind kind = cfg.loss == "mse" ? ad::loss_kind::mse : ad::loss_kind::cross_entropy;
-    auto net = bind(decl, rule_from_name(cfg.param, L), {.D = cfg.dim, .N = n, .C = cfg.outputs},
-                    {.gamma0 = cfg.gamma0, .sigma = cfg.sigma, .eta = cfg.lr, .seed = ws});
+    run_config at = cfg;
+    at.width = n;
+    auto net = bind(decl, cfg.rule(Decl::hidden_layers), at.model_shape(), cfg.model_hyper(ws));
     trainer<Decl> tr(net, data, {.steps = cfg.steps, .batch = cfg.batch, .centre = true, .loss = kind, .seed = cfg.seed});
+    std::vector<std::size_t> matrices;  // parameter index of matrix weight W<i>
+    for (std::size_t k = 0; k < net.parameter_count(); ++k)
+      if (net.parameter_info()[k].is_matrix()) matrices.push_back(k);
     std::vector<std::vector<double>> tops(L > 1 ? L - 1 : 0);
     try {
       tr.run([&](std::size_t t, trainer<Decl>& self) {
         io::throw_if_interrupted("at N = " + std::to_string(n) + ", seed " + std::to_string(ws) + ", step " + std::to_string(t));
         if (std::find(steps.begin(), steps.end(), t) == steps.end()) return;
         for (std::size_t i = 1; i < L; ++i) {
-          const matrix m = self.net().scale(i) * self.net().params().w[i];
+          const std::size_t k = matrices[i];
+          const matrix m = self.net().scale(k) * self.net().params().w[k];
           tops[i - 1].push_back(n > 64 ? spectra::top_singular(m, 1).values.front() : spectra::all_singular(m).values.front());
         }
       });

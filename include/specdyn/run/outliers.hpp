@@ -80,7 +80,8 @@ SPECDYN_CORE_FN bool width_dependent(const std::string& param, std::size_t hidde
 /// The declaration's two operations that `specdyn outliers` needs: its theory at one configuration,
 /// and one trained network's top singular value of each hidden weight (W1 … W_{L−1}) at `steps`.
 struct outlier_ops {
-  std::size_t hidden_layers = 0;
+  std::size_t hidden_layers = 0;  // matrix weights below the readout (a chain's L)
+  std::function<double(const run_config&)> memory;  // estimate_train_bytes of one network
   std::function<theory_result(const run_config&, const theory_options&)> theory;
   std::function<std::vector<std::vector<double>>(const run_config& c, const task_data& data, std::size_t width, std::size_t seed_index,
                                                  const std::vector<std::size_t>& steps)>
@@ -105,7 +106,7 @@ SPECDYN_CORE_FN outliers_result run_outliers_with(const outlier_ops& ops, const 
   for (auto n : oo.widths) {
     run_config c = cfg;
     c.width = n;
-    io::require_memory(estimate_train_bytes(c, L), "--widths contains " + std::to_string(n), "lower the largest width");
+    io::require_memory(ops.memory ? ops.memory(c) : estimate_train_bytes(c, L), "--widths contains " + std::to_string(n), "lower the largest width");
   }
   require(cfg.steps >= 1, "--steps", cfg.steps, "the outlier scan needs at least one training step");
   theory_options th = th_in;
@@ -255,23 +256,41 @@ SPECDYN_CORE_FN outliers_result run_outliers_with(const outlier_ops& ops, const 
 /// `specdyn outliers`: predicted (two-level theory) against measured top singular values of each
 /// hidden weight, over rules × γ0 × σ × widths × seeds; one record.
 template <class Decl>
-outliers_result run_outliers(Decl decl, const run_config& cfg, const theory_options& th, const outliers_options& oo) {
-  constexpr std::size_t L = Decl::hidden_layers;
-  static_assert(L >= 2, "specdyn: outliers needs a network with at least two dense layers (a hidden N×N weight)");
+outliers_result run_outliers(Decl decl, const run_config& cfg_in, const theory_options& th, const outliers_options& oo) {
+  static_assert(Decl::hidden_layers >= 2, "specdyn: outliers needs a network with at least two dense layers (a hidden N×N weight)");
+  cfg_in.validate();
+  const run_config cfg = with_depth<Decl>(cfg_in);
+  // the matrix weights below the readout; every one after the input weight must be N×N (outliers derived)
+  std::size_t L = Decl::hidden_layers;
+  if constexpr (!Decl::is_chain) {
+    L = 0;
+    for (const auto& p : ad::program<Decl>::info({cfg.dim, 64, cfg.outputs, std::max<std::size_t>(cfg.depth, 1)})) {
+      if (!p.is_matrix() || p.kind == ad::param_kind::readout) continue;
+      if (p.kind == ad::param_kind::hidden && (p.fan_in_ratio != 1.0 || p.fan_out_ratio != 1.0))
+        throw usage_error("--model = " + cfg.model + ": its weight " + p.name +
+                          " is not N×N (a width multiplier), and the two-level outlier theory is derived for N×N weights; use `specdyn compare`");
+      ++L;
+    }
+  }
   outlier_ops ops;
   ops.hidden_layers = L;
+  if constexpr (!Decl::is_chain) ops.memory = [](const run_config& c) { return estimate_train_bytes_of<Decl>(c); };
   ops.theory = [decl](const run_config& c, const theory_options& t) { return run_theory(decl, c, t); };
-  ops.measure = [decl](const run_config& c, const task_data& data, std::size_t n, std::size_t k, const std::vector<std::size_t>& steps) {
+  ops.measure = [decl, L](const run_config& c, const task_data& data, std::size_t n, std::size_t k, const std::vector<std::size_t>& steps) {
     const ad::loss_kind kind = c.loss == "mse" ? ad::loss_kind::mse : ad::loss_kind::cross_entropy;
-    auto net = bind(decl, rule_from_name(c.param, L), {.D = c.dim, .N = n, .C = c.outputs},
-                    {.gamma0 = c.gamma0, .sigma = c.sigma, .eta = c.lr, .seed = c.seed + 1000 + k});
+    run_config at = c;
+    at.width = n;
+    auto net = bind(decl, c.rule(Decl::hidden_layers), at.model_shape(), c.model_hyper(c.seed + 1000 + k));
     trainer<Decl> tr(net, data, {.steps = c.steps, .batch = c.batch, .centre = true, .loss = kind, .seed = c.seed});
+    std::vector<std::size_t> matrices;  // parameter index of matrix weight W<i>
+    for (std::size_t q = 0; q < net.parameter_count(); ++q)
+      if (net.parameter_info()[q].is_matrix()) matrices.push_back(q);
     std::vector<std::vector<double>> tops(L - 1);
     tr.run([&](std::size_t t, trainer<Decl>& self) {
       io::throw_if_interrupted("at " + c.param + ", γ0 = " + io::json(c.gamma0).dump() + ", N = " + std::to_string(n) + ", step " + std::to_string(t));
       if (std::find(steps.begin(), steps.end(), t) == steps.end()) return;
       for (std::size_t i = 1; i < L; ++i) {
-        const matrix m = self.net().scale(i) * self.net().params().w[i];
+        const matrix m = self.net().scale(matrices[i]) * self.net().params().w[matrices[i]];
         tops[i - 1].push_back(spectra::top_singular(m, 1).values.front());
       }
     });

@@ -16,7 +16,9 @@
 #include <optional>
 
 #include "specdyn/data/batches.hpp"
+#include "specdyn/dmft/blocks.hpp"
 #include "specdyn/dmft/lazy.hpp"
+#include "specdyn/dmft/printer.hpp"
 #include "specdyn/dmft/spectral.hpp"
 #include "specdyn/run/experiment.hpp"
 #include "specdyn/run/mpi.hpp"
@@ -74,6 +76,8 @@ struct theory_options {
 /// Predicted spectra of one weight at the prediction steps.
 struct layer_prediction {
   std::string name;                          // W0 (input), W1, ...
+  std::size_t index = 0;                     // its position in the solution's spikes
+  double sigma = 1;                          // the bulk's scale (bulk edge 2σ)
   std::vector<std::size_t> steps;
   std::vector<hidden_prediction> hidden;     // hidden weights
   std::vector<std::vector<double>> input;    // input weight: D singular values of W⁰(t)/√N
@@ -154,21 +158,31 @@ SPECDYN_CORE_FN std::vector<std::size_t> prediction_steps(std::size_t steps, std
 ;
 #endif
 
-/// Outlier predictions of every weight from spike Gram matrices.
-template <class Decl>
-std::vector<layer_prediction> predict_spectra(const std::vector<spike_grams>& spikes, const problem& pr,
-                                              const std::vector<std::size_t>& steps, const spectral_options& so) {
-  constexpr std::size_t L = Decl::hidden_layers;
+/// The weights a solution's spikes belong to: a block solution names them; a chain's are W0 … W(L−1).
+inline std::vector<solution::weight_meta> spike_weights(const solution& s, double sigma) {
+  if (!s.weights.empty()) return s.weights;
+  std::vector<solution::weight_meta> w;
+  for (std::size_t i = 0; i < s.spikes.size(); ++i) w.push_back({"W" + std::to_string(i), i == 0, i > 0, sigma});
+  return w;
+}
+
+/// Outlier predictions of every weight from spike Gram matrices: the input weight's singular values
+/// and the two-level outliers of every N×N weight (rectangular hidden weights have no prediction).
+inline std::vector<layer_prediction> predict_spectra(const std::vector<spike_grams>& spikes, const std::vector<solution::weight_meta>& weights,
+                                                     const problem& pr, const std::vector<std::size_t>& steps, const spectral_options& so) {
   std::vector<layer_prediction> out;
   if (spikes.empty()) return out;
   const matrix x_train = xt::view(pr.x, xt::all(), xt::range(0, pr.p_train));
-  for (std::size_t i = 0; i < L; ++i) {
+  for (std::size_t i = 0; i < spikes.size() && i < weights.size(); ++i) {
+    if (!weights[i].input && !weights[i].square) continue;
     layer_prediction lp;
-    lp.name = "W" + std::to_string(i);
+    lp.name = weights[i].name;
+    lp.index = i;
+    lp.sigma = weights[i].sigma;
     lp.steps = steps;
     for (std::size_t t : steps) {
-      if (i == 0) lp.input.push_back(predict_input(spikes[0], t, pr.sigma, x_train));
-      else lp.hidden.push_back(predict_hidden(spikes[i], t, pr.sigma, so));
+      if (weights[i].input) lp.input.push_back(predict_input(spikes[i], t, weights[i].sigma, x_train));
+      else lp.hidden.push_back(predict_hidden(spikes[i], t, weights[i].sigma, so));
     }
     out.push_back(std::move(lp));
   }
@@ -213,20 +227,21 @@ SPECDYN_CORE_FN std::vector<spike_grams> mean_spikes(const std::vector<solution>
 /// having twice the bias, and roots the two halves do not both resolve are dropped (counted in
 /// `unresolved`). The top outlier's standard error is the spread of the single replicas'
 /// predictions / √R.
-template <class Decl>
-std::vector<layer_prediction> predict_from_replicas(const std::vector<solution>& reps, const problem& pr,
-                                                    const std::vector<std::size_t>& steps, const spectral_options& spo) {
+inline std::vector<layer_prediction> predict_from_replicas(const std::vector<solution>& reps, const problem& pr,
+                                                           const std::vector<std::size_t>& steps, const spectral_options& spo) {
   const std::size_t R = reps.size();
-  auto out = predict_spectra<Decl>(mean_spikes(reps), pr, steps, spo);
+  const auto weights = spike_weights(reps[0], pr.sigma);
+  auto out = predict_spectra(mean_spikes(reps), weights, pr, steps, spo);
   if (R < 2) {
     for (auto& lp : out) lp.top_outlier_se.assign(steps.size(), stats::nan);
     return out;
   }
   const std::vector<solution> half_a(reps.begin(), reps.begin() + std::ptrdiff_t(R / 2)), half_b(reps.begin() + std::ptrdiff_t(R / 2), reps.end());
-  const auto pa = predict_spectra<Decl>(mean_spikes(half_a), pr, steps, spo);
-  const auto pb = predict_spectra<Decl>(mean_spikes(half_b), pr, steps, spo);
-  for (std::size_t i = 1; i < out.size(); ++i) {
+  const auto pa = predict_spectra(mean_spikes(half_a), weights, pr, steps, spo);
+  const auto pb = predict_spectra(mean_spikes(half_b), weights, pr, steps, spo);
+  for (std::size_t i = 0; i < out.size(); ++i) {
     auto& lp = out[i];
+    if (lp.hidden.empty()) continue;  // the input weight: no outliers to resolve
     for (std::size_t k = 0; k < steps.size(); ++k) {
       auto& o = lp.hidden[k].outliers;
       const auto& a = pa[i].hidden[k].outliers;
@@ -235,7 +250,7 @@ std::vector<layer_prediction> predict_from_replicas(const std::vector<solution>&
       // from the edge (weak roots near the edge are Monte Carlo noise); bias-correct the kept ones
       std::vector<double> kept;
       for (std::size_t q = 0; q < o.size() && q < a.size() && q < b.size(); ++q) {
-        if (std::abs(a[q] - b[q]) > 0.5 * (o[q] - 2 * pr.sigma)) break;
+        if (std::abs(a[q] - b[q]) > 0.5 * (o[q] - 2 * lp.sigma)) break;
         kept.push_back(2 * o[q] - 0.5 * (a[q] + b[q]));
       }
       lp.hidden[k].unresolved = o.size() - kept.size();
@@ -245,8 +260,8 @@ std::vector<layer_prediction> predict_from_replicas(const std::vector<solution>&
       lp.hidden[k].overlap_initial.resize(kept.size());
       std::vector<double> tops;
       for (const auto& rep : reps) {
-        const auto p = predict_hidden(rep.spikes[i], steps[k], pr.sigma, spo);
-        tops.push_back(p.outliers.empty() ? 2 * pr.sigma : p.outliers.front());
+        const auto p = predict_hidden(rep.spikes[lp.index], steps[k], lp.sigma, spo);
+        tops.push_back(p.outliers.empty() ? 2 * lp.sigma : p.outliers.front());
       }
       lp.top_outlier_se.push_back(stats::mean_se(tops).second);
     }
@@ -254,9 +269,39 @@ std::vector<layer_prediction> predict_from_replicas(const std::vector<solution>&
   return out;
 }
 
+/// What the block closure needs beyond the problem (dmft/blocks.hpp): the rule's coefficients, the
+/// parameter list at the run's depth, and that depth.
+struct block_setup {
+  block_coefficients coefficients;
+  std::vector<ad::param_info> info;
+  std::size_t depth = 1;
+};
+
+/// Whether a declaration's closure is exact with the orthonormal design (every activation linear,
+/// no layer norm: all fields Gaussian).
+template <class B> inline constexpr bool linear_block = false;
+template <class A, std::intmax_t N, std::intmax_t D, bool Bi, bool H>
+inline constexpr bool linear_block<dsl::dense_layer<A, N, D, Bi, H>> = dsl::is_identity_activation<A>;
+template <class A> inline constexpr bool linear_block<dsl::activation_block<A>> = dsl::is_identity_activation<A>;
+template <class... B> inline constexpr bool linear_block<dsl::residual_block<B...>> = (linear_block<B> && ...);
+template <std::size_t K, class... B> inline constexpr bool linear_block<dsl::repeat_block<K, B...>> = (linear_block<B> && ...);
+template <class Decl> inline constexpr bool linear_declaration = false;
+template <class... B> inline constexpr bool linear_declaration<dsl::network_decl<B...>> = (linear_block<B> && ...);
+
 /// The memory a theory solve plans to use (the guard applied before anything is written).
 template <class Decl>
-double estimate_theory_bytes(const problem& pr, const theory_options& th) {
+double estimate_theory_bytes(const problem& pr, const theory_options& th, const block_setup* bs = nullptr) {
+  if constexpr (!Decl::is_chain) {
+    // per dense weight: histories a(s), ĝ(s) and the innovations of u and r (S·(T+1)·(P + C·P) each),
+    // two-time kernels and responses ((T+1)²/2 blocks of (P + C·P)² each); spikes: three [S, T·P] more
+    const bool exact = th.solver == "exact" || (th.solver == "auto" && linear_declaration<Decl>);
+    const std::size_t s = exact ? block_solver<Decl>::design_particles(pr, bs->info, bs->depth) : th.particles;
+    const double p = double(pr.p_all()), b = double(pr.outputs() * pr.p_all()), t1 = double(pr.steps + 1), n = double(pr.steps * pr.p_train);
+    double weights = 0;
+    for (const auto& pi : bs->info) weights += pi.kind == ad::param_kind::input || pi.kind == ad::param_kind::hidden ? 1.0 : 0.0;
+    const double per = 2.0 * double(s) * t1 * (p + b) + t1 * t1 * (p + b) * (p + b) + (th.spectra_every > 0 ? 3.0 * double(s) * n + 6.0 * n * n : 0.0);
+    return 8.0 * weights * per * (exact ? 1.0 : double(std::min<std::size_t>(th.replicas, 2)));
+  }
   constexpr std::size_t L = Decl::hidden_layers;
   const bool exact = th.solver == "exact" || (th.solver == "auto" && all_linear<Decl>());
   const std::size_t s = exact ? design_particles(L, pr.p_all(), pr.outputs(), pr.steps) : th.particles;
@@ -380,25 +425,38 @@ struct unpacker {
 };
 }  // namespace detail
 
+/// Solves the theory of a declaration: chains by their particle solver (dmft/particles.hpp) or the
+/// exact linear closure, block declarations by the block closure (dmft/blocks.hpp; `bs` required).
 template <class Decl>
-averaged solve_theory(const problem& pr, const theory_options& th, std::uint64_t seed) {
-  constexpr std::size_t L = Decl::hidden_layers;
+averaged solve_theory(const problem& pr, const theory_options& th, std::uint64_t seed, const block_setup* bs = nullptr) {
+  constexpr bool chain = Decl::is_chain;
+  constexpr bool linear = chain ? all_linear<Decl>() : linear_declaration<Decl>;
   const auto pred_steps = prediction_steps(pr.steps, th.spectra_every);
   averaged out;
-  if (pr.rule.lazy) {  // kernel regime: hidden weights do not move at N = ∞, no outliers
-    out.mean = lazy_solve<Decl>(pr);
+  const bool lazy = chain ? pr.rule.lazy : bs->coefficients.lazy;
+  if (lazy) {  // kernel regime: hidden weights do not move at N = ∞, no outliers
+    if constexpr (chain) {
+      out.mean = lazy_solve<Decl>(pr);
+    } else {
+      solver_options so;
+      so.kind = linear ? innovations::design : innovations::gaussian;
+      so.particles = linear ? block_solver<Decl>::design_particles(pr, bs->info, bs->depth) : th.particles;
+      so.seed = seed;
+      out.mean = block_lazy_solve<Decl>(pr, so, bs->coefficients, bs->info, bs->depth);
+    }
     out.solver = "lazy";
     const std::size_t T = pr.steps + 1;
     for (auto* v : {&out.train_loss_se, &out.test_loss_se, &out.ntk_top_se, &out.eos_se}) v->assign(T, 0.0);
     for (const auto& f : out.mean.f) out.f_se.push_back(xt::zeros_like(f));
     return out;
   }
-  const bool exact = th.solver == "exact" || (th.solver == "auto" && all_linear<Decl>());
-  if (exact && !all_linear<Decl>())
-    throw usage_error("--solver = exact: the exact closure needs linear activations (" + Decl::describe() + "); use --solver particles");
+  const bool exact = th.solver == "exact" || (th.solver == "auto" && linear);
+  if (exact && !linear)
+    throw usage_error("--solver = exact: the exact closure needs linear activations and no layer norm (" + Decl::describe() + "); use --solver particles");
   solver_options so;
   so.kind = exact ? innovations::design : innovations::gaussian;
-  so.particles = exact ? design_particles(L, pr.p_all(), pr.outputs(), pr.steps) : th.particles;
+  if constexpr (chain) so.particles = exact ? design_particles(Decl::hidden_layers, pr.p_all(), pr.outputs(), pr.steps) : th.particles;
+  else so.particles = exact ? block_solver<Decl>::design_particles(pr, bs->info, bs->depth) : th.particles;
   so.replicas = exact ? 1 : th.replicas;
   so.how = th.scheme == "march" ? scheme::march : scheme::alternating;
   so.damping = th.damping;
@@ -417,7 +475,10 @@ averaged solve_theory(const problem& pr, const theory_options& th, std::uint64_t
   const std::size_t ranks = spread ? std::size_t(mpi::size()) : 1, me = spread ? std::size_t(mpi::rank()) : 0;
   std::vector<std::size_t> mine;
   for (std::size_t r = me; r < so.replicas; r += ranks) mine.push_back(r);
-  particle_solver<Decl> solver(pr, so);
+  auto solver = [&] {
+    if constexpr (chain) return particle_solver<Decl>(pr, so);
+    else return block_solver<Decl>(pr, so, bs->coefficients, bs->info, bs->depth);
+  }();
   std::vector<solution> reps;
   io::progress bar("theory " + std::string(exact ? "(exact)" : "(particles)"), so.replicas, th.quiet || me != 0);
   // replicas in batches of `threads`, each replica on one thread from its own seed: the same
@@ -533,7 +594,7 @@ averaged solve_theory(const problem& pr, const theory_options& th, std::uint64_t
     out.mean.ntk[t] = km;
     out.mean.ntk_top[t] = spectra::eigenvalues_desc(km).front();
     out.mean.eos_ratio[t] = pr.eta / double(pr.p_train) * out.mean.ntk_top[t];
-    for (std::size_t l = 0; l < L; ++l) {
+    for (std::size_t l = 0; l < reps[0].phi_tt.size(); ++l) {
       matrix pm = xt::zeros_like(reps[0].phi_tt[l][t]), gm = xt::zeros_like(reps[0].g_tt[l][t]);
       for (const auto& s : reps) { pm += s.phi_tt[l][t] / R; gm += s.g_tt[l][t] / R; }
       out.mean.phi_tt[l][t] = pm;
@@ -549,14 +610,14 @@ averaged solve_theory(const problem& pr, const theory_options& th, std::uint64_t
     spo.cut = th.spectral_cut > 0 ? th.spectral_cut : (exact ? dmft::spectral_options{}.cut : particle_spectral_cut);
     spo.edge_resolution = exact ? 1e-9 : 1e-2;
     out.spectral_cut = spo.cut;
-    out.spectra = predict_from_replicas<Decl>(reps, pr, pred_steps, spo);
+    out.spectra = predict_from_replicas(reps, pr, pred_steps, spo);
     out.spectra_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_spec).count();
   }
   return out;
 }
 
 /// Writes the predicted spectra into a record (`spectra.<layer>.predicted`).
-SPECDYN_CORE_FN void put_predictions(io::record& rec, io::json& j, const std::vector<layer_prediction>& spectra, double sigma)
+SPECDYN_CORE_FN void put_predictions(io::record& rec, io::json& j, const std::vector<layer_prediction>& spectra)
 #if SPECDYN_CORE_BODIES
 {
   for (const auto& lp : spectra) {
@@ -569,7 +630,7 @@ SPECDYN_CORE_FN void put_predictions(io::record& rec, io::json& j, const std::ve
       continue;
     }
     s["units"] = "singular values of W(t)/sqrt(N) at N = infinity; bulk edge 2 sigma";
-    s["bulk_edge"] = 2 * sigma;
+    s["bulk_edge"] = 2 * lp.sigma;
     std::vector<std::vector<double>> out, naive, theta, ol, orr, oi;
     std::optional<std::size_t> escape;
     for (std::size_t k = 0; k < lp.hidden.size(); ++k) {
@@ -605,21 +666,70 @@ SPECDYN_CORE_FN void put_predictions(io::record& rec, io::json& j, const std::ve
 ;
 #endif
 
+/// The block closure's setup for a config (its rule's coefficients at N = ∞ or at `width`), and the
+/// effective rule the problem carries (γ0_eff, κ per parameter, the mapping's description).
+template <class Decl>
+std::pair<block_setup, effective_rule> make_block_setup(const run_config& cfg, const rule_info& rule, std::optional<std::size_t> width,
+                                                       std::size_t p_train) {
+  block_setup bs;
+  bs.depth = Decl::depth_generic ? cfg.depth : 1;
+  const ad::dims d{cfg.dim, cfg.width, cfg.outputs, bs.depth};
+  bs.info = ad::program<Decl>::info(d);
+  const std::size_t blocks = ad::program<Decl>::residual_blocks(d);
+  if (rule.verdict == dsl::verdict::unstable)
+    throw usage_error("--param = " + rule.name + ": this rule is unstable as N → ∞ (TP4 verdict), so it has no infinite-width theory; use mup, depth_mup, mf or ntk, or sp_lr");
+  bs.coefficients = derive_coefficients(bs.info, rule.table, cfg.sigma, cfg.sigma_bias, cfg.gamma0, cfg.lr, cfg.branch, blocks, p_train,
+                                        cfg.dim, width);
+  bs.coefficients.depth = bs.depth;
+  effective_rule eff;
+  eff.gamma0_eff = bs.coefficients.gamma;
+  eff.lazy = bs.coefficients.lazy;
+  eff.description = bs.coefficients.description;
+  for (const auto& pc : bs.coefficients.params) eff.kappa.push_back(pc.kappa);
+  return {std::move(bs), std::move(eff)};
+}
+
+/// `specdyn equations`: the closure of a declaration under the config's rule, Markdown + LaTeX.
+template <class Decl>
+std::string equations_of(const std::string& name, const run_config& cfg_in, std::optional<std::size_t> width) {
+  const run_config cfg = with_depth<Decl>(cfg_in);
+  const rule_info rule = cfg.rule(Decl::hidden_layers);
+  if constexpr (Decl::is_chain) {
+    return dmft::print_equations<Decl>(name, rule, map_rule(rule, Decl::hidden_layers, cfg.gamma0, width));
+  } else {
+    const auto [bs, eff] = make_block_setup<Decl>(cfg, rule, width, cfg.samples);
+    return dmft::print_block_equations<Decl>(name, rule, bs.coefficients, bs.info) +
+           "\nCoefficients at η = " + io::json(cfg.lr).dump() + ", P = " + std::to_string(cfg.samples) + ", σ = " + io::json(cfg.sigma).dump() +
+           ", γ0 = " + io::json(cfg.gamma0).dump() + (Decl::depth_generic ? ", depth " + std::to_string(cfg.depth) : std::string()) + ".\n";
+  }
+}
+
 template <class Decl>
 theory_result run_theory(Decl, const run_config& cfg_in, const theory_options& th) {
   constexpr std::size_t L = Decl::hidden_layers;
-  run_config cfg = cfg_in;
-  cfg.validate();
+  constexpr bool chain = Decl::is_chain;
+  cfg_in.validate();
+  run_config cfg = with_depth<Decl>(cfg_in);
   th.validate();
   check_theory_config(cfg);
-  if (th.solver == "exact" && !all_linear<Decl>())
-    throw usage_error("--solver = exact: the exact closure needs linear activations (" + Decl::describe() + "); use --solver particles");
-  const rule_info rule = rule_from_name(cfg.param, L);
-  const effective_rule eff = map_rule(rule, L, cfg.gamma0, th.width);
+  constexpr bool linear = chain ? all_linear<Decl>() : linear_declaration<Decl>;
+  if (th.solver == "exact" && !linear)
+    throw usage_error("--solver = exact: the exact closure needs linear activations and no layer norm (" + Decl::describe() + "); use --solver particles");
+  if constexpr (!chain)
+    if (th.two_time) throw usage_error("--two-time: the two-time kernels are recorded for chains of dense layers only; leave it out for " + cfg.model);
+  const rule_info rule = cfg.rule(L);
+  std::optional<block_setup> bs;
+  effective_rule eff;
+  if constexpr (chain) eff = map_rule(rule, L, cfg.gamma0, th.width);
   const auto data = make_data(cfg);
+  if constexpr (!chain) {
+    auto [b, e] = make_block_setup<Decl>(cfg, rule, th.width, data.samples());
+    bs = std::move(b);
+    eff = std::move(e);
+  }
   const problem pr = make_problem(cfg, data, eff);
-  io::require_memory(estimate_theory_bytes<Decl>(pr, th), "--particles = " + std::to_string(th.particles),
-                     "lower --particles, --steps, --samples or --test-samples");
+  io::require_memory(estimate_theory_bytes<Decl>(pr, th, bs ? &*bs : nullptr), "--particles = " + std::to_string(th.particles),
+                     "lower --particles, --steps, --samples, --test-samples or --depth");
   std::filesystem::path path(cfg.out);
   if (path.extension() != ".json")
     path = cfg.record_path(th.width ? "theoryN" + std::to_string(*th.width) : "theory");
@@ -640,7 +750,7 @@ theory_result run_theory(Decl, const run_config& cfg_in, const theory_options& t
   {
     io::interrupt_guard guard;
     try {
-      res.sol = solve_theory<Decl>(pr, th, cfg.seed);
+      res.sol = solve_theory<Decl>(pr, th, cfg.seed, bs ? &*bs : nullptr);
       if (th.spread_ranks && mpi::rank() != 0) {  // a worker of a spread solve: rank 0 writes the record
         res.summary_rank = false;
         return res;
@@ -669,6 +779,18 @@ theory_result run_theory(Decl, const run_config& cfg_in, const theory_options& t
   j["config"]["rule"] = rule_json(rule);
   j["config"]["gamma0_eff"] = eff.gamma0_eff;
   j["config"]["kappa"] = eff.kappa;
+  if (bs) {
+    j["config"]["residual_blocks"] = ad::program<Decl>::residual_blocks({cfg.dim, cfg.width, cfg.outputs, bs->depth});
+    j["config"]["branch_multiplier"] = bs->coefficients.branch;
+    io::json ps = io::json::array();
+    for (std::size_t i = 0; i < bs->info.size(); ++i) {
+      const auto& pi = bs->info[i];
+      const auto& pc = bs->coefficients.params[i];
+      ps.push_back({{"name", pi.name}, {"kind", ad::to_string(pi.kind)}, {"in_branch", pi.in_branch}, {"source_variance", pc.v},
+                    {"coupling", pc.coef}, {"width_ratio", pc.rho}, {"ntk_weight", pc.kappa}});
+    }
+    j["config"]["closure"] = ps;
+  }
   j["status"] = res.status;
   j["message"] = res.message;
   j["wall_seconds"] = wall;
@@ -712,7 +834,29 @@ theory_result run_theory(Decl, const run_config& cfg_in, const theory_options& t
     rec.set_prefix("");
   }
   j["kernels"] = io::json::object();
-  for (std::size_t l = 0; l < L; ++l) {
+  if (!chain) {  // per weight: the kernel of its input (phi_tt) and of its output's adjoint (g_tt)
+    const auto& ws = sol.mean.weights;
+    for (std::size_t k = 0; k < sol.mean.g_tt.size(); ++k) {
+      const std::string name = k < ws.size() ? ws[k].name : "W" + std::to_string(k);
+      std::vector<double> gg, ph;
+      for (std::size_t t = 0; t <= cfg.steps; ++t) gg.insert(gg.end(), sol.mean.g_tt[k][t].begin(), sol.mean.g_tt[k][t].end());
+      rec.set_prefix("kernels." + name);
+      j["kernels"][name] = io::json::object();
+      rec.put_array(j["kernels"][name], "g_tt", gg, {steps.size(), c * p, c * p});
+      if (k > 0) {  // the input weight's input is the data: K^x
+        for (std::size_t t = 0; t <= cfg.steps; ++t) ph.insert(ph.end(), sol.mean.phi_tt[k - 1][t].begin(), sol.mean.phi_tt[k - 1][t].end());
+        rec.put_array(j["kernels"][name], "phi_tt", ph, {steps.size(), p, p});
+      }
+    }
+    if (!sol.mean.phi_tt.empty()) {
+      std::vector<double> ph;
+      for (std::size_t t = 0; t <= cfg.steps; ++t) ph.insert(ph.end(), sol.mean.phi_tt.back()[t].begin(), sol.mean.phi_tt.back()[t].end());
+      rec.set_prefix("kernels.readout");
+      j["kernels"]["readout"] = io::json::object();
+      rec.put_array(j["kernels"]["readout"], "phi_tt", ph, {steps.size(), p, p});
+    }
+  }
+  for (std::size_t l = 0; chain && l < L; ++l) {
     const std::string name = "h" + std::to_string(l + 1);
     std::vector<double> ph, gg;
     for (std::size_t t = 0; t <= cfg.steps; ++t) {
@@ -747,7 +891,7 @@ theory_result run_theory(Decl, const run_config& cfg_in, const theory_options& t
   }
   rec.set_prefix("");
   j["spectra"] = io::json::object();
-  put_predictions(rec, j, sol.spectra, cfg.sigma);
+  put_predictions(rec, j, sol.spectra);
   rec.write();
   return res;
 }
