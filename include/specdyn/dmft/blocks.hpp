@@ -804,6 +804,9 @@ class block_solver<dsl::network_decl<Blocks...>> {
       matrix f({cx.C, cx.P});
       blas::gemm(true, false, co_.out_factor / double(cx.S), wr, last.v, 0.0, f);
       blas::gemm(true, false, -co_.out_factor / double(cx.S), w0, last.lazy, 1.0, f);
+      for (double v : f)
+        if (!std::isfinite(v))
+          throw divergence_error(t, "the theory's output f", "the closure's outputs are not finite; lower --lr or --gamma0");
       cx.f[t] = f;
       cx.delta[t] = pr_.update_residual(pr_.residual(f), t);
       const matrix phi_last = cx.gram(last.v, last.v);
