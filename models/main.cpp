@@ -154,11 +154,13 @@ std::vector<std::size_t> parse_sizes(const std::string& flag, const std::string&
     char* end = nullptr;
     errno = 0;
     const long long v = std::strtoll(tok.c_str(), &end, 10);
+    const char* example = flag == "--depths" ? "2,4,8,16" : "256,512,1024";
     if (tok.empty() || *end != '\0' || v < 1 || errno == ERANGE)
-      throw usage_error(flag + " = " + text + ": use positive integers separated by commas, e.g. 256,512,1024");
+      throw usage_error(flag + " = " + text + ": use positive integers separated by commas, e.g. " + example);
     out.push_back(std::size_t(v));
   }
-  if (out.empty() && !allow_empty) throw usage_error(flag + " = '': give at least one value, e.g. 256,512,1024");
+  if (out.empty() && !allow_empty)
+    throw usage_error(flag + " = '': give at least one value, e.g. " + std::string(flag == "--depths" ? "2,4,8,16" : "256,512,1024"));
   return out;
 }
 /// A comma-separated list of positive finite numbers.
@@ -480,6 +482,8 @@ int main(int argc, char** argv) {
   add_theory_flags(compare, cmp_th, cmp_theory_width);
   compare->add_option("--widths", cmp_widths, "Comma-separated finite widths")->capture_default_str();
   compare->add_option("--seeds", cmp_opt.seeds, "Finite-width seeds per width")->capture_default_str();
+  std::string cmp_depths;
+  compare->add_option("--depths", cmp_depths, "Depth-generic models: comma-separated residual block counts L, one comparison each");
 
   run_config out_cfg;
   run::theory_options out_th;
@@ -519,6 +523,8 @@ int main(int argc, char** argv) {
   sweep->add_option("--lrs", sw_lrs, "Comma-separated learning rates η")->capture_default_str();
   sweep->add_option("--gamma0s", sw_gamma0s, "Comma-separated output scales γ0")->capture_default_str();
   sweep->add_option("--seeds", sw_opt.seeds, "Seeds per point (seed, seed+1, ...)")->capture_default_str();
+  std::string sw_depths;
+  sweep->add_option("--depths", sw_depths, "Depth-generic models: comma-separated residual block counts L (η* per depth, η* ∝ L^k)");
   sweep->add_option("--jobs", sw_opt.jobs, "Points run in parallel (0: all cores)")->capture_default_str();
   sweep->add_flag("--theory", sw_opt.theory, "Also solve the N = ∞ theory of each (rule, γ0, η) for width-independent rules");
   sweep->add_option("--particles", sw_opt.particles, "Theory particles per replica (nonlinear networks)")->capture_default_str();
@@ -654,6 +660,15 @@ int main(int argc, char** argv) {
     const std::pair<CLI::App*, run_config*> run_commands[] = {{train, &cfg}, {theory, &th_cfg}, {compare, &cmp_cfg}, {outliers, &out_cfg}, {sweep, &sw_cfg}};
     for (const auto& [cmd, c] : run_commands)
       if (*cmd) fit_real_data(cmd, *c);
+    // flags whose empty or zero value would otherwise read as "not given"
+    for (const auto* cmd : app.get_subcommands())
+      for (const auto* opt : cmd->get_options()) {
+        if (!opt->count()) continue;
+        const std::string name = opt->get_name(), value = opt->results().empty() ? "" : opt->results().front();
+        if (name == "--depth" && value == "0") throw usage_error("--depth = 0: use 1 to 4096 residual blocks");
+        if ((name == "--depth-alpha" || name == "--depths") && value.empty())
+          throw usage_error(name + " = '': give a value (" + (name == "--depths" ? "e.g. 2,4,8,16" : "e.g. 0, 1/2 or 1") + ") or leave the flag out");
+      }
     if (*list) {
       std::printf("%-18s %-7s %s\n", "model", "layers", "declaration");
       for (const auto& e : models::registry())
@@ -694,12 +709,46 @@ int main(int argc, char** argv) {
       cmp_cfg.command_line = command_line(argc, argv);
       cmp_th.quiet = cmp_cfg.quiet;
       const auto& entry = models::find_model(cmp_cfg.model);
-      const auto r = entry.compare(cmp_cfg, cmp_th, cmp_opt);
-      if (!r.summary_rank) return r.status == "interrupted" ? io::exit_code_for_signal(r.signal) : r.status == "completed" ? 0 : 1;
-      std::printf("wrote %s and %s (%zu finite-width points run, %zu already complete%s)\n", r.record.c_str(), r.theory_record.c_str(),
-                  r.points_run, r.points_skipped,
-                  run::mpi::distributed() ? (", " + std::to_string(run::mpi::size()) + " ranks").c_str() : "");
-      return finish(cmd_name, r.status, r.message, r.signal, r.record);
+      std::vector<std::size_t> depths{cmp_cfg.depth};
+      if (!cmp_depths.empty()) {
+        depths = parse_sizes("--depths", cmp_depths);
+        if (!entry.depth_generic)
+          throw usage_error("--depths = " + cmp_depths + ": --model " + cmp_cfg.model + " has a fixed depth; use a depth-generic model (specdyn list: --depth)");
+        if (compare->count("--depth")) throw usage_error("--depth = " + std::to_string(cmp_cfg.depth) + ": give either --depth or --depths, not both");
+        for (std::size_t d : depths) {  // every depth's input and memory is checked before the first one runs
+          run_config c = cmp_cfg;
+          c.depth = d;
+          c.validate();
+          for (std::size_t n : cmp_opt.widths) {
+            c.width = n;
+            io::require_memory(entry.memory(c), "--depths contains " + std::to_string(d) + " (at width " + std::to_string(n) + ")",
+                               "lower the largest depth or width");
+          }
+        }
+      }
+      // one comparison per depth; a summary line per depth when several
+      std::vector<std::pair<std::size_t, run::compare_result>> all;
+      for (std::size_t d : depths) {
+        run_config c = cmp_cfg;
+        c.depth = d;
+        const auto r = entry.compare(c, cmp_th, cmp_opt);
+        if (!r.summary_rank) {
+          if (r.status != "completed") return r.status == "interrupted" ? io::exit_code_for_signal(r.signal) : 1;
+          continue;
+        }
+        std::printf("wrote %s and %s (%zu finite-width points run, %zu already complete%s)\n", r.record.c_str(), r.theory_record.c_str(),
+                    r.points_run, r.points_skipped,
+                    run::mpi::distributed() ? (", " + std::to_string(run::mpi::size()) + " ranks").c_str() : "");
+        if (r.status != "completed") return finish(cmd_name, r.status, r.message, r.signal, r.record);
+        all.emplace_back(d, r);
+      }
+      if (all.size() > 1) {
+        std::printf("\ndepth summary: loss-curve error at the largest width, and its fitted exponent in N\n%6s %8s %10s %8s\n", "L", "N", "error", "k");
+        for (const auto& [d, r] : all)
+          if (!r.widths.empty())
+            std::printf("%6zu %8zu %10.4f %8.2f\n", d, r.widths.back().width, stats::mean_se(r.widths.back().loss_error).first, r.loss_fit.fit.slope);
+      }
+      return 0;
     }
     if (*outliers) {
       cmd_name = "specdyn outliers";
@@ -757,14 +806,24 @@ int main(int argc, char** argv) {
       sw_opt.widths = parse_sizes("--widths", sw_widths);
       sw_opt.lrs = parse_numbers("--lrs", sw_lrs);
       sw_opt.gamma0s = parse_numbers("--gamma0s", sw_gamma0s);
-      models::find_model(sw_cfg.model);
+      const auto& sw_entry = models::find_model(sw_cfg.model);
+      if (!sw_depths.empty()) {
+        sw_opt.depths = parse_sizes("--depths", sw_depths);
+        if (!sw_entry.depth_generic)
+          throw usage_error("--depths = " + sw_depths + ": --model " + sw_cfg.model + " has a fixed depth; use a depth-generic model (specdyn list: --depth)");
+        if (sweep->count("--depth")) throw usage_error("--depth = " + std::to_string(sw_cfg.depth) + ": give either --depth or --depths, not both");
+      } else if (sw_entry.depth_generic && sw_cfg.depth == 0) {
+        sw_cfg.depth = default_depth;
+      }
       sw_cfg.command_line = command_line(argc, argv);
       for (std::size_t n : sw_opt.widths) {
         run_config c = sw_cfg;
         c.width = n;
+        for (std::size_t d : sw_opt.depths) c.depth = std::max(c.depth, d);  // the deepest point's memory
         c.validate();
         io::require_memory(models::find_model(sw_cfg.model).memory(c) * double(std::max<std::size_t>(1, sw_opt.jobs ? sw_opt.jobs : 2)),
-                           "--widths contains " + std::to_string(n), "lower the largest width or --jobs");
+                           "--widths contains " + std::to_string(n) + (sw_opt.depths.empty() ? "" : " (at the largest of --depths, " + std::to_string(c.depth) + ")"),
+                           sw_opt.depths.empty() ? "lower the largest width or --jobs" : "lower the largest width or depth, or --jobs");
       }
       auto r = run::run_sweep(fs::read_symlink("/proc/self/exe").string(), sw_cfg, sw_opt);
       if (!r.summary_rank) return r.status == "interrupted" ? io::exit_code_for_signal(r.signal) : 0;

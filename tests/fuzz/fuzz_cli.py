@@ -251,6 +251,45 @@ def main():
     add("text missing dir", ["train", "--model", "mlp3_relu", "--task", "text", "--data-dir", "{dir}/nowhere", "--vocab", "50",
                              "--samples", "64", "--width", "16", "--steps", "1", "--loss", "xent"])
 
+    # the block vocabulary: depth lists, depth exponents, branch multipliers, bias scales
+    res_train = ["train", "--model", "resnet_relu", "--param", "depth_mup", "--width", "16", "--dim", "4", "--samples", "4",
+                 "--test-samples", "4", "--steps", "2"]
+    res_compare = ["compare", "--model", "resnet_relu", "--param", "depth_mup", "--dim", "4", "--samples", "2", "--test-samples", "2",
+                   "--steps", "2", "--particles", "200", "--replicas", "2", "--widths", "16", "--seeds", "1"]
+    res_sweep = ["sweep", "--model", "resnet_relu", "--params", "depth_mup", "--dim", "4", "--samples", "4", "--test-samples", "4",
+                 "--steps", "2", "--widths", "8", "--lrs", "0.1", "--seeds", "1", "--jobs", "1"]
+    for v in LIST_BAD + ["5000"]:
+        add(f"sweep --depths={v!r}", res_sweep + ["--depths", v])
+        add(f"compare --depths={v!r}", res_compare + ["--depths", v])
+    add("sweep --depths on a fixed-depth model", BASE["sweep"] + ["--depths", "2,4"])
+    add("compare --depths on a fixed-depth model", BASE["compare"] + ["--depths", "2,4"])
+    add("sweep --depth and --depths", res_sweep + ["--depth", "4", "--depths", "2,4"])
+    add("compare --depth and --depths", res_compare + ["--depth", "4", "--depths", "2,4"])
+    add("compare --depths too deep for memory", with_flag(res_compare, "--widths", "4096") + ["--depths", "2,4000"])
+    add("sweep --depths too deep for memory", with_flag(res_sweep, "--widths", "4096") + ["--depths", "2,4000"])
+    add("train too deep for memory", with_flag(res_train, "--width", "4096") + ["--depth", "4000"])
+    for cmd, base in (("train", res_train), ("compare", res_compare), ("sweep", res_sweep)):
+        for v in UINT_BAD + ["0"]:
+            add(f"{cmd} resnet --depth={v!r}", base + ["--depth", v])
+        for v in ["abc", "1/0", "-1", "nan", "inf", "1/", "/2", "1e400", "2/3/4", ""]:
+            add(f"{cmd} --depth-alpha={v!r}", base + ["--depth-alpha", v])
+        for v in POSITIVE_FLOAT_BAD:
+            add(f"{cmd} --branch={v!r}", base + ["--branch", v])
+        for v in FLOAT_BAD + ["-1"]:
+            add(f"{cmd} --sigma-bias={v!r}", base + ["--sigma-bias", v])
+    for cmd in ("train", "theory", "compare"):
+        add(f"{cmd} --depth on a fixed-depth model", BASE[cmd] + ["--depth", "8"])
+        add(f"{cmd} --depth-alpha on a rule without residual blocks", BASE[cmd] + ["--depth-alpha", "1/2"])
+    for v in ("abc", "-1", "0", "1.5"):
+        add(f"equations --depth={v!r}", ["equations", "--model", "resnet_relu", "--depth", v])
+    add("outliers on non-square hidden weights", ["outliers", "--model", "mlp3_widths", "--dim", "4", "--samples", "2",
+                                                  "--test-samples", "2", "--steps", "2", "--particles", "200", "--replicas", "2",
+                                                  "--widths", "16"])
+    add("theory two-time on blocks", ["theory", "--model", "resnet_relu", "--dim", "4", "--samples", "2", "--steps", "2",
+                                      "--particles", "200", "--replicas", "2", "--two-time"])
+    add("width multiplier gives a fractional width", ["train", "--model", "mlp3_widths", "--width", "15", "--dim", "4", "--samples", "4",
+                                                      "--test-samples", "4", "--steps", "2"])
+
     if "--list" in sys.argv:
         for c in cases:
             print(c[0])

@@ -74,7 +74,9 @@ struct run_config {
     require(depth <= 4096, "--depth", depth, "use 1 to 4096 residual blocks");
     require(branch > 0 && std::isfinite(branch), "--branch", branch, "must be a positive number (m_L = β L^{-α_L})");
     require(sigma_bias >= 0 && std::isfinite(sigma_bias), "--sigma-bias", sigma_bias, "must be a non-negative number");
-    if (!depth_alpha.empty()) (void)parse_exponent(depth_alpha, "--depth-alpha");
+    if (!depth_alpha.empty())
+      require(parse_exponent(depth_alpha, "--depth-alpha").value() >= 0, "--depth-alpha", depth_alpha,
+              "use α_L ≥ 0 (0: plain residual, 1/2: depth-μP, 1: the ODE scaling)");
     require(width >= 1, "--width", width, "must be a positive integer");
     if (task == "text") {  // before --dim, which they set
       require(vocab >= 2 && vocab <= 100000, "--vocab", vocab, "use 2 to 100000 classes (the most frequent words and <unk>)");
@@ -432,6 +434,12 @@ run_config with_depth(run_config cfg) {
     if (cfg.depth != 0)
       throw usage_error("--depth = " + std::to_string(cfg.depth) + ": --model " + cfg.model +
                         " has a fixed depth; --depth is for depth-generic declarations (repeat<any_depth>)");
+  }
+  if constexpr (!Decl::depth_generic && Decl::static_residuals == 0) {
+    if (!cfg.depth_alpha.empty())
+      throw usage_error("--depth-alpha = " + cfg.depth_alpha + ": --model " + cfg.model + " has no residual blocks; leave --depth-alpha out");
+    if (cfg.branch != 1.0)
+      throw usage_error("--branch = " + io::json(cfg.branch).dump() + ": --model " + cfg.model + " has no residual blocks; leave --branch out");
   }
   return cfg;
 }

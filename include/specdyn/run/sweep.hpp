@@ -49,6 +49,7 @@ struct sweep_options {
   std::vector<std::size_t> widths{256, 512, 1024};
   std::vector<double> lrs{0.1, 0.2, 0.5, 1.0, 2.0};
   std::vector<double> gamma0s{1.0};
+  std::vector<std::size_t> depths;  // depth-generic models: residual blocks per point (empty: the config's --depth)
   std::size_t seeds = 1;
   std::size_t jobs = 0;   // 0: all cores
   bool theory = false;    // also solve the theory of each (rule, γ0, η) for the theory curve
@@ -65,6 +66,7 @@ struct sweep_options {
     require(!gamma0s.empty(), "--gamma0s", std::string("''"), "give at least one γ0");
     for (double g : gamma0s) require(g > 0 && std::isfinite(g), "--gamma0s", g, "values must be positive numbers");
     require(seeds >= 1 && seeds <= 1000, "--seeds", seeds, "use 1 to 1000");
+    for (std::size_t d : depths) require(d >= 1 && d <= 4096, "--depths", d, "use depths from 1 to 4096");
     require(jobs <= 1024, "--jobs", jobs, "use 0 (all cores) to 1024");
   }
 #else
@@ -104,6 +106,10 @@ SPECDYN_CORE_FN std::vector<std::string> run_args(const run_config& c, bool theo
   if (!c.x_npy.empty()) a.insert(a.end(), {"--x", c.x_npy, "--y", c.y_npy});
   if (c.task == "text") a.insert(a.end(), {"--vocab", std::to_string(c.vocab), "--context", std::to_string(c.context)});
   if (!c.data_dir.empty()) a.insert(a.end(), {"--data-dir", c.data_dir});
+  if (c.depth != 0) a.insert(a.end(), {"--depth", std::to_string(c.depth)});
+  if (c.branch != 1.0) a.insert(a.end(), {"--branch", num(c.branch)});
+  if (c.sigma_bias != 1.0) a.insert(a.end(), {"--sigma-bias", num(c.sigma_bias)});
+  if (!c.depth_alpha.empty()) a.insert(a.end(), {"--depth-alpha", c.depth_alpha});
   if (!theory)
     a.insert(a.end(), {"--width", std::to_string(c.width), "--spectra-every", std::to_string(c.spectra_every), "--ntk-every",
                        std::to_string(c.ntk_every), "--hessian-every", "0", "--top-k", "4"});
@@ -241,6 +247,8 @@ SPECDYN_CORE_FN sweep_result run_sweep(const std::string& exe, const run_config&
   std::filesystem::create_directories(dir / "points", ec);
   if (ec) throw usage_error("--out = " + base.out + ": cannot create directory (" + ec.message() + ")");
   sweep_result res;
+  const std::vector<std::size_t> depths = so.depths.empty() ? std::vector<std::size_t>{base.depth} : so.depths;
+  for (std::size_t depth : depths)
   for (const auto& param : so.params)
     for (double g : so.gamma0s)
       for (double eta : so.lrs) {
@@ -248,6 +256,7 @@ SPECDYN_CORE_FN sweep_result run_sweep(const std::string& exe, const run_config&
           for (std::size_t k = 0; k < so.seeds; ++k) {
             sweep_point pt;
             pt.cfg = base;
+            pt.cfg.depth = depth;
             pt.cfg.param = param;
             pt.cfg.gamma0 = g;
             pt.cfg.lr = eta;
@@ -259,6 +268,7 @@ SPECDYN_CORE_FN sweep_result run_sweep(const std::string& exe, const run_config&
         if (so.theory && param != "ntk" && param != "sp" && param != "sp_lr") {  // width-independent rules: one N = ∞ theory
           sweep_point pt;
           pt.cfg = base;
+          pt.cfg.depth = depth;
           pt.cfg.param = param;
           pt.cfg.gamma0 = g;
           pt.cfg.lr = eta;
@@ -385,6 +395,7 @@ SPECDYN_CORE_FN sweep_result run_sweep(const std::string& exe, const run_config&
 struct transfer_curve {
   std::string param;
   double gamma0 = 1;
+  std::size_t depth = 0;  // the points' --depth (0: not a depth sweep)
   std::size_t width = 0;  // 0: theory (N = ∞)
   std::vector<double> etas, final_loss;
   std::vector<std::size_t> diverged;  // per η: how many seeds diverged
@@ -395,6 +406,9 @@ SPECDYN_CORE_FN std::vector<transfer_curve> transfer_curves(const sweep_result& 
 #if SPECDYN_CORE_BODIES
 {
   std::vector<transfer_curve> out;
+  std::vector<std::size_t> depths = so.depths;
+  if (depths.empty()) depths.push_back(r.points.empty() ? 0 : r.points.front().cfg.depth);
+  for (std::size_t depth : depths)
   for (const auto& param : so.params)
     for (double g : so.gamma0s) {
       std::vector<std::size_t> ws = so.widths;
@@ -404,11 +418,14 @@ SPECDYN_CORE_FN std::vector<transfer_curve> transfer_curves(const sweep_result& 
         c.param = param;
         c.gamma0 = g;
         c.width = n;
+        c.depth = so.depths.empty() ? 0 : depth;
         for (double eta : so.lrs) {
           std::vector<double> fl;
           std::size_t div = 0, found = 0;
           for (const auto& pt : r.points) {
-            if (pt.cfg.param != param || pt.cfg.gamma0 != g || pt.cfg.lr != eta || (n == 0) != pt.theory || (n && pt.cfg.width != n)) continue;
+            if (pt.cfg.param != param || pt.cfg.gamma0 != g || pt.cfg.lr != eta || (n == 0) != pt.theory || (n && pt.cfg.width != n) ||
+                pt.cfg.depth != depth)
+              continue;
             ++found;
             if (pt.status == "diverged") ++div;
             else if (pt.status == "completed" && !pt.train_loss.empty()) fl.push_back(pt.train_loss.back());
@@ -435,7 +452,7 @@ SPECDYN_CORE_FN void write_sweep_summary(sweep_result& r, const run_config& base
 {
   const auto curves = transfer_curves(r, so);
   r.record = std::filesystem::path(base.out) / (base.model + "_sweep_" + base.task + "_P" + std::to_string(base.samples) + "_T" +
-                                                std::to_string(base.steps) + "_s" + std::to_string(base.seed) + ".json");
+                                                std::to_string(base.steps) + (so.depths.empty() ? "" : "_depths") + "_s" + std::to_string(base.seed) + ".json");
   io::record rec(r.record);
   io::json config = base.to_json();
   config["params"] = so.params;
@@ -444,6 +461,7 @@ SPECDYN_CORE_FN void write_sweep_summary(sweep_result& r, const run_config& base
   config["gamma0s"] = so.gamma0s;
   config["seeds"] = so.seeds;
   config["theory"] = so.theory;
+  if (!so.depths.empty()) config["depths"] = so.depths;
   auto& j = rec.begin("sweep", config);
   j["status"] = r.status;
   j["message"] = r.message;
@@ -452,12 +470,18 @@ SPECDYN_CORE_FN void write_sweep_summary(sweep_result& r, const run_config& base
   j["curves"] = io::json::array();
   std::printf("\n%s sweep: final training loss after %zu steps (mean over %zu seed(s); 'div' = diverged)\n", base.model.c_str(), base.steps,
               so.seeds);
-  std::printf("%-6s %6s %7s", "rule", "γ0", "N");
+  const bool by_depth = !so.depths.empty();
+  int rw = 6;  // rule column: as wide as the longest rule name
+  for (const auto& p : so.params) rw = std::max(rw, int(p.size()));
+  std::printf("%-*s %6s %7s", rw, "rule", "γ0", "N");
+  if (by_depth) std::printf(" %5s", "L");
   for (double e : so.lrs) std::printf(" %9.3g", e);
   std::printf("   η*\n");
-  std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> star;  // rule → (N, η*)
+  std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> star;  // rule (/depth) → (N, η*)
+  std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> star_depth;  // rule/width → (L, η*)
   for (const auto& c : curves) {
-    std::printf("%-6s %6.3g %7s", c.param.c_str(), c.gamma0, c.width ? std::to_string(c.width).c_str() : "∞");
+    std::printf("%-*s %6.3g %7s", rw, c.param.c_str(), c.gamma0, c.width ? std::to_string(c.width).c_str() : "∞");
+    if (by_depth) std::printf(" %5zu", c.depth);
     for (std::size_t i = 0, k = 0; i < so.lrs.size(); ++i) {
       if (k < c.etas.size() && c.etas[k] == so.lrs[i]) {
         if (c.diverged[k]) std::printf(" %9s", "div");
@@ -469,22 +493,45 @@ SPECDYN_CORE_FN void write_sweep_summary(sweep_result& r, const run_config& base
     }
     std::printf("   %.3g%s\n", c.best.eta, c.best.at_edge ? " (grid edge)" : "");
     if (c.width && !c.best.at_edge && std::isfinite(c.best.eta)) {
-      star[c.param + "/" + io::json(c.gamma0).dump()].first.push_back(double(c.width));
-      star[c.param + "/" + io::json(c.gamma0).dump()].second.push_back(c.best.eta);
+      const std::string key = c.param + "/" + io::json(c.gamma0).dump() + (by_depth ? "/L" + std::to_string(c.depth) : "");
+      star[key].first.push_back(double(c.width));
+      star[key].second.push_back(c.best.eta);
+      if (by_depth) {
+        const std::string dk = c.param + "/" + io::json(c.gamma0).dump() + "/N" + std::to_string(c.width);
+        star_depth[dk].first.push_back(double(c.depth));
+        star_depth[dk].second.push_back(c.best.eta);
+      }
     }
     io::json e = {{"param", c.param}, {"gamma0", c.gamma0}, {"width", c.width ? io::json(c.width) : io::json("infinite")},
                   {"lrs", c.etas}, {"final_train_loss", io::numbers(c.final_loss)}, {"diverged_seeds", c.diverged},
                   {"eta_star", io::number(c.best.eta)}, {"eta_star_at_grid_edge", c.best.at_edge}};
+    if (by_depth) e["depth"] = c.depth;
     j["curves"].push_back(e);
   }
+  const auto print_fit = [](const char* axis, const std::string& key, const stats::power_fit& fit, const char* what) {
+    if (fit.points < 2) {
+      std::printf("η* ∝ %s^k for %s: not fitted (%zu %s with η* inside the grid; widen --lrs)\n", axis, key.c_str(), fit.points, what);
+      return;
+    }
+    std::printf("η* ∝ %s^k for %s: k = %.3f", axis, key.c_str(), fit.slope);
+    if (std::isfinite(fit.ci_low)) std::printf(" [95%% CI %.3f, %.3f]", fit.ci_low, fit.ci_high);
+    std::printf(" (%zu %s)\n", fit.points, what);
+  };
   j["eta_star_fits"] = io::json::object();
   for (const auto& [key, xy] : star) {
     const auto fit = stats::power_law_fit(xy.first, xy.second);
-    std::printf("η* ∝ N^k for %s: k = %.3f", key.c_str(), fit.slope);
-    if (std::isfinite(fit.ci_low)) std::printf(" [95%% CI %.3f, %.3f]", fit.ci_low, fit.ci_high);
-    std::printf(" (%zu widths)\n", fit.points);
+    print_fit("N", key, fit, "widths");
     j["eta_star_fits"][key] = {{"exponent", io::number(fit.slope)}, {"ci95", {io::number(fit.ci_low), io::number(fit.ci_high)}},
                                {"widths", xy.first}, {"eta_star", xy.second}};
+  }
+  if (by_depth) {  // depth transfer: η* ∝ L^k per rule, γ0 and width
+    j["eta_star_depth_fits"] = io::json::object();
+    for (const auto& [key, xy] : star_depth) {
+      const auto fit = stats::power_law_fit(xy.first, xy.second);
+      print_fit("L", key, fit, "depths");
+      j["eta_star_depth_fits"][key] = {{"exponent", io::number(fit.slope)}, {"ci95", {io::number(fit.ci_low), io::number(fit.ci_high)}},
+                                       {"depths", xy.first}, {"eta_star", xy.second}};
+    }
   }
   j["points"] = io::json::array();
   for (const auto& pt : r.points) {
@@ -493,6 +540,7 @@ SPECDYN_CORE_FN void write_sweep_summary(sweep_result& r, const run_config& base
                            {"status", pt.status}, {"record", std::filesystem::path(pt.cfg.out).filename().string()},
                            {"train_loss", io::numbers(pt.train_loss)}, {"ntk_steps", pt.ntk_steps}, {"eos_ratio", io::numbers(pt.eos_ratio)},
                            {"spectra_steps", pt.spectra_steps}, {"top_singular_W1", io::numbers(pt.top_outlier)}});
+    if (by_depth) j["points"].back()["depth"] = pt.cfg.depth;
   }
   rec.write();
 }
