@@ -21,6 +21,10 @@ Writes into DIR:
   sweep_lr_transfer.png          (`specdyn sweep`) final loss vs η per width, one panel per rule, theory dashed
   sweep_eta_star.png             optimal η* vs width with the fitted exponent per rule
   sweep_dynamics.png             top outlier of W1 and (η/P)λmax(K) vs step across widths near η*
+                                 (a depth sweep draws these three at its deepest L)
+  sweep_depth_lr.png             (`specdyn sweep --depths`) final loss vs η per depth L at the largest width
+  sweep_depth_eta_star.png       η* vs L with the fitted exponent per rule and width
+  sweep_depth_curves.png         loss curves across depth at each rule's η nearest its median η*
   proportional_ntk.png           (`specdyn proportional`) (η/P)·λmax(K) vs step: the theory's bulk edge and top
                                  eigenvalue (Lanczos in the closure) with the networks' λmax(K_T)
   many_outputs_bulk.png          (`specdyn many-outputs`) trained spectrum per κ at the largest width:
@@ -429,8 +433,86 @@ def lr_axes(ax, xlabel, title):
     ax.legend(fontsize=7)
 
 
+def plot_sweep_depth(rec, out):
+    """A depth sweep (`specdyn sweep --depths`): loss vs η per depth, η* vs L, loss curves across depth."""
+    c = rec["config"]
+    depths = sorted(int(d) for d in c["depths"])
+    curves = [cv for cv in rec.get("curves", []) if cv["width"] != "infinite"]
+    points = [p for p in rec.get("points", []) if p["width"] != "infinite"]
+    if not curves:
+        return
+    params = list(dict.fromkeys(cv["param"] for cv in curves))
+    n_max = max(cv["width"] for cv in curves)
+    col = lambda d: plt.cm.plasma(0.85 * depths.index(d) / max(1, len(depths) - 1))
+    fig, axes = plt.subplots(1, len(params), figsize=(5.8 * len(params), 4.6), squeeze=False, sharey=True)
+    for ax, param in zip(axes[0], params):
+        for cv in curves:
+            if cv["param"] != param or cv["width"] != n_max:
+                continue
+            etas, loss = arr(cv["lrs"]), arr(cv["final_train_loss"])
+            div = arr(cv["diverged_seeds"]) > 0
+            ok = np.isfinite(loss) & ~div
+            ax.plot(etas[ok], loss[ok], "o-", color=col(cv["depth"]), ms=4, label=f"L={cv['depth']}")
+            if div.any():
+                top = np.nanmax(loss[ok]) * 3 if ok.any() else 1.0
+                ax.plot(etas[div], np.full(div.sum(), top), "x", color=col(cv["depth"]), ms=7)
+            if cv.get("eta_star") is not None and not cv.get("eta_star_at_grid_edge"):
+                ax.axvline(cv["eta_star"], color=col(cv["depth"]), lw=0.7, ls=":")
+        lr_axes(ax, "learning rate η (×: diverged; dotted: interpolated η*)", f"{param}, N={n_max}: final training loss vs η")
+    axes[0][0].set_ylabel(f"training loss after {c['steps']} steps")
+    fig.suptitle(f"{c['model']}: learning-rate transfer across depth (P={c['samples']})", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "sweep_depth_lr.png"), dpi=120)
+    plt.close(fig)
+    fits = rec.get("eta_star_depth_fits", {})
+    if fits:
+        fig, ax = plt.subplots(figsize=(6.2, 4.4))
+        for i, (key, fdat) in enumerate(fits.items()):
+            k, ci = fdat.get("exponent"), arr(fdat.get("ci95", [np.nan, np.nan]))
+            lab = key if k is None or not np.isfinite(k) else \
+                f"{key}: η* ∝ L^{k:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if np.isfinite(ci).all() else "")
+            ax.loglog(arr(fdat["depths"]), arr(fdat["eta_star"]), "o-", color=f"C{i}", label=lab)
+        ax.set_xlabel("residual blocks L")
+        ax.set_ylabel("optimal learning rate η*")
+        ax.set_title(f"{c['model']}: η* vs depth (95% intervals)", fontsize=10)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(os.path.join(out, "sweep_depth_eta_star.png"), dpi=120)
+        plt.close(fig)
+    fig, axes = plt.subplots(1, len(params), figsize=(5.8 * len(params), 4.2), squeeze=False, sharey=True)
+    for ax, param in zip(axes[0], params):
+        stars = [cv["eta_star"] for cv in curves if cv["param"] == param and cv["width"] == n_max and cv.get("eta_star") is not None]
+        lrs = sorted({p["lr"] for p in points if p["param"] == param})
+        if not lrs:
+            continue
+        target = np.median(stars) if stars else lrs[len(lrs) // 2]
+        eta = min(lrs, key=lambda e: abs(math.log(e / target)))
+        labelled = set()
+        for p in points:
+            if p["param"] != param or p["lr"] != eta or p["width"] != n_max or p["status"] != "completed" or not len(p["train_loss"]):
+                continue
+            lab = f"L={p['depth']}" if p["depth"] not in labelled else None
+            labelled.add(p["depth"])
+            loss = arr(p["train_loss"])
+            ax.plot(np.arange(len(loss)), loss, "-", color=col(p["depth"]), lw=1.2, label=lab)
+        ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_title(f"{param}, N={n_max}, η = {eta:g}: training loss across depth", fontsize=10)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("training loss (one line per seed)")
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "sweep_depth_curves.png"), dpi=120)
+    plt.close(fig)
+
+
 def plot_sweep(rec, out, scans=()):
     """scans: proportional_scan records of the same data (dim, samples) drawn as theory curves, one per width ratio."""
+    if len(rec["config"].get("depths", [])):  # a depth sweep: the depth figures, and the width figures at the deepest L
+        plot_sweep_depth(rec, out)
+        deepest = int(max(rec["config"]["depths"]))
+        rec = dict(rec, curves=[cv for cv in rec.get("curves", []) if cv.get("depth") == deepest],
+                   points=[p for p in rec.get("points", []) if p.get("depth") == deepest])
     c = rec["config"]
     curves = rec.get("curves", [])
     if not curves:

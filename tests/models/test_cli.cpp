@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -359,6 +360,36 @@ TEST_CASE("sweep: every point recorded, diverged points are data, a re-run resum
   CHECK(j3["points_skipped"] == 14);
   CHECK(j3["curves"] == j["curves"]);
   CHECK(j3["points"] == j["points"]);
+}
+
+TEST_CASE("sweep --depths: one point per depth, η* per depth and its L-exponent, the depth figures, resumable", "[cli][sweep]") {
+  const fs::path out = scratch() / "sweep_depths";
+  fs::remove_all(out);
+  const std::string args = "sweep --model resnet_relu --dim 8 --samples 8 --test-samples 0 --steps 5 --params depth_mup --widths 32 "
+                           "--lrs 0.25,0.5,1,2,4 --depths 2,4,8 --seeds 1 --jobs 2 --quiet --out " + out.string();
+  const auto first = run(args);
+  INFO(first.err);
+  REQUIRE(first.code == 0);
+  const json j = read_json(only_record(out));
+  CHECK(j["config"]["depths"] == json::array({2, 4, 8}));
+  REQUIRE(j["points"].size() == 15);
+  std::map<std::size_t, std::size_t> per_depth;
+  for (const auto& p : j["points"]) {
+    ++per_depth[p["depth"].get<std::size_t>()];
+    // each point's own record says the depth it ran at, and its residual blocks
+    const json rec = read_json(out / "points" / p["record"].get<std::string>());
+    CHECK(rec["config"]["depth"] == p["depth"]);
+  }
+  CHECK(per_depth == std::map<std::size_t, std::size_t>{{2, 5}, {4, 5}, {8, 5}});
+  REQUIRE(j["curves"].size() == 3);
+  for (const auto& c : j["curves"]) CHECK(c["depth"].is_number());
+  CHECK(j.contains("eta_star_depth_fits"));
+  for (const char* fig : {"sweep_depth_lr.png", "sweep_depth_curves.png", "sweep_lr_transfer.png"}) CHECK(fs::exists(out / fig));
+  const auto second = run(args + " --no-plot");
+  REQUIRE(second.code == 0);
+  const json j2 = read_json(only_record(out));
+  CHECK(j2["points_skipped"] == 15);
+  CHECK(j2["curves"] == j["curves"]);
 }
 
 TEST_CASE("sweep: SIGKILL mid-run loses only in-flight points; resumed, it equals an uninterrupted run record for record", "[cli][sweep]") {
