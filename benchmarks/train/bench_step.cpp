@@ -5,6 +5,11 @@
 // Many outputs: one mini-batch SGD step of mlp3_tanh with C = 1000 softmax cross-entropy outputs
 // (D = 256, batch 256 out of 1024 samples), generated against the same step by hand (direct cblas
 // calls, a one-pass-exp softmax), the regime of the text task.
+// Residual networks (depth-μP, L = 16 blocks, N = 1024, B = 64): resnet_relu (h ← h + m_L W relu(h))
+// and preln_resnet (h ← h + m_L W2 relu(W1 LN(h)), a final LN) generated from their declarations,
+// against the same steps by hand: direct cblas calls with m_L folded into the GEMMs' alpha and
+// h + m_L·(…) formed by a beta = 1 GEMM on a copy of h; each hand step is first checked to give the
+// generated step's weights (to 1e-12 relative), so the ratio compares like with like.
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +18,8 @@
 
 #include "../support.hpp"
 #include "mlp3_tanh.hpp"
+#include "preln_resnet.hpp"
+#include "resnet_relu.hpp"
 #include "specdyn/data/tasks.hpp"
 #include "specdyn/train/trainer.hpp"
 
@@ -156,6 +163,208 @@ void hand_written_many(benchmark::State& state) {
   state.counters["GFLOP/s"] = benchmark::Counter(step_flops_many(n, b, c), benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 
+// ---- residual networks: depth-μP, full-batch GD, MSE ----
+constexpr std::size_t D_res = 64;
+double step_flops_res(std::size_t n, std::size_t b, std::size_t depth, std::size_t per_block) {
+  // per block and N×N weight: forward, input adjoint, update; plus the input layer (forward, update) and readout
+  return 2.0 * double(b) * (3.0 * double(per_block) * double(depth) * double(n) * double(n) + 2.0 * double(n) * D_res + 3.0 * double(n));
+}
+
+using cblas_gemm_fn = void (*)(CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, std::size_t, std::size_t, std::size_t, double, const matrix&,
+                               const matrix&, double, matrix&);
+void gemm_rm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, std::size_t m, std::size_t nn, std::size_t k, double alpha, const matrix& a,
+             const matrix& b, double beta, matrix& c) {
+  cblas_dgemm(CblasRowMajor, ta, tb, int(m), int(nn), int(k), alpha, a.data(), int(a.shape(1)), b.data(), int(b.shape(1)), beta,
+              c.data(), int(c.shape(1)));
+}
+
+/// Largest relative difference between two weight lists (for the hand-vs-generated check).
+double weights_rel_diff(const std::vector<matrix>& a, const std::vector<matrix>& b) {
+  double worst = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const double scale = std::max(1e-300, double(xt::amax(xt::abs(b[i]))()));
+    worst = std::max(worst, double(xt::amax(xt::abs(a[i] - b[i]))()) / scale);
+  }
+  return worst;
+}
+
+/// out (+)= a ⊙ 1[pre > 0]
+void relu_gate(const matrix& a, const matrix& pre, matrix& out, bool accumulate) {
+  const double *ap = a.data(), *pp = pre.data();
+  double* o = out.data();
+  const std::size_t size = a.size();
+  if (accumulate)
+    for (std::size_t i = 0; i < size; ++i) o[i] += pp[i] > 0.0 ? ap[i] : 0.0;
+  else
+    for (std::size_t i = 0; i < size; ++i) o[i] = pp[i] > 0.0 ? ap[i] : 0.0;
+}
+
+/// One hand-written GD step of resnet_relu: h_0 = s0 W0 x; h_k = h_{k−1} + m s_k W_k relu(h_{k−1});
+/// f = s_r W_r relu(h_L). Buffers: h[0..L], r[1..L+1] = relu(h[k−1]).
+struct resnet_hand {
+  std::size_t n, b, L;
+  std::vector<matrix> w;
+  std::vector<double> s, lr;
+  double m;
+  std::vector<matrix> h, r;
+  matrix f, df, g, a;
+  template <class Net>
+  resnet_hand(const Net& net, std::size_t n_, std::size_t b_, std::size_t L_)
+      : n(n_), b(b_), L(L_), w(net.params().w), s(net.params().scale), lr(net.learning_rates()), m(net.branch_multiplier()),
+        h(L_ + 1, matrix({n_, b_})), r(L_ + 2, matrix({n_, b_})), f({1, b_}), df({1, b_}), g({n_, b_}), a({n_, b_}) {}
+  double step(const matrix& x, const matrix& y) {
+    gemm_rm(CblasNoTrans, CblasNoTrans, n, b, D_res, s[0], w[0], x, 0.0, h[0]);
+    for (std::size_t k = 1; k <= L; ++k) {
+      xt::noalias(r[k]) = xt::maximum(h[k - 1], 0.0);
+      xt::noalias(h[k]) = h[k - 1];
+      gemm_rm(CblasNoTrans, CblasNoTrans, n, b, n, m * s[k], w[k], r[k], 1.0, h[k]);
+    }
+    xt::noalias(r[L + 1]) = xt::maximum(h[L], 0.0);
+    const std::size_t ro = L + 1;
+    gemm_rm(CblasNoTrans, CblasNoTrans, 1, b, n, s[ro], w[ro], r[L + 1], 0.0, f);
+    double loss = 0;
+    for (std::size_t mu = 0; mu < b; ++mu) {
+      df(0, mu) = (f(0, mu) - y(0, mu)) / double(b);
+      loss += (f(0, mu) - y(0, mu)) * (f(0, mu) - y(0, mu));
+    }
+    gemm_rm(CblasTrans, CblasNoTrans, n, b, 1, s[ro], w[ro], df, 0.0, a);
+    gemm_rm(CblasNoTrans, CblasTrans, 1, n, b, -lr[ro] * s[ro], df, r[L + 1], 1.0, w[ro]);
+    relu_gate(a, h[L], g, false);  // the stream's adjoint at h_L
+    for (std::size_t k = L; k >= 1; --k) {
+      gemm_rm(CblasTrans, CblasNoTrans, n, b, n, m * s[k], w[k], g, 0.0, a);             // adjoint of relu(h_{k−1})
+      gemm_rm(CblasNoTrans, CblasTrans, n, n, b, -lr[k] * m * s[k], g, r[k], 1.0, w[k]);  // W_k update
+      relu_gate(a, h[k - 1], g, true);                                                    // skip + branch
+    }
+    gemm_rm(CblasNoTrans, CblasTrans, n, D_res, b, -lr[0] * s[0], g, x, 1.0, w[0]);
+    return loss;
+  }
+};
+
+/// Layer norm over the rows of each column (PyTorch's ε), keeping x̂ and 1/σ for the backward.
+void ln_forward(const matrix& h, matrix& xhat, std::vector<double>& mean, std::vector<double>& rstd) {
+  const std::size_t n = h.shape(0), b = h.shape(1);
+  std::fill(mean.begin(), mean.end(), 0.0);
+  std::fill(rstd.begin(), rstd.end(), 0.0);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t c = 0; c < b; ++c) mean[c] += h(i, c);
+  for (auto& v : mean) v /= double(n);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t c = 0; c < b; ++c) rstd[c] += (h(i, c) - mean[c]) * (h(i, c) - mean[c]);
+  for (auto& v : rstd) v = 1.0 / std::sqrt(v / double(n) + ad::layernorm_epsilon);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t c = 0; c < b; ++c) xhat(i, c) = (h(i, c) - mean[c]) * rstd[c];
+}
+/// out (+)= r (a − mean a − x̂ mean(x̂ a)) per column: the layer norm's backward.
+void ln_backward(const matrix& xhat, const std::vector<double>& rstd, const matrix& a, matrix& out, bool accumulate,
+                 std::vector<double>& ma, std::vector<double>& mxa) {
+  const std::size_t n = a.shape(0), b = a.shape(1);
+  std::fill(ma.begin(), ma.end(), 0.0);
+  std::fill(mxa.begin(), mxa.end(), 0.0);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t c = 0; c < b; ++c) {
+      ma[c] += a(i, c);
+      mxa[c] += a(i, c) * xhat(i, c);
+    }
+  for (std::size_t c = 0; c < b; ++c) {
+    ma[c] /= double(n);
+    mxa[c] /= double(n);
+  }
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t c = 0; c < b; ++c) {
+      const double v = rstd[c] * (a(i, c) - ma[c] - xhat(i, c) * mxa[c]);
+      out(i, c) = accumulate ? out(i, c) + v : v;
+    }
+}
+
+/// One hand-written GD step of preln_resnet: h_k = h_{k−1} + m s_b W_b relu(s_a W_a LN(h_{k−1})),
+/// f = s_r W_r LN(h_L). Weights: W0, then (W_a, W_b) per block, then the readout.
+struct preln_hand {
+  std::size_t n, b, L;
+  std::vector<matrix> w;
+  std::vector<double> s, lr;
+  double m;
+  std::vector<matrix> h, xh, p, q;
+  std::vector<std::vector<double>> mean, rstd;
+  matrix f, df, g, a, aq, xf;
+  std::vector<double> s1, s2;
+  template <class Net>
+  preln_hand(const Net& net, std::size_t n_, std::size_t b_, std::size_t L_)
+      : n(n_), b(b_), L(L_), w(net.params().w), s(net.params().scale), lr(net.learning_rates()), m(net.branch_multiplier()),
+        h(L_ + 1, matrix({n_, b_})), xh(L_ + 2, matrix({n_, b_})), p(L_ + 1, matrix({n_, b_})), q(L_ + 1, matrix({n_, b_})),
+        mean(L_ + 2, std::vector<double>(b_)), rstd(L_ + 2, std::vector<double>(b_)), f({1, b_}), df({1, b_}), g({n_, b_}),
+        a({n_, b_}), aq({n_, b_}), xf({n_, b_}), s1(b_), s2(b_) {}
+  double step(const matrix& x, const matrix& y) {
+    gemm_rm(CblasNoTrans, CblasNoTrans, n, b, D_res, s[0], w[0], x, 0.0, h[0]);
+    for (std::size_t k = 1; k <= L; ++k) {
+      const std::size_t ia = 2 * k - 1, ib = 2 * k;
+      ln_forward(h[k - 1], xh[k], mean[k], rstd[k]);
+      gemm_rm(CblasNoTrans, CblasNoTrans, n, b, n, s[ia], w[ia], xh[k], 0.0, p[k]);
+      xt::noalias(q[k]) = xt::maximum(p[k], 0.0);
+      xt::noalias(h[k]) = h[k - 1];
+      gemm_rm(CblasNoTrans, CblasNoTrans, n, b, n, m * s[ib], w[ib], q[k], 1.0, h[k]);
+    }
+    ln_forward(h[L], xh[L + 1], mean[L + 1], rstd[L + 1]);
+    const std::size_t ro = 2 * L + 1;
+    gemm_rm(CblasNoTrans, CblasNoTrans, 1, b, n, s[ro], w[ro], xh[L + 1], 0.0, f);
+    double loss = 0;
+    for (std::size_t mu = 0; mu < b; ++mu) {
+      df(0, mu) = (f(0, mu) - y(0, mu)) / double(b);
+      loss += (f(0, mu) - y(0, mu)) * (f(0, mu) - y(0, mu));
+    }
+    gemm_rm(CblasTrans, CblasNoTrans, n, b, 1, s[ro], w[ro], df, 0.0, a);
+    gemm_rm(CblasNoTrans, CblasTrans, 1, n, b, -lr[ro] * s[ro], df, xh[L + 1], 1.0, w[ro]);
+    ln_backward(xh[L + 1], rstd[L + 1], a, g, false, s1, s2);  // the stream's adjoint at h_L
+    for (std::size_t k = L; k >= 1; --k) {
+      const std::size_t ia = 2 * k - 1, ib = 2 * k;
+      gemm_rm(CblasTrans, CblasNoTrans, n, b, n, m * s[ib], w[ib], g, 0.0, aq);              // adjoint of q
+      gemm_rm(CblasNoTrans, CblasTrans, n, n, b, -lr[ib] * m * s[ib], g, q[k], 1.0, w[ib]);  // W_b update
+      relu_gate(aq, p[k], aq, false);
+      gemm_rm(CblasTrans, CblasNoTrans, n, b, n, s[ia], w[ia], aq, 0.0, a);                  // adjoint of x̂
+      gemm_rm(CblasNoTrans, CblasTrans, n, n, b, -lr[ia] * s[ia], aq, xh[k], 1.0, w[ia]);    // W_a update
+      ln_backward(xh[k], rstd[k], a, g, true, s1, s2);                                       // skip + branch
+    }
+    gemm_rm(CblasNoTrans, CblasTrans, n, D_res, b, -lr[0] * s[0], g, x, 1.0, w[0]);
+    return loss;
+  }
+};
+
+template <class Decl>
+auto bind_residual(Decl decl, std::size_t n, std::size_t depth) {
+  return bind(decl, dsl::depth_mup, {.D = D_res, .N = n, .C = 1, .depth = depth}, {.gamma0 = 1, .eta = 0.05, .seed = 1});
+}
+
+template <class Hand, class Decl>
+void residual_generated(benchmark::State& state, Decl decl) {
+  const std::size_t n = state.range(0), b = state.range(1), depth = state.range(2);
+  auto net = bind_residual(decl, n, depth);
+  const auto data = make_task({.kind = task_kind::single_index, .teacher = "tanh"}, D_res, 1, b, 0, 2);
+  trainer tr(net, data, {.steps = 1});
+  for (auto _ : state) benchmark::DoNotOptimize(tr.step());
+  state.counters["GFLOP/s"] = benchmark::Counter(step_flops_res(n, b, depth, std::is_same_v<Hand, preln_hand> ? 2 : 1),
+                                                 benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+
+template <class Hand, class Decl>
+void residual_hand(benchmark::State& state, Decl decl) {
+  const std::size_t n = state.range(0), b = state.range(1), depth = state.range(2);
+  auto net = bind_residual(decl, n, depth);
+  const auto data = make_task({.kind = task_kind::single_index, .teacher = "tanh"}, D_res, 1, b, 0, 2);
+  Hand hand(net, n, b, depth);
+  {  // like with like: one hand step gives the generated step's weights
+    trainer tr(net, data, {.steps = 1});
+    const double lg = tr.step(), lh = hand.step(data.x, data.y) / (2.0 * double(b));
+    const double diff = weights_rel_diff(hand.w, net.params().w);
+    if (diff > 1e-12 || std::abs(lg - lh) > 1e-12 * std::abs(lg)) {
+      state.SkipWithError(("the hand-written step differs from the generated one: weights " + std::to_string(diff) + ", loss " +
+                           std::to_string(lg) + " vs " + std::to_string(lh)).c_str());
+      return;
+    }
+  }
+  for (auto _ : state) benchmark::DoNotOptimize(hand.step(data.x, data.y));
+  state.counters["GFLOP/s"] = benchmark::Counter(step_flops_res(n, b, depth, std::is_same_v<Hand, preln_hand> ? 2 : 1),
+                                                 benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+
 /// The step's dominant GEMM shape, [N, N] × [N, P], run three times as in a step.
 void dgemm_reference(benchmark::State& state) {
   const std::size_t n = state.range(0), p = state.range(1);
@@ -180,6 +389,18 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark("many/generated", generated_many)->Args({long(n), long(b), long(c)})->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark("many/hand_blas", hand_written_many)->Args({long(n), long(b), long(c)})->Unit(benchmark::kMillisecond);
   }
+  const std::vector<std::array<std::size_t, 3>> residual{{1024, 64, 16}, {256, 64, 16}};
+  for (auto [n, b, depth] : residual) {
+    const std::vector<long> args{long(n), long(b), long(depth)};
+    benchmark::RegisterBenchmark("resnet/generated", residual_generated<resnet_hand, decltype(models::resnet_relu)>, models::resnet_relu)
+        ->Args(args)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("resnet/hand_blas", residual_hand<resnet_hand, decltype(models::resnet_relu)>, models::resnet_relu)
+        ->Args(args)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("preln/generated", residual_generated<preln_hand, decltype(models::preln_resnet)>, models::preln_resnet)
+        ->Args(args)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("preln/hand_blas", residual_hand<preln_hand, decltype(models::preln_resnet)>, models::preln_resnet)
+        ->Args(args)->Unit(benchmark::kMillisecond);
+  }
   const auto med = bench::run_all(argc, argv);
   std::printf("\n%-12s %10s %10s %10s %14s %16s\n", "N,P", "generated", "ratio/simd", "ratio/loops", "step GFLOP/s",
               "of dgemm rate");
@@ -201,5 +422,17 @@ int main(int argc, char** argv) {
     std::printf("%-16s %8.3fms %8.3fms %12.3f %14.1f %16.0f\n",
                 (std::to_string(n) + "," + std::to_string(b) + "," + std::to_string(c)).c_str(), g * 1e3, h * 1e3, g / h,
                 step_flops_many(n, b, c) / g / 1e9, double(b) / g);
+  }
+  std::printf("\nresidual networks (depth-μP, full-batch GD, D = %zu)\n%-16s %-14s %10s %10s %8s %14s\n", D_res, "N,B,L", "network",
+              "generated", "hand BLAS", "ratio", "step GFLOP/s");
+  for (auto [n, b, depth] : residual) {
+    const std::string key = std::to_string(n) + "/" + std::to_string(b) + "/" + std::to_string(depth);
+    for (const auto& [name, per_block] : {std::pair<std::string, std::size_t>{"resnet", 1}, {"preln", 2}}) {
+      if (!med.count(name + "/generated/" + key) || !med.count(name + "/hand_blas/" + key)) continue;
+      const double g = med.at(name + "/generated/" + key), h = med.at(name + "/hand_blas/" + key);
+      std::printf("%-16s %-14s %8.3fms %8.3fms %8.3f %14.1f\n",
+                  (std::to_string(n) + "," + std::to_string(b) + "," + std::to_string(depth)).c_str(),
+                  name == "resnet" ? "resnet_relu" : "preln_resnet", g * 1e3, h * 1e3, g / h, step_flops_res(n, b, depth, per_block) / g / 1e9);
+    }
   }
 }
