@@ -127,7 +127,7 @@ struct run_config {
     rule_info r = rule_from_name(param, hidden_layers);
     if (!depth_alpha.empty()) {
       r.table.alpha_depth = parse_exponent(depth_alpha, "--depth-alpha");
-      r.name += "_alpha" + r.table.alpha_depth.str();
+      r.name += "_alpha" + compact(r.table.alpha_depth.value());  // a decimal: names become file names
     }
     return r;
   }
@@ -165,7 +165,7 @@ struct run_config {
                        "_lr" + compact(lr) + "_g" + compact(gamma0);
     if (sigma != 1.0) name += "_sig" + compact(sigma);
     if (depth != 0) name += "_L" + std::to_string(depth);
-    if (!depth_alpha.empty()) name += "_alpha" + parse_exponent(depth_alpha, "--depth-alpha").str();
+    if (!depth_alpha.empty()) name += "_alpha" + compact(parse_exponent(depth_alpha, "--depth-alpha").value());  // 1/2 → 0.5: no '/' in a file name
     if (branch != 1.0) name += "_beta" + compact(branch);
     if (sigma_bias != 1.0) name += "_sigb" + compact(sigma_bias);
     if (covariance_decay != 0.0) name += "_cov" + compact(covariance_decay);

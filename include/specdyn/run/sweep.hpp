@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <thread>
 #include <filesystem>
@@ -352,7 +353,7 @@ SPECDYN_CORE_FN sweep_result run_sweep(const std::string& exe, const run_config&
       pid_t pid = 0;
       const int rc = posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv.data(), envp.data());
       posix_spawn_file_actions_destroy(&fa);
-      if (rc != 0) throw std::runtime_error("cannot start " + exe + " for a sweep point");
+      if (rc != 0) throw std::runtime_error("cannot start " + exe + " for a sweep point (" + std::strerror(rc) + "; its log " + log + ")");
       running[pid] = *next;
       ++res.ran;
       continue;
