@@ -366,7 +366,7 @@ TEST_CASE("sweep --depths: one point per depth, η* per depth and its L-exponent
   const fs::path out = scratch() / "sweep_depths";
   fs::remove_all(out);
   const std::string args = "sweep --model resnet_relu --dim 8 --samples 8 --test-samples 0 --steps 5 --params depth_mup --widths 32 "
-                           "--lrs 0.25,0.5,1,2,4 --depths 2,4,8 --seeds 1 --jobs 2 --quiet --out " + out.string();
+                           "--lrs 0.25,0.5,1,2,4 --depths 2,4,8 --depth-alpha 1/2 --seeds 1 --jobs 2 --quiet --out " + out.string();
   const auto first = run(args);
   INFO(first.err);
   REQUIRE(first.code == 0);

@@ -258,6 +258,14 @@ struct march_context {
     nu.push_back(ratio);
     return pops.size() - 1;
   }
+  /// A source covariance that is not finite (or astronomically large) means the march has diverged:
+  /// say so at its step instead of letting the eigen-decomposition fail on it.
+  void check_finite(const std::vector<matrix>& cov, const std::string& where, std::size_t t) const {
+    for (const auto& m : cov)
+      for (double v : m)
+        if (!std::isfinite(v) || std::abs(v) > 1e100)
+          throw divergence_error(t, where, "the closure's kernels are not finite; lower --lr or --gamma0");
+  }
   void check_psd(double rel_min, const std::string& where, std::size_t t) {
     out->min_conditional_eigenvalue = std::min(out->min_conditional_eigenvalue, rel_min);
     if (!(rel_min > -1e-6))
@@ -429,6 +437,7 @@ struct closure<dsl::dense_layer<Act, Num, Den, Bias, HasAct>, First> {
     } else {
       std::vector<matrix> cov(t + 1);
       for (std::size_t s = 0; s <= t; ++s) cov[s] = pc.v * st.phi[t][s];
+      cx.check_finite(cov, "the input kernel of weight " + std::to_string(st.index), t);
       cx.check_psd(st.u.extend(cov), "the source u of weight " + std::to_string(st.index), t);
       st.chi.v = st.u.sample(t, cx.pops[st.pop_out].next(P));
     }
@@ -503,6 +512,7 @@ struct closure<dsl::dense_layer<Act, Num, Den, Bias, HasAct>, First> {
     } else {
       std::vector<matrix> cov(t + 1);
       for (std::size_t s = 0; s <= t; ++s) cov[s] = pc.v * pc.rho * st.G[t][s];
+      cx.check_finite(cov, "the backward kernel of weight " + std::to_string(st.index), t);
       cx.check_psd(st.r.extend(cov), "the source r of weight " + std::to_string(st.index), t);
       st.adj_in.v = st.r.sample(t, cx.pops[st.pop_in].next(B));
       st.adj_in.lazy = st.adj_in.v;

@@ -25,6 +25,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <cstdio>
 #include <thread>
 #include <filesystem>
@@ -469,15 +470,15 @@ SPECDYN_CORE_FN void write_sweep_summary(sweep_result& r, const run_config& base
   j["points_run"] = r.ran;
   j["points_skipped"] = r.skipped;
   j["curves"] = io::json::array();
-  std::printf("\n%s sweep: final training loss after %zu steps (mean over %zu seed(s); 'div' = diverged)\n", base.model.c_str(), base.steps,
-              so.seeds);
+  std::printf("\n%s sweep: final training loss after %zu steps (mean over %zu seed(s); 'div' = diverged)%s\n", base.model.c_str(), base.steps,
+              so.seeds, base.depth_alpha.empty() ? "" : (", depth exponent α_L = " + base.depth_alpha + " for every rule").c_str());
   const bool by_depth = !so.depths.empty();
   int rw = 6;  // rule column: as wide as the longest rule name
   for (const auto& p : so.params) rw = std::max(rw, int(p.size()));
   std::printf("%-*s %6s %7s", rw, "rule", "γ0", "N");
   if (by_depth) std::printf(" %5s", "L");
   for (double e : so.lrs) std::printf(" %9.3g", e);
-  std::printf("   η*\n");
+  std::printf("   η*  (largest η with no diverged seed)\n");
   std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> star;  // rule (/depth) → (N, η*)
   std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> star_depth;  // rule/width → (L, η*)
   for (const auto& c : curves) {
@@ -492,7 +493,9 @@ SPECDYN_CORE_FN void write_sweep_summary(sweep_result& r, const run_config& base
         std::printf(" %9s", "-");
       }
     }
-    std::printf("   %.3g%s\n", c.best.eta, c.best.at_edge ? " (grid edge)" : "");
+    double stable = std::numeric_limits<double>::quiet_NaN();  // the largest η below which no seed diverged
+    for (std::size_t k = 0; k < c.etas.size() && !c.diverged[k]; ++k) stable = c.etas[k];
+    std::printf("   %.3g%s  (%s)\n", c.best.eta, c.best.at_edge ? " (grid edge)" : "", std::isfinite(stable) ? io::json(stable).dump().c_str() : "none");
     if (c.width && !c.best.at_edge && std::isfinite(c.best.eta)) {
       const std::string key = c.param + "/" + io::json(c.gamma0).dump() + (by_depth ? "/L" + std::to_string(c.depth) : "");
       star[key].first.push_back(double(c.width));
@@ -507,6 +510,7 @@ SPECDYN_CORE_FN void write_sweep_summary(sweep_result& r, const run_config& base
                   {"lrs", c.etas}, {"final_train_loss", io::numbers(c.final_loss)}, {"diverged_seeds", c.diverged},
                   {"eta_star", io::number(c.best.eta)}, {"eta_star_at_grid_edge", c.best.at_edge}};
     if (by_depth) e["depth"] = c.depth;
+    e["eta_max_stable"] = io::number(stable);
     j["curves"].push_back(e);
   }
   const auto print_fit = [](const char* axis, const std::string& key, const stats::power_fit& fit, const char* what) {
@@ -521,7 +525,7 @@ SPECDYN_CORE_FN void write_sweep_summary(sweep_result& r, const run_config& base
   j["eta_star_fits"] = io::json::object();
   for (const auto& [key, xy] : star) {
     const auto fit = stats::power_law_fit(xy.first, xy.second);
-    print_fit("N", key, fit, "widths");
+    if (so.widths.size() > 1) print_fit("N", key, fit, "widths");  // a one-width sweep has no width exponent to report
     j["eta_star_fits"][key] = {{"exponent", io::number(fit.slope)}, {"ci95", {io::number(fit.ci_low), io::number(fit.ci_high)}},
                                {"widths", xy.first}, {"eta_star", xy.second}};
   }
@@ -529,7 +533,7 @@ SPECDYN_CORE_FN void write_sweep_summary(sweep_result& r, const run_config& base
     j["eta_star_depth_fits"] = io::json::object();
     for (const auto& [key, xy] : star_depth) {
       const auto fit = stats::power_law_fit(xy.first, xy.second);
-      print_fit("L", key, fit, "depths");
+      if (so.depths.size() > 1) print_fit("L", key, fit, "depths");
       j["eta_star_depth_fits"][key] = {{"exponent", io::number(fit.slope)}, {"ci95", {io::number(fit.ci_low), io::number(fit.ci_high)}},
                                        {"depths", xy.first}, {"eta_star", xy.second}};
     }

@@ -764,6 +764,9 @@ theory_result run_theory(Decl, const run_config& cfg_in, const theory_options& t
       res.signal = e.signal;
     } catch (const usage_error&) {
       throw;
+    } catch (const divergence_error& e) {  // data, like a network that diverges (exit code 3; a sweep records it so)
+      res.status = "diverged";
+      res.message = e.what();
     } catch (const std::exception& e) {
       res.status = "failed";
       res.message = e.what();
