@@ -242,13 +242,13 @@ struct march_context {
   const block_coefficients& co;
   std::size_t S = 0, P = 0, Pt = 0, C = 1, B = 1, T = 0;
   bool centre = true, spikes = false;
-  matrix kx;                            // K^x [P, P]
-  std::vector<population_stream> pops;  // innovations per population
-  std::vector<double> nu;               // width ratio per population
-  std::vector<matrix> delta;            // Δ_eff(t) [C, P]
-  std::vector<matrix> f;                // centred outputs [C, P]
-  std::vector<matrix> ntk;              // K(t) over all points [C·P, C·P]
-  std::vector<weight_record> weights;   // matrix weights in forward order
+  matrix kx{};                          // K^x [P, P]
+  std::vector<population_stream> pops{};  // innovations per population
+  std::vector<double> nu{};             // width ratio per population
+  std::vector<matrix> delta{};          // Δ_eff(t) [C, P]
+  std::vector<matrix> f{};              // centred outputs [C, P]
+  std::vector<matrix> ntk{};            // K(t) over all points [C·P, C·P]
+  std::vector<weight_record> weights{};  // matrix weights in forward order
   solution* out = nullptr;
   std::uint64_t seed = 0;
   std::size_t depth_count = 1;          // copies of repeat<any_depth>
@@ -769,7 +769,7 @@ class block_solver<dsl::network_decl<Blocks...>> {
 
   solution solve(std::uint64_t seed) {
     solution out;
-    march_context cx{pr_, opt_, co_};
+    march_context cx{.pr = pr_, .opt = opt_, .co = co_};
     cx.out = &out;
     cx.seed = seed;
     cx.depth_count = depth_;

@@ -53,7 +53,7 @@ inline solution kernel_regression(const problem& pr, const matrix& k, const matr
 template <class Decl>
 solution lazy_solve(const problem& pr) {
   constexpr std::size_t L = Decl::hidden_layers;
-  const std::size_t p = pr.p_all(), c = pr.outputs(), pt = pr.p_train, T = pr.steps;
+  const std::size_t p = pr.p_all(), c = pr.outputs(), pt = pr.p_train;
   matrix kx({p, p});
   blas::gemm(true, false, 1.0 / double(pr.x.shape(0)), pr.x, pr.x, 0.0, kx);
   const auto [phi, g] = lazy_kernels<Decl>(kx, pr.sigma, c);
