@@ -1,16 +1,16 @@
 #!/bin/bash
-# Reproduces the measurements of docs/residual.md (≈ 25 min on 2 cores): depth consistency and the
+# Reproduces the measurements of docs/residual.md (≈ 50 min on 2 cores): depth consistency and the
 # depth limit, depth and width transfer under depth-μP against plain residual μP (α_L = 0), theory vs
 # finite width at L = 4 and 16, branch-weight outliers across depth. Records and figures go to
 # ${OUT:-runs/residual}; each section's summary is printed.
-#   usage: scripts/residual_claims.sh [section ...]   (sections: consistency transfer width theory limit bulk spectra; default all)
+#   usage: scripts/residual_claims.sh [section ...]   (sections: consistency transfer width theory limit bulk sgd spectra blocks; default all)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 S="${SPECDYN:-$here/build/models/specdyn}"
 OUT="${OUT:-runs/residual}"
 export OPENBLAS_NUM_THREADS=1
 sections=("$@")
-[ ${#sections[@]} -eq 0 ] && sections=(consistency transfer width theory limit bulk spectra)
+[ ${#sections[@]} -eq 0 ] && sections=(consistency transfer width theory limit bulk sgd spectra blocks)
 for sec in "${sections[@]}"; do
   case "$sec" in
   consistency)  # loss curves, kernels and outliers across L = 2 … 64 at N = 512 (networks) and N = ∞ (theory)
@@ -42,9 +42,19 @@ for sec in "${sections[@]}"; do
       "$S" train --model resnet_tanh --param depth_mup --depth "$L" --dim 16 --samples 16 --test-samples 4 --gamma0 8 --lr 0.4 --steps 30 \
         --width 1024 --seed 1000 --spectra-every 30 --quiet --out "$OUT/bulk"
     done ;;
+  blocks)  # layer norm, biases and width ratios: theory vs width (P = 8, T = 20, N = 256, 1024, 4096; ≈ 15 min)
+    C=(--steps 20 --samples 8 --test-samples 4 --lr 1 --gamma0 1 --widths 256,1024,4096 --seeds 3 --particles 20000 --replicas 4 --quiet)
+    "$S" compare --model preln_resnet --param depth_mup --depth 4 "${C[@]}" --out "$OUT/blocks_preln"
+    "$S" compare --model mlp3_bias "${C[@]}" --out "$OUT/blocks_bias"
+    "$S" compare --model mlp3_widths "${C[@]}" --out "$OUT/blocks_widths" ;;
+  sgd)  # mini-batch SGD and cross-entropy on a residual network, theory vs width
+    "$S" compare --model resnet_tanh --param depth_mup --depth 4 --samples 16 --batch 4 --steps 20 --lr 1 --widths 256,1024,4096 \
+      --seeds 2 --particles 8000 --replicas 2 --quiet --out "$OUT/sgd"
+    "$S" compare --model resnet_tanh --param depth_mup --depth 4 --task random --outputs 3 --loss xent --samples 8 --steps 20 --lr 1 \
+      --widths 256,1024,4096 --seeds 2 --particles 8000 --replicas 2 --quiet --out "$OUT/xent" ;;
   spectra)  # branch weights' outliers across depth (γ0 = 8: strong enough feature learning for them to leave the bulk)
     "$S" compare --model resnet_tanh --param depth_mup --depths 2,4,8,16 --widths 512,1024,2048 --seeds 2 --dim 16 --samples 16 \
       --test-samples 4 --gamma0 8 --lr 0.4 --steps 30 --particles 8000 --replicas 2 --quiet --out "$OUT/spectra" ;;
-  *) echo "residual_claims.sh: unknown section '$sec' (use consistency, transfer, width, theory, limit, bulk, spectra)" >&2; exit 2 ;;
+  *) echo "residual_claims.sh: unknown section '$sec' (use consistency, transfer, width, theory, limit, bulk, sgd, spectra, blocks)" >&2; exit 2 ;;
   esac
 done
