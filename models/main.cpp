@@ -47,6 +47,14 @@ void add_run_flags(CLI::App* cmd, run_config& c, bool with_width = true) {
   cmd->add_option("--lr", c.lr, "Learning rate η in function-space units")->capture_default_str();
   cmd->add_option("--steps", c.steps, "Training steps T")->capture_default_str();
   cmd->add_option("--batch", c.batch, "Mini-batch size (0 = full-batch GD)")->capture_default_str();
+  cmd->add_option("--optimizer", c.optimizer, "sgd, momentum, nesterov, adam, adamw or sign (per-tensor rates from --param: docs/optimizers.md)")
+      ->capture_default_str();
+  cmd->add_option("--momentum", c.momentum, "Momentum μ of momentum and nesterov")->capture_default_str();
+  cmd->add_option("--beta1", c.beta1, "Adam's first-moment decay β1")->capture_default_str();
+  cmd->add_option("--beta2", c.beta2, "Adam's second-moment decay β2")->capture_default_str();
+  cmd->add_option("--eps", c.eps, "Adam's ε, in units of each tensor's gradient scale (docs/optimizers.md §1)")->capture_default_str();
+  cmd->add_option("--weight-decay", c.weight_decay, "Decoupled weight decay λ: w ← (1 − ηλ) w each step (not for adam: use adamw)")
+      ->capture_default_str();
   cmd->add_option("--depth", c.depth, "Depth-generic models (repeat<any_depth>): residual blocks L (default 4)");
   cmd->add_option("--branch", c.branch, "Residual branch prefactor β: m_L = β L^{-α_L}")->capture_default_str();
   cmd->add_option("--depth-alpha", c.depth_alpha, "Override the rule's depth exponent α_L (0, 1/2, 1, …)");
@@ -509,6 +517,22 @@ int main(int argc, char** argv) {
   const char* no_plot_help = "Write the records only, no figures (draw them later with specdyn plot RECORD)";
   outliers->add_flag("--no-plot", no_plot, no_plot_help);
 
+  run_config cc_cfg;
+  cc_cfg.steps = 5;
+  run::coord_options cc_opt;
+  std::string cc_widths = "128,256,512,1024,2048,4096";
+  std::size_t cc_unused_width = 0;
+  auto* coord = app.add_subcommand("coord-check",
+                                   "The coordinate check: RMS of every layer's fields and of their change vs width, fitted N^k, with a pass/fail verdict "
+                                   "against the rule's promise (exit 0 pass, 1 fail)");
+  add_run_flags(coord, cc_cfg, false);
+  coord->add_option("--width", cc_unused_width, "(not used: give --widths)");
+  coord->remove_option(coord->get_option("--width"));
+  coord->add_option("--widths", cc_widths, "Comma-separated increasing widths (at least three)")->capture_default_str();
+  coord->add_option("--seeds", cc_opt.seeds, "Initialisations averaged per width")->capture_default_str();
+  coord->add_option("--tolerance", cc_opt.tolerance, "Largest |k| of RMS ∝ N^k counted as width-independent")->capture_default_str();
+  coord->add_flag("--no-plot", no_plot, no_plot_help);
+
   run_config sw_cfg;
   sw_cfg.spectra_every = 10;
   sw_cfg.ntk_every = 10;
@@ -749,6 +773,18 @@ int main(int argc, char** argv) {
             std::printf("%6zu %8zu %10.4f %8.2f\n", d, r.widths.back().width, stats::mean_se(r.widths.back().loss_error).first, r.loss_fit.fit.slope);
       }
       return 0;
+    }
+    if (*coord) {
+      cmd_name = "specdyn coord-check";
+      cc_opt.widths = parse_sizes("--widths", cc_widths);
+      cc_cfg.command_line = command_line(argc, argv);
+      const auto& entry = models::find_model(cc_cfg.model);
+      const auto r = entry.coord_check(cc_cfg, cc_opt);
+      std::printf("wrote %s\n%s\n", r.record.c_str(), r.verdict.c_str());
+      std::fflush(stdout);
+      if (!no_plot && r.status == "completed") plot({r.record.string()}, r.record.parent_path().string());
+      if (r.status != "completed") return finish(cmd_name, r.status, r.message, 0, r.record);
+      return r.pass ? 0 : 1;
     }
     if (*outliers) {
       cmd_name = "specdyn outliers";

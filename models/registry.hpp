@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "specdyn/run/compare.hpp"
+#include "specdyn/run/coord_check.hpp"
 #include "specdyn/dmft/printer.hpp"
 #include "specdyn/run/outliers.hpp"
 #include "specdyn/run/experiment.hpp"
@@ -25,6 +26,7 @@ struct model_entry {
   std::function<run::outliers_result(const run_config&, const run::theory_options&, const run::outliers_options&)> outliers;
   bool depth_generic = false;  // repeat<any_depth>: --depth / --depths apply
   std::function<double(const run_config&)> memory;  // estimate_train_bytes at the config's sizes
+  std::function<run::coord_result(const run_config&, const run::coord_options&)> coord_check;
 };
 
 const std::vector<model_entry>& registry();

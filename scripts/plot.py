@@ -30,6 +30,9 @@ Writes into DIR:
   many_outputs_bulk.png          (`specdyn many-outputs`) trained spectrum per κ at the largest width:
                                  histogram, initial law, independent-update (information-plus-noise) curve
   many_outputs_edge.png          top singular value, KS from the initial law and from the prediction vs N per κ
+  coord_check_<model>_<rule>_<optimizer>.png  (`specdyn coord-check`) RMS change of each field from
+                                 initialisation vs N (log-log), one line per step, one panel per field, with
+                                 the fitted exponents; the verdict in the title
 Records that disagree on the data (task, samples, seed, ...) are overlaid with a warning.
 """
 import argparse
@@ -857,6 +860,39 @@ def plot_many_outputs(rec, out):
     plt.close(fig)
 
 
+def plot_coord_check(rec, out):
+    fields = rec.get("fields", [])
+    if not fields:
+        return
+    cfg = rec["config"]
+    n = arr(rec["widths"])
+    cols = min(len(fields), 4)
+    rows = (len(fields) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.2 * rows), squeeze=False)
+    for ax, f in zip(axes.flat, fields):
+        change = np.array([[np.nan if v is None else v for v in row] for row in f["change"]], dtype=float)  # [width, step]
+        steps = change.shape[1]
+        for t in range(1, steps):
+            k = f["change_exponent"][t]["k"]
+            ax.plot(n, change[:, t], marker="o", ms=3, color=plt.cm.viridis(t / max(steps - 1, 1)),
+                    label=f"t = {t}" + (f" (k = {k:.2f})" if k is not None else ""))
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_title(f["name"], fontsize=9)
+        ax.set_xlabel("width N")
+        ax.legend(fontsize=6)
+    for ax in list(axes.flat)[len(fields):]:
+        ax.axis("off")
+    axes[0][0].set_ylabel("RMS of the change from t = 0")
+    verdict = rec.get("verdict", "")
+    fig.suptitle(f"coord check: {cfg['model']}, {cfg['param']}, {cfg.get('optimizer', {}).get('name', 'sgd') if isinstance(cfg.get('optimizer'), dict) else 'sgd'}, "
+                 f"η = {cfg['lr']:g}\n{verdict[:140]}", fontsize=9)
+    fig.tight_layout()
+    opt = cfg["optimizer"]["name"] if isinstance(cfg.get("optimizer"), dict) else "sgd"
+    fig.savefig(os.path.join(out, f"coord_check_{cfg['model']}_{cfg['param']}_{opt}.png"), dpi=120)
+    plt.close(fig)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
@@ -878,6 +914,8 @@ def main():
             plot_proportional_scan(r, args.out)
         elif r.get("kind") == "many_outputs":
             plot_many_outputs(r, args.out)
+        elif r.get("kind") == "coord_check":
+            plot_coord_check(r, args.out)
     recs = [r for r in recs if r.get("kind") in ("finite_width", "theory") and len(r.get("steps", []))]
     # stable order: theory first, then by task, width and seed (the shell's glob sorts N=1024 before N=512)
     recs.sort(key=lambda r: (r.get("kind") != "theory", str(r["config"].get("task")), r["config"].get("outputs") or 0,

@@ -18,6 +18,7 @@
 #include "specdyn/io/resources.hpp"
 #include "specdyn/io/signals.hpp"
 #include "specdyn/run/compare.hpp"
+#include "specdyn/run/coord_check.hpp"
 #include "specdyn/run/experiment.hpp"
 #include "specdyn/run/many_outputs.hpp"
 #include "specdyn/run/mpi.hpp"

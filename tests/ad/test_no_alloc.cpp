@@ -39,12 +39,12 @@ void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::f
 using namespace specdyn;
 
 template <class Decl>
-long allocations_in_steps(Decl decl, std::size_t batch, ad::loss_kind kind, bool centre) {
+long allocations_in_steps(Decl decl, std::size_t batch, ad::loss_kind kind, bool centre, optimizer_options opt = {}) {
   const std::size_t D = 16, N = 64, C = kind == ad::loss_kind::mse ? 1 : 3, P = 32;
   auto net = bind(decl, dsl::depth_mup, {.D = D, .N = N, .C = C, .depth = 3}, {.gamma0 = 1, .sigma = 1, .eta = 0.2, .seed = 1});
   auto data = make_task({.kind = task_kind::linear_teacher}, D, C, P, 8, 3);
   if (kind == ad::loss_kind::cross_entropy) data.y = testing::one_hot_labels(C, P, 4);
-  trainer tr(net, data, {.steps = 10, .batch = batch, .centre = centre, .loss = kind, .seed = 2});
+  trainer tr(net, data, {.steps = 10, .batch = batch, .centre = centre, .loss = kind, .seed = 2, .optimizer = opt});
   tr.step();  // the first step may touch lazily initialised library state (OpenBLAS buffers)
   allocations = 0;
   counting = true;
@@ -80,4 +80,16 @@ TEST_CASE("a step of residual, layer-normed, biased and unequal-width blocks all
   CHECK(allocations_in_steps(preln, 8, ad::loss_kind::cross_entropy, false) == 0);
   CHECK(allocations_in_steps(res, 8, ad::loss_kind::mse, false) == 0);
   CHECK(allocations_in_steps(nested, 0, ad::loss_kind::mse, true) == 0);
+}
+
+TEST_CASE("a step of every optimizer allocates nothing (its state is sized with the trainer)", "[ad][alloc]") {
+  using namespace dsl;
+  const auto preln = network(input, dense_b, repeat<any_depth>(residual(layernorm | gain, dense_w<2> | bias | relu, dense)), layernorm, readout);
+  for (auto k : {optimizer_kind::sgd, optimizer_kind::momentum, optimizer_kind::nesterov, optimizer_kind::adam,
+                 optimizer_kind::adamw, optimizer_kind::sign}) {
+    INFO(to_string(k));
+    const optimizer_options o{.kind = k, .weight_decay = k == optimizer_kind::adam ? 0.0 : 0.01};
+    CHECK(allocations_in_steps(preln, 0, ad::loss_kind::mse, true, o) == 0);
+    CHECK(allocations_in_steps(preln, 8, ad::loss_kind::cross_entropy, false, o) == 0);
+  }
 }

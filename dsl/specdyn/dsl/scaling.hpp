@@ -28,8 +28,31 @@ struct exponents {
   rational c{0};
   rational a_bias{0}, b_bias{0};
   rational alpha_depth{0}, c_depth{0};
+  // Entrywise optimizers (Adam, sign descent): the exponents g of each kind's gradient entries,
+  // |∂L/∂w| ∝ n^{-g}. Left unset (entrywise_given = false) they are derived from the table by
+  // gradient_exponents() below; a rule may set them (sp does: g = 0, one rate for every tensor).
+  rational g_input{0}, g_hidden{0}, g_readout{0}, g_bias{0};
+  bool entrywise_given = false;
   friend constexpr bool operator==(const exponents&, const exponents&) = default;
 };
+
+/// The width exponents g of the gradient entries at initialisation, |∂L/∂w_k| ∝ n^{-g_k}
+/// (docs/optimizers.md §1). The loss's adjoint at the outputs is O(1); through the readout
+/// (entries n^{-(a_{L+1}+b_{L+1})}) every pre-activation's adjoint is n^{-(a_{L+1}+b_{L+1})} (the
+/// hidden Jacobians are O(1) because a_ℓ + b_ℓ = 1/2); a weight's entry multiplies that by its own
+/// multiplier n^{-a_k} and an O(1) input:
+///   g_readout = a_{L+1},  g_k = a_k + a_{L+1} + b_{L+1} (input, hidden, biases and gains).
+/// An entrywise optimizer normalises the gradient away, so its rate must carry this scale back:
+/// Adam on parameter k runs at (SGD rate) × n^{-g_k} with ε × n^{-g_k}, which moves every layer by
+/// the same order as the rule's SGD step (for μP: Tensor Programs V's Adam table).
+struct gradient_scale_exponents {
+  rational input, hidden, readout, bias;
+};
+constexpr gradient_scale_exponents gradient_exponents(const exponents& e) {
+  if (e.entrywise_given) return {e.g_input, e.g_hidden, e.g_readout, e.g_bias};
+  const rational back = e.a_readout + e.b_readout;
+  return {e.a_input + back, e.a_hidden + back, e.a_readout, e.a_bias + back};
+}
 
 /// String literal usable as a template argument (the rule's name travels with its type).
 template <std::size_t Size>
@@ -124,10 +147,11 @@ inline constexpr exponents mup_tp4_table{.a_input = -half, .a_hidden = 0, .a_rea
 inline constexpr exponents depth_mup_table{.a_input = 0, .a_hidden = half, .a_readout = 1, .c = -1, .alpha_depth = half};
 /// NTK parameterization: readout 1/(γ0 √N), raw learning rate η γ0².
 inline constexpr exponents ntk_table{.a_input = 0, .a_hidden = half, .a_readout = half, .c = 0};
-/// Standard parameterization with a width-independent learning rate (unstable as N → ∞).
-inline constexpr exponents sp_table{.b_hidden = half, .b_readout = half, .c = 0};
-/// Standard parameterization with learning rate η/N (kernel regime).
-inline constexpr exponents sp_lr_table{.b_hidden = half, .b_readout = half, .c = 1};
+/// Standard parameterization with a width-independent learning rate (unstable as N → ∞). With Adam
+/// or sign descent: one rate and one ε for every tensor, as PyTorch's defaults (g = 0).
+inline constexpr exponents sp_table{.b_hidden = half, .b_readout = half, .c = 0, .entrywise_given = true};
+/// Standard parameterization with learning rate η/N (kernel regime); entrywise optimizers at η/N for every tensor.
+inline constexpr exponents sp_lr_table{.b_hidden = half, .b_readout = half, .c = 1, .entrywise_given = true};
 }  // namespace rules
 
 using mup_t = scaling_rule<"mup", rules::mup_table>;

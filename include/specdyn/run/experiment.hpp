@@ -43,6 +43,9 @@ struct run_config {
   double branch = 1.0, sigma_bias = 1.0;
   std::string depth_alpha;
   std::size_t steps = 50, batch = 0;
+  // the optimizer (train/optimizer.hpp, docs/optimizers.md): sgd is GD/SGD; the others' constants
+  std::string optimizer = "sgd";        // sgd | momentum | nesterov | adam | adamw | sign
+  double momentum = 0.9, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
   std::uint64_t seed = 0;
   std::string task = "single-index";  // single-index | linear | random | npy | fashion-mnist | text
   std::string teacher = "tanh";
@@ -109,6 +112,7 @@ struct run_config {
     if (loss == "xent" && task != "random" && task != "npy" && !real_data())
       throw usage_error("--loss = xent: use --task random (one-hot labels), fashion-mnist, text, or --task npy with one-hot y");
     require(steps <= 10000000, "--steps", steps, "must be at most 10^7");
+    optim().validate();
     require(top_k >= 1, "--top-k", top_k, "must be at least 1");
     spectra::parse_method(spectra_method);
     require(ntk_every >= -1, "--ntk-every", ntk_every, "must be -1 (with spectra), 0 (never) or a positive integer");
@@ -134,6 +138,12 @@ struct run_config {
 #else
   ;
 #endif
+  /// The optimizer of this run (usage_error for an unknown --optimizer).
+  [[nodiscard]] optimizer_options optim() const {
+    return {.kind = parse_optimizer(optimizer), .momentum = momentum, .beta1 = beta1, .beta2 = beta2, .eps = eps, .weight_decay = weight_decay};
+  }
+  /// GD/SGD without weight decay: what every theory command describes so far.
+  [[nodiscard]] bool plain_optimizer() const { return optimizer == "sgd" && weight_decay == 0.0; }
   /// The runtime sizes and hyper-parameters a model is bound with.
   [[nodiscard]] shape model_shape() const { return {.D = dim, .N = width, .C = outputs, .depth = depth}; }
   [[nodiscard]] hyper model_hyper(std::uint64_t weight_seed) const {
@@ -172,6 +182,7 @@ struct run_config {
     if (task == "text") name += "_V" + std::to_string(vocab) + "_k" + std::to_string(context);
     if (batch) name += "_B" + std::to_string(batch);
     if (loss != "mse") name += "_" + loss;
+    if (!plain_optimizer()) name += "_" + optimizer_tag();
     return name + "_s" + std::to_string(seed);
   }
 #else
@@ -194,6 +205,7 @@ struct run_config {
             {"top_k", top_k}, {"spectra_method", spectra_method}, {"ntk_every", ntk_every},
             {"hessian_every", hessian_every}, {"eval_every", eval_every}, {"out", out}, {"command_line", command_line}};
     if (save_weights) j["save_weights"] = true;  // only when on: older records stay comparable
+    if (!plain_optimizer()) j["optimizer"] = optimizer_json();
     add_block_keys(j);
     add_real_data(j);
     return j;
@@ -201,6 +213,33 @@ struct run_config {
 #else
   ;
 #endif
+
+  /// The optimizer and the constants it reads (only those).
+  [[nodiscard]] io::json optimizer_json() const {
+    io::json j = {{"name", optimizer}};
+    const auto k = parse_optimizer(optimizer);
+    if (k == optimizer_kind::momentum || k == optimizer_kind::nesterov) j["momentum"] = momentum;
+    if (k == optimizer_kind::adam || k == optimizer_kind::adamw) {
+      j["beta1"] = beta1;
+      j["beta2"] = beta2;
+      j["eps"] = eps;
+    }
+    if (weight_decay != 0) j["weight_decay"] = weight_decay;
+    return j;
+  }
+  /// The optimizer's part of a run name: its name, and the constants that differ from the defaults.
+  [[nodiscard]] std::string optimizer_tag() const {
+    std::string t = optimizer;
+    const auto k = parse_optimizer(optimizer);
+    if ((k == optimizer_kind::momentum || k == optimizer_kind::nesterov) && momentum != 0.9) t += "_mu" + compact(momentum);
+    if (k == optimizer_kind::adam || k == optimizer_kind::adamw) {
+      if (beta1 != 0.9) t += "_b1" + compact(beta1);
+      if (beta2 != 0.999) t += "_b2" + compact(beta2);
+      if (eps != 1e-8) t += "_eps" + compact(eps);
+    }
+    if (weight_decay != 0) t += "_wd" + compact(weight_decay);
+    return t;
+  }
 
   /// The data-defining part of a config: records that differ here describe different runs.
   [[nodiscard]] io::json data_json() const {
@@ -477,7 +516,8 @@ run_result run_experiment(Decl decl, const run_config& cfg_in) {
   auto net = bind(decl, rule, cfg.model_shape(), cfg.model_hyper(cfg.seed));
   const ad::loss_kind kind = cfg.loss == "mse" ? ad::loss_kind::mse : ad::loss_kind::cross_entropy;
   // mini-batch SGD: the full training loss (a pass over all P points) only at the --eval-every steps
-  trainer<Decl> tr(net, data, {.steps = cfg.steps, .batch = cfg.batch, .centre = cfg.centre, .loss = kind, .seed = cfg.seed, .loss_every = cfg.eval_every});
+  trainer<Decl> tr(net, data, {.steps = cfg.steps, .batch = cfg.batch, .centre = cfg.centre, .loss = kind, .seed = cfg.seed,
+                               .loss_every = cfg.eval_every, .optimizer = cfg.optim()});
 
   const auto path = cfg.record_path();
   std::error_code ec;

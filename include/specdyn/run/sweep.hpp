@@ -112,6 +112,9 @@ SPECDYN_CORE_FN std::vector<std::string> run_args(const run_config& c, bool theo
   if (c.branch != 1.0) a.insert(a.end(), {"--branch", num(c.branch)});
   if (c.sigma_bias != 1.0) a.insert(a.end(), {"--sigma-bias", num(c.sigma_bias)});
   if (!c.depth_alpha.empty()) a.insert(a.end(), {"--depth-alpha", c.depth_alpha});
+  if (!c.plain_optimizer())
+    a.insert(a.end(), {"--optimizer", c.optimizer, "--momentum", num(c.momentum), "--beta1", num(c.beta1), "--beta2", num(c.beta2),
+                       "--eps", num(c.eps), "--weight-decay", num(c.weight_decay)});
   if (!theory)
     a.insert(a.end(), {"--width", std::to_string(c.width), "--spectra-every", std::to_string(c.spectra_every), "--ntk-every",
                        std::to_string(c.ntk_every), "--hessian-every", "0", "--top-k", "4"});

@@ -139,6 +139,9 @@ SPECDYN_CORE_FN void check_theory_config(const run_config& cfg)
 #if SPECDYN_CORE_BODIES
 {
   if (!cfg.centre) throw usage_error("--no-centre: the theory describes the centred network f − f(θ0); drop --no-centre");
+  if (!cfg.plain_optimizer())
+    throw usage_error("--optimizer = " + cfg.optimizer_tag() +
+                      ": the infinite-width theory of this optimizer is not derived yet (docs/optimizers.md §4); train it with `specdyn train` or use --optimizer sgd");
 }
 #else
 ;

@@ -75,6 +75,8 @@ class model {
     params_.scale.resize(np);
     lr_.resize(np);
     init_std_.resize(np);
+    grad_scale_.resize(np);
+    const dsl::gradient_scale_exponents g = dsl::gradient_exponents(e);
     for (std::size_t i = 0; i < np; ++i) {
       const ad::param_info& pi = info_[i];
       const double n = double(own_width(pi));
@@ -87,6 +89,13 @@ class model {
       params_.scale[i] = pw(a) * (pi.kind == ad::param_kind::input ? 1.0 / std::sqrt(double(s.D)) : 1.0) *
                          (pi.kind == ad::param_kind::readout ? 1.0 / h.gamma0 : 1.0);
       lr_[i] = h.eta * h.gamma0 * h.gamma0 * pw(e.c) * (pi.in_branch ? std::pow(depth_factor, -e.c_depth.value()) : 1.0);
+      // the gradient entries' scale (docs/optimizers.md §1): n^{-g}/γ0, ÷√D for the input layer and
+      // × m_L inside residual branches; 1 for rules that give g = 0 (one rate for every tensor)
+      const dsl::rational gi = pi.kind == ad::param_kind::input ? g.input : pi.kind == ad::param_kind::readout ? g.readout
+                               : vec ? g.bias : g.hidden;
+      grad_scale_[i] = e.entrywise_given && gi == dsl::rational{0} ? 1.0
+                       : pw(gi) / h.gamma0 * (pi.kind == ad::param_kind::input ? 1.0 / std::sqrt(double(s.D)) : 1.0) *
+                             (pi.in_branch ? params_.branch : 1.0);
       params_.w[i] = matrix({pi.rows, pi.cols});
       if (pi.kind == ad::param_kind::gain) {  // effective gain 1 at initialisation
         init_std_[i] = 0;
@@ -115,6 +124,10 @@ class model {
   [[nodiscard]] double branch_multiplier() const { return params_.branch; }
   /// Raw learning rate of parameter i.
   [[nodiscard]] const std::vector<double>& learning_rates() const { return lr_; }
+  /// The scale of parameter i's gradient entries at initialisation, n_i^{-g_i}/γ0 (÷√D, × m_L in
+  /// branches): an entrywise optimizer (Adam, sign descent) steps at learning_rates()[i] × this,
+  /// with ε × this (docs/optimizers.md §1).
+  [[nodiscard]] const std::vector<double>& gradient_scales() const { return grad_scale_; }
   /// Effective tensor scale_i w_i, so that pre = W_eff · input.
   [[nodiscard]] double scale(std::size_t i) const { return params_.scale[i]; }
   /// Standard deviation of the raw initial entries of w_i (σ n_i^{-b_i}; 0 for gains).
@@ -192,7 +205,7 @@ class model {
   std::vector<ad::param_info> info_;
   std::size_t blocks_ = 0;
   ad::parameters params_;
-  std::vector<double> lr_, init_std_;
+  std::vector<double> lr_, init_std_, grad_scale_;
 };
 
 template <dsl::scaling_rule_type Rule, class Decl>

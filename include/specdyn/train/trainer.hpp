@@ -1,4 +1,5 @@
-// Full-batch gradient descent and mini-batch SGD for a bound model. Buffers (one workspace for the
+// Full-batch gradient descent and mini-batch SGD for a bound model, or any optimizer of
+// train/optimizer.hpp (momentum, Nesterov, Adam, AdamW, sign descent) through train_options::optimizer. Buffers (one workspace for the
 // batch, one for the whole training set, one for test points) are sized at construction; a step
 // allocates nothing. The run stops with divergence_error when the training loss becomes non-finite
 // (naming the step and the first layer where a non-finite number appears) or rises above
@@ -22,6 +23,7 @@
 #include "specdyn/data/dataset.hpp"
 #include "specdyn/errors.hpp"
 #include "specdyn/train/model.hpp"
+#include "specdyn/train/optimizer.hpp"
 
 namespace specdyn {
 
@@ -45,6 +47,7 @@ struct train_options {
   std::size_t loss_every = 1;
   double divergence_factor = 1e4;  // stop when the loss exceeds this × max(initial loss, 1e-3); 0: only NaN/Inf
   spike_log* spikes = nullptr;      // log the update vectors of some layers (allocates; analysis only)
+  optimizer_options optimizer{};    // sgd (the default): the fused GD/SGD update; others: train/optimizer.hpp
 };
 
 template <class Decl>
@@ -83,6 +86,11 @@ class trainer {
       }
     }
     train_loss_.reserve(opt.steps + 1);
+    if (!opt.optimizer.plain()) {
+      require(opt.spikes == nullptr, "--optimizer", std::string(to_string(opt.optimizer.kind)),
+              "spike logging (the semi-empirical outlier determinant) describes GD/SGD updates only; use --optimizer sgd");
+      optim_ = optimizer_state(net.parameter_info(), net.learning_rates(), net.gradient_scales(), net.hyper_params().eta, opt.optimizer);
+    }
   }
 
   /// The trainer keeps a reference to the data (a Fashion-MNIST set is hundreds of MB), so a
@@ -99,6 +107,8 @@ class trainer {
   [[nodiscard]] const dataset& data() const { return data_; }
   [[nodiscard]] const train_options& options() const { return opt_; }
   [[nodiscard]] const matrix* initial_outputs() const { return opt_.centre ? &f0_ : nullptr; }
+  /// The optimizer's state (empty for plain GD/SGD).
+  [[nodiscard]] const optimizer_state& optimizer() const { return optim_; }
 
   /// Forward on the whole training set at the current weights; returns the training loss.
   /// The workspace then holds every layer's fields (for NTK, spectra, theory comparisons).
@@ -197,6 +207,11 @@ class trainer {
 
   /// The weight update from the adjoints in ws, logging spike vectors when asked.
   void update(const matrix& x, workspace_type& ws) {
+    if (!opt_.optimizer.plain()) {
+      optim_.begin_step();
+      net_.reverse(x, ws, optim_.make_sink(net_.params().w));
+      return;
+    }
     if (!opt_.spikes) {
       net_.reverse_update(x, ws);
       return;
@@ -297,6 +312,7 @@ class trainer {
   matrix f0_, f0_test_, xb_, yb_, f0b_;
   mutable std::vector<double> softmax_max_, softmax_sum_;  // per-column scratch of the cross-entropy, reserved for P
   batch_schedule batches_;
+  optimizer_state optim_;
   std::vector<double> train_loss_;
   std::size_t t_ = 0;
   bool full_fresh_ = false;
