@@ -365,6 +365,17 @@ void residual_hand(benchmark::State& state, Decl decl) {
                                                  benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 
+/// One full-batch step of mlp3_tanh (μP, D = 64) with optimizer k: the same network and batch as
+/// step/generated, so each ratio to the sgd row is the optimizer's own cost (its state update).
+void optimizer_step(benchmark::State& state, optimizer_kind k) {
+  const std::size_t n = state.range(0), p = state.range(1);
+  auto net = bind(models::mlp3_tanh, dsl::mup, {.D = D, .N = n, .C = 1}, {.gamma0 = 1, .eta = 0.05, .seed = 1});
+  const auto data = make_task({.kind = task_kind::single_index, .teacher = "tanh"}, D, 1, p, 0, 2);
+  trainer tr(net, data, {.steps = 1, .optimizer = {.kind = k, .weight_decay = k == optimizer_kind::adamw ? 0.01 : 0.0}});
+  for (auto _ : state) benchmark::DoNotOptimize(tr.step());
+  state.counters["GFLOP/s"] = benchmark::Counter(step_flops(n, p), benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+
 /// The step's dominant GEMM shape, [N, N] × [N, P], run three times as in a step.
 void dgemm_reference(benchmark::State& state) {
   const std::size_t n = state.range(0), p = state.range(1);
@@ -401,6 +412,13 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark("preln/hand_blas", residual_hand<preln_hand, decltype(models::preln_resnet)>, models::preln_resnet)
         ->Args(args)->Unit(benchmark::kMillisecond);
   }
+  const std::vector<std::pair<std::size_t, std::size_t>> optim_sizes{{1024, 64}, {256, 64}, {2048, 64}};
+  const std::vector<optimizer_kind> optim_kinds{optimizer_kind::sgd, optimizer_kind::momentum, optimizer_kind::nesterov,
+                                                optimizer_kind::adam, optimizer_kind::adamw, optimizer_kind::sign};
+  for (auto [n, p] : optim_sizes)
+    for (auto k : optim_kinds)
+      benchmark::RegisterBenchmark(("optim/" + std::string(to_string(k))).c_str(), optimizer_step, k)
+          ->Args({long(n), long(p)})->Unit(benchmark::kMillisecond);
   const auto med = bench::run_all(argc, argv);
   std::printf("\n%-12s %10s %10s %10s %14s %16s\n", "N,P", "generated", "ratio/simd", "ratio/loops", "step GFLOP/s",
               "of dgemm rate");
@@ -422,6 +440,21 @@ int main(int argc, char** argv) {
     std::printf("%-16s %8.3fms %8.3fms %12.3f %14.1f %16.0f\n",
                 (std::to_string(n) + "," + std::to_string(b) + "," + std::to_string(c)).c_str(), g * 1e3, h * 1e3, g / h,
                 step_flops_many(n, b, c) / g / 1e9, double(b) / g);
+  }
+  std::printf("\noptimizers (mlp3_tanh, μP, full batch, D = %zu): time per step and its ratio to the GD step\n%-12s", D, "N,B");
+  for (auto k : optim_kinds) std::printf(" %18s", std::string(to_string(k)).c_str());
+  std::printf("\n");
+  for (auto [n, p] : optim_sizes) {
+    const std::string key = std::to_string(n) + "/" + std::to_string(p);
+    if (!med.count("optim/sgd/" + key)) continue;
+    std::printf("%-12s", (std::to_string(n) + "," + std::to_string(p)).c_str());
+    const double base = med.at("optim/sgd/" + key);
+    for (auto k : optim_kinds) {
+      const std::string name = "optim/" + std::string(to_string(k)) + "/" + key;
+      if (med.count(name)) std::printf(" %8.3fms (%5.3f)", med.at(name) * 1e3, med.at(name) / base);
+      else std::printf(" %18s", "-");
+    }
+    std::printf("\n");
   }
   std::printf("\nresidual networks (depth-μP, full-batch GD, D = %zu)\n%-16s %-14s %10s %10s %8s %14s\n", D_res, "N,B,L", "network",
               "generated", "hand BLAS", "ratio", "step GFLOP/s");

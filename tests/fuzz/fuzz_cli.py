@@ -282,6 +282,36 @@ def main():
         add(f"{cmd} --depth-alpha on a rule without residual blocks", BASE[cmd] + ["--depth-alpha", "1/2"])
     for v in ("abc", "-1", "0", "1.5"):
         add(f"equations --depth={v!r}", ["equations", "--model", "resnet_relu", "--depth", v])
+    # optimizers (docs/optimizers.md): bad names and hyper-parameters; Adam with an L2 decay; the theory refuses them
+    for cmd in ("train", "sweep"):
+        for v in ["bogus", "", "ADAM", "adam,sgd"]:
+            add(f"{cmd} --optimizer={v!r}", BASE[cmd] + ["--optimizer", v])
+        for flag in ("--beta1", "--beta2", "--momentum"):
+            for v in FLOAT_BAD + ["1", "-0.1", "1.5"]:
+                add(f"{cmd} adam {flag}={v!r}", BASE[cmd] + ["--optimizer", "adam", flag, v])
+        for v in FLOAT_BAD + ["-1e-8"]:
+            add(f"{cmd} adam --eps={v!r}", BASE[cmd] + ["--optimizer", "adam", "--eps", v])
+        for v in FLOAT_BAD + ["-0.1"]:
+            add(f"{cmd} adamw --weight-decay={v!r}", BASE[cmd] + ["--optimizer", "adamw", "--weight-decay", v])
+        add(f"{cmd} adam with --weight-decay", BASE[cmd] + ["--optimizer", "adam", "--weight-decay", "0.1"])
+    for cmd in ("theory", "compare", "outliers"):
+        for opt in ("adam", "momentum", "sign"):
+            add(f"{cmd} --optimizer {opt} (no theory)", BASE[cmd] + ["--optimizer", opt])
+        add(f"{cmd} sgd with weight decay (no theory)", BASE[cmd] + ["--weight-decay", "0.01"])
+    cc = ["coord-check", "--model", "mlp3_tanh", "--dim", "4", "--samples", "4", "--test-samples", "4", "--steps", "2",
+          "--seeds", "1", "--widths", "16,32,64", "--no-plot"]
+    for v in LIST_BAD + ["16,32", "64,32,16", "16,16,32", "4,8,16", "16,32,100000000"]:
+        add(f"coord-check --widths={v!r}", with_flag(cc, "--widths", v))
+    for v in UINT_BAD + ["0", "101"]:
+        add(f"coord-check --seeds={v!r}", with_flag(cc, "--seeds", v))
+    for v in FLOAT_BAD + ["0", "-0.1", "2"]:
+        add(f"coord-check --tolerance={v!r}", cc + ["--tolerance", v])
+    for v in ["0", "1001", "abc"]:
+        add(f"coord-check --steps={v!r}", with_flag(cc, "--steps", v))
+    add("coord-check --optimizer bogus", cc + ["--optimizer", "bogus"])
+    add("coord-check --model bogus", with_flag(cc, "--model", "bogus"))
+    add("coord-check unknown flag", cc + ["--no-such-flag", "1"])
+    add("coord-check out under a file", cc + ["--out", "{dir}/afile/sub"], {"afile": b"x"})
     add("outliers on non-square hidden weights", ["outliers", "--model", "mlp3_widths", "--dim", "4", "--samples", "2",
                                                   "--test-samples", "2", "--steps", "2", "--particles", "200", "--replicas", "2",
                                                   "--widths", "16"])
