@@ -554,3 +554,41 @@ TEST_CASE("many-outputs: extensive outputs reshape the bulk, one output leaves i
   CHECK(bad_layer.code == 2);
   CHECK(bad_layer.err.find("--layer") != std::string::npos);
 }
+
+TEST_CASE("optimizers and the coordinate check through the CLI: records name the optimizer, μP-Adam passes (exit 0), "
+          "SP-Adam fails (exit 1) with its logits growing in N",
+          "[cli][optimizers]") {
+  const fs::path out = scratch() / "optim";
+  const std::string common = "--model mlp3_tanh --dim 8 --samples 16 --test-samples 8 --quiet --out ";
+  // a train record carries every hyper-parameter and the optimizer in its name; plain SGD carries none
+  REQUIRE(run("train " + common + (out / "adam").string() + " --width 64 --steps 3 --optimizer adamw --weight-decay 0.01 --beta2 0.99")
+              .code == 0);
+  const fs::path rec = only_record(out / "adam");
+  CHECK(rec.filename().string().find("_adamw") != std::string::npos);
+  const json j = read_json(rec);
+  CHECK(j["config"]["optimizer"]["name"] == "adamw");
+  CHECK(j["config"]["optimizer"]["beta2"] == 0.99);
+  CHECK(j["config"]["optimizer"]["weight_decay"] == 0.01);
+  REQUIRE(run("train " + common + (out / "sgd").string() + " --width 64 --steps 3").code == 0);
+  CHECK_FALSE(read_json(only_record(out / "sgd"))["config"].contains("optimizer"));
+
+  const std::string cc = "coord-check " + common + (out / "cc").string() + " --widths 64,128,256,512 --seeds 2 --steps 3 --no-plot";
+  const auto mup = run(cc + " --param mup --optimizer adam --lr 0.1");
+  INFO(mup.err);
+  CHECK(mup.code == 0);
+  const auto sp = run(cc + " --param sp --optimizer adam --lr 0.01");
+  CHECK(sp.code == 1);
+  for (const auto& e : fs::directory_iterator(out / "cc")) {
+    if (e.path().extension() != ".json") continue;
+    const json r = read_json(e.path());
+    CHECK(r["kind"] == "coord_check");
+    const bool is_sp = r["config"]["rule"]["name"] == "sp";
+    CHECK(r["pass"] == !is_sp);
+    for (const auto& f : r["fields"]) {
+      if (f["name"] != "logits") continue;
+      const double k1 = f["change_exponent"][1]["k"];  // the logits' change after one step
+      if (is_sp) CHECK(k1 > 0.7);                      // ∝ N under SP-Adam (docs/optimizers.md §3)
+      else CHECK(std::abs(k1) < 0.2);
+    }
+  }
+}
