@@ -197,7 +197,9 @@ class optimizer_state {
 
   using range_fn = void (optimizer_state::*)(std::size_t, double*, double*, std::size_t, std::size_t);
   /// fn over entries [from, to), in two halves on two threads when the range is long enough to pay
-  /// for the hand-off (elementwise: the result is the same bit for bit).
+  /// for the hand-off. Elementwise, and the first half's length is a multiple of 8 (of every SIMD
+  /// width xsimd uses for doubles), so each entry goes through the same SIMD or scalar-tail code as
+  /// without the split: the result is the same bit for bit.
   void split(std::size_t i, double* g, double* wp, std::size_t from, std::size_t to, range_fn fn) {
     if (to - from < split_threshold || !helper_.parallel()) {
       (this->*fn)(i, g, wp, from, to);
