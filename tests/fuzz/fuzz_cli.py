@@ -294,10 +294,21 @@ def main():
         for v in FLOAT_BAD + ["-0.1"]:
             add(f"{cmd} adamw --weight-decay={v!r}", BASE[cmd] + ["--optimizer", "adamw", "--weight-decay", v])
         add(f"{cmd} adam with --weight-decay", BASE[cmd] + ["--optimizer", "adam", "--weight-decay", "0.1"])
-    for cmd in ("theory", "compare", "outliers"):
+    # the outlier theory is GD/SGD's; the loss theory of other optimizers is derived for chains only,
+    # entrywise ones need the causal march of Gaussian particles, and the lazy limit knows GD and momentum
+    for opt in ("adam", "momentum", "sign"):
+        add(f"outliers --optimizer {opt} (no outlier theory)", BASE["outliers"] + ["--optimizer", opt])
+    add("outliers sgd with weight decay (no outlier theory)", BASE["outliers"] + ["--weight-decay", "0.01"])
+    for cmd in ("theory", "compare"):
         for opt in ("adam", "momentum", "sign"):
-            add(f"{cmd} --optimizer {opt} (no theory)", BASE[cmd] + ["--optimizer", opt])
-        add(f"{cmd} sgd with weight decay (no theory)", BASE[cmd] + ["--weight-decay", "0.01"])
+            add(f"{cmd} --optimizer {opt} on a block declaration", with_flag(BASE[cmd], "--model", "resnet_tanh") + ["--optimizer", opt])
+        for v in FLOAT_BAD + ["1", "-0.1"]:
+            add(f"{cmd} momentum --momentum={v!r}", BASE[cmd] + ["--optimizer", "momentum", "--momentum", v])
+        add(f"{cmd} adam with --weight-decay", BASE[cmd] + ["--optimizer", "adam", "--weight-decay", "0.1"])
+        add(f"{cmd} adam --solver exact", with_flag(BASE[cmd], "--model", "deep_linear3") + ["--optimizer", "adam", "--solver", "exact"])
+        add(f"{cmd} sign --scheme alternating", BASE[cmd] + ["--optimizer", "sign", "--scheme", "alternating"])
+        add(f"{cmd} adam in the lazy limit", BASE[cmd] + ["--optimizer", "adam", "--param", "ntk"])
+        add(f"{cmd} sgd + weight decay in the lazy limit", BASE[cmd] + ["--weight-decay", "0.1", "--param", "ntk"])
     cc = ["coord-check", "--model", "mlp3_tanh", "--dim", "4", "--samples", "4", "--test-samples", "4", "--steps", "2",
           "--seeds", "1", "--widths", "16,32,64", "--no-plot"]
     for v in LIST_BAD + ["16,32", "64,32,16", "16,16,32", "4,8,16", "16,32,100000000"]:

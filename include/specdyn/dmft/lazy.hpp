@@ -20,9 +20,11 @@ namespace specdyn::dmft {
 inline solution kernel_regression(const problem& pr, const matrix& k, const matrix& k_train, const std::vector<matrix>& phi,
                                   const std::vector<matrix>& g) {
   const std::size_t p = pr.p_all(), c = pr.outputs(), pt = pr.p_train, T = pr.steps;
+  require(pr.update.decay == 1.0 && !pr.update.entrywise(), "optimizer", 0, "the lazy limit is derived for GD and momentum only");
   solution out;
   matrix f = xt::zeros<double>({c, p});
   const double top = spectra::dense_top_eigenvalue(k_train);
+  std::vector<matrix> kd;  // (η/P) K Δ_eff(s) per step (momentum re-weights them)
   out.phi_tt.assign(phi.size(), {});
   out.g_tt.assign(g.size(), {});
   for (std::size_t t = 0; t <= T; ++t) {
@@ -37,13 +39,19 @@ inline solution kernel_regression(const problem& pr, const matrix& k, const matr
     out.eos_ratio.push_back(pr.eta / double(pt) * top);
     // f ← f + (η/P) K Δ_eff   (test points through K[test, train])
     matrix nf = f;
+    kd.push_back(matrix({c, p}));
     for (std::size_t ca = 0; ca < c; ++ca)
       for (std::size_t a = 0; a < p; ++a) {
         double s = 0;
         for (std::size_t cb = 0; cb < c; ++cb)
           for (std::size_t b = 0; b < pt; ++b) s += k(ca * p + a, cb * p + b) * delta(cb, b);
         nf(ca, a) += pr.eta / double(pt) * s;
+        kd.back()(ca, a) = pr.eta / double(pt) * s;
       }
+    if (!pr.update.plain()) {  // momentum: f(t+1) = Σ_{s≤t} c(t+1, s) (η/P) K Δ_eff(s)  (no decay here: refused upstream)
+      nf = xt::zeros<double>({c, p});
+      for (std::size_t s = 0; s <= t; ++s) nf += pr.update.weight(t + 1, s) * kd[s];
+    }
     f = nf;
   }
   return out;

@@ -344,6 +344,11 @@ class particle_solver {
   particle_solver(const problem& pr, solver_options opt) : pr_(pr), opt_(opt) {
     require(!pr.rule.lazy, "gamma0_eff", 0, "the lazy limit is solved by dmft::lazy_solve, not by particles");
     require(pr.p_train >= 1 && pr.p_train <= pr.p_all(), "training samples", pr.p_train, "must be in 1..P");
+    if (pr.update.entrywise()) {
+      require(opt.kind == innovations::gaussian, "innovations", 0, "an entrywise optimizer's closure is not Gaussian: use Gaussian particles, not the design");
+      require(opt.how == scheme::march, "scheme", 0, "an entrywise optimizer is solved by the causal march only");
+      require(!opt.spike_moments, "spike_moments", 1, "the outlier theory is derived for GD/SGD only");
+    }
     p_ = pr.p_all();
     c_ = pr.outputs();
     b_ = c_ * p_;
@@ -446,6 +451,49 @@ class particle_solver {
       }
   }
 
+  /// The pairwise state of one weight under an entrywise optimizer (docs/optimizers.md §5): rows are
+  /// the particles of the layer the weight feeds, columns those of the layer below (hidden weights,
+  /// [S, S]), the D input coordinates (input weight, [S, D]) or the C outputs (readout, [S, C]).
+  /// M(t) = Σ_{s<t} d^{t−1−s} U(s) is what the optimizer has added to the weight (in units of the
+  /// rule's step), U(s) its direction from the normalised gradient Ĝ = G/P: sign(Ĝ), or Adam's
+  /// m̂/(√v̂ + ε) with m, v the moments of Ĝ.
+  struct entrywise_state {
+    matrix M, m, v;
+  };
+
+  void entrywise_step(entrywise_state& st, const matrix& g_hat, std::size_t step) const {
+    const update_rule& ur = pr_.update;
+    if (st.M.size() == 0) {
+      st.M = xt::zeros_like(g_hat);
+      if (ur.how == update_rule::kind::adam) {
+        st.m = xt::zeros_like(g_hat);
+        st.v = xt::zeros_like(g_hat);
+      }
+    }
+    const double d = ur.decay, inv_p = 1.0 / double(pr_.p_train);
+    double* M = st.M.data();
+    const double* g = g_hat.data();
+    const std::size_t n = g_hat.size();
+    if (ur.how == update_rule::kind::sign) {
+      for (std::size_t k = 0; k < n; ++k) M[k] = d * M[k] + double((g[k] > 0) - (g[k] < 0));
+      return;
+    }
+    if (ur.how == update_rule::kind::pairwise_gd) {
+      for (std::size_t k = 0; k < n; ++k) M[k] = d * M[k] + g[k] * inv_p;
+      return;
+    }
+    const double b1 = ur.beta1, b2 = ur.beta2, bc1 = 1 - std::pow(b1, double(step)), bc2 = 1 - std::pow(b2, double(step));
+    double* m = st.m.data();
+    double* v = st.v.data();
+    for (std::size_t k = 0; k < n; ++k) {
+      const double x = g[k] * inv_p;
+      m[k] = b1 * m[k] + (1 - b1) * x;
+      v[k] = b2 * v[k] + (1 - b2) * x * x;
+      const double den = std::sqrt(v[k] / bc2) + ur.eps;
+      M[k] = d * M[k] + (den > 0 ? m[k] / bc1 / den : 0.0);
+    }
+  }
+
   /// One causal pass over t = 0..T. Reads couplings from `rd`, writes kernels/responses to `wr`
   /// (the same object for the march).
   void sweep(std::uint64_t seed, const kernel_store& rd, kernel_store& wr, solution& out) {
@@ -477,6 +525,14 @@ class particle_solver {
       sh.response.resize(T);
     }
     matrix w, r_readout;  // readout z^L = w [S, C]; its initial value r^L
+    // the optimizer (dmft/problem.hpp): GD keeps its exact code path (bit for bit); linear optimizers
+    // re-weight the update terms by c(t, s) and scale what comes from W(0) by d^t; entrywise ones
+    // carry the pairwise state of every weight (weight 0 input, 1..L−1 hidden, L readout)
+    const update_rule& ur = pr_.update;
+    const bool plain = ur.plain(), ew = ur.entrywise();
+    std::vector<entrywise_state> ews(ew ? L + 1 : 0);
+    matrix x_train;
+    if (ew) x_train = xt::view(pr_.x, xt::all(), xt::range(0, pt));
 
     for (std::size_t t = 0; t <= T; ++t) {
       io::throw_if_interrupted("while solving the theory (step " + std::to_string(t) + " of " + std::to_string(T) + ")");
@@ -491,11 +547,13 @@ class particle_solver {
             src_u[0].sample(0, stream[0].next(p_, 0));
           }
           h = src_u[0].constant_value();
+          if (!plain) h *= ur.retained(t);
         } else {
           std::vector<matrix> cov(t + 1);
           for (std::size_t s = 0; s <= t; ++s) cov[s] = s2 * rd.phi[l - 1][t][s];
           check_psd(src_u[l].extend(cov), out, "u", l, t);
           u_now = src_u[l].sample(t, stream[l].next(p_, 2 * t));
+          if (!plain) u_now *= ur.retained(t);  // d^t (u + Σ Rφ g): what is left of W(0)'s part
           h = u_now;
         }
         // h = u + Σ_{s<t} g(s) M(t,s)ᵀ with M = Rφ^{ℓ−1}(t,s) + coef Φ^{ℓ−1}(t,s)∘Δ(s): the response
@@ -507,17 +565,25 @@ class particle_solver {
           const bool resp = !split || pass == 0, upd = !split || pass == 1;
           for (std::size_t s = 0; s < t; ++s) {
             const matrix& phi_prev = l == 0 ? kx_ : rd.phi[l - 1][t][s];
-            const double k = coef(l);
+            const double k = ew ? 0.0 : coef(l) * ur.weight(t, s), dt = ur.retained(t);
+            if (l == 0 && (!upd || ew)) continue;
             for (std::size_t mu = 0; mu < p_; ++mu)
               for (std::size_t c = 0; c < c_; ++c)
                 for (std::size_t a = 0; a < p_; ++a)
-                  m(mu, c * p_ + a) = (resp && l > 0 ? rd.r_phi[l - 1][t][s](mu, c * p_ + a) : 0.0) +
+                  m(mu, c * p_ + a) = (resp && l > 0 ? dt * rd.r_phi[l - 1][t][s](mu, c * p_ + a) : 0.0) +
                                       (upd ? k * phi_prev(mu, a) * rd.delta[s](c, a) : 0.0);
             blas::gemm(false, true, 1.0, g[l][s], m, 1.0, h);
           }
           if (split && pass == 0)
             for (std::size_t i = 0; i < S; ++i)
               for (std::size_t a = 0; a < pt; ++a) sh.y_bar[l](i, t * pt + a) = h(i, a);
+        }
+        // entrywise: what the optimizer added to the weight, (ηγ0κ) M(t), acting on its input at t:
+        // the D input coordinates x (÷ D, as K^x), or the particles of the layer below (÷ S, ⟨·⟩)
+        if (ew && t > 0) {
+          const double k = coef(l) * double(pt);
+          if (l == 0) blas::gemm(false, false, k / double(pr_.x.shape(0)), ews[0].M, pr_.x, 1.0, h);
+          else blas::gemm(false, false, k * inv_s, ews[l].M, phi[l - 1][t], 1.0, h);
         }
         // φ(h), φ'(h) in one pass, and the lazy parts φ(u), φ'(u) the control variates subtract:
         // at t = 0 h = u, and the input source is constant, so layer 1's are those of t = 0.
@@ -528,7 +594,9 @@ class particle_solver {
           phi_u[l] = phi[l][0];
           dphi_u[l] = dphi[l];
         } else if (l > 0) {
-          detail::activate<Act>(u_now, phi_u[l], dphi_u[l]);
+          detail::activate<Act>(u_now, phi_u[l], dphi_u[l]);  // u_now carries d^t
+        } else if (ur.retained(t) != 1.0) {
+          detail::activate<Act>(matrix(ur.retained(t) * src_u[0].constant_value()), phi_u[0], dphi_u[0]);
         }
         for (std::size_t s = 0; s <= t; ++s) {
           wr.phi[l][t][s] = matrix({p_, p_});
@@ -549,9 +617,15 @@ class particle_solver {
           check_psd(src_r[l].extend({s2 * xt::eye<double>(c_)}), out, "r", l, 0);
           w = src_r[l].sample(0, stream[l].next(c_, 1));
           r_readout = w;
-        } else {
+        } else if (plain) {
           // w(t) = w(t−1) + coef_L φ(t−1) Δ(t−1)ᵀ   (readout update, exact)
           blas::gemm(false, true, coef(L), phi[l][t - 1], rd.delta[t - 1], 1.0, w);
+        } else if (!ew) {
+          // w(t) = d^t w(0) + coef_L Σ_{s<t} c(t, s) φ(s) Δ(s)ᵀ
+          w = ur.retained(t) * r_readout;
+          for (std::size_t s = 0; s < t; ++s) blas::gemm(false, true, coef(L) * ur.weight(t, s), phi[l][s], rd.delta[s], 1.0, w);
+        } else {
+          w = ur.retained(t) * r_readout + (coef(L) * double(pt)) * ews[L].M;
         }
         // f = γ0⁻¹⟨w φ(h)⟩ − γ0⁻¹⟨r φ(u)⟩: the subtracted term has mean zero (r ⟂ u) but carries the
         // O(1/(γ0√S)) noise of the lazy part, and it makes f(0) = 0 exactly (the centred output).
@@ -576,18 +650,20 @@ class particle_solver {
           for (std::size_t s = 0; s <= t; ++s) cov[s] = s2 * rd.g[l + 1][t][s];
           check_psd(src_r[l].extend(cov), out, "r", l, t);
           z = src_r[l].sample(t, stream[l].next(b_, 2 * t + 1));
+          if (!plain) z *= ur.retained(t);
           r_now[l] = z;
           // + Σ_{s≤t} φ(s) Q(t,s)ᵀ, Q(t,s)[cP+μ, α] = Rg^{ℓ+1}(t,s) + coef Σ_c' G^{ℓ+1}(t,s)[cP+μ, c'P+α] Δ^{c'}_α(s)
           matrix q({b_, p_});
-          const double k = coef(l + 1);
+          const double dt = ur.retained(t);
           for (std::size_t pass = 0; pass < (split ? 2u : 1u); ++pass) {
-            const bool resp = !split || pass == 0, upd = !split || pass == 1;
+            const bool resp = !split || pass == 0, upd = (!split || pass == 1) && !ew;
             for (std::size_t s = 0; s <= t; ++s) {
               if (!resp && s == t) continue;  // no update term at s = t
+              const double k = s < t ? coef(l + 1) * ur.weight(t, s) : 0.0;
               const matrix& gn = rd.g[l + 1][t][s];
               for (std::size_t bi = 0; bi < b_; ++bi)
                 for (std::size_t a = 0; a < p_; ++a) {
-                  double v = resp ? rd.r_g[l + 1][t][s](bi, a) : 0.0;
+                  double v = resp ? dt * rd.r_g[l + 1][t][s](bi, a) : 0.0;
                   if (upd && s < t)
                     for (std::size_t cp = 0; cp < c_; ++cp) v += k * gn(bi, cp * p_ + a) * rd.delta[s](cp, a);
                   q(bi, a) = v;
@@ -596,6 +672,8 @@ class particle_solver {
             }
             if (split && pass == 0) contract_into(z, wr.delta[t], t * pt, sh.z_hat[l]);  // ẑ = Σ_c Δ^c z̄^c
           }
+          // entrywise: the weight above's added part, transposed, on the layer above's g(t)
+          if (ew && t > 0) blas::gemm(true, false, coef(l + 1) * double(pt) * inv_s, ews[l + 1].M, g[l + 1][t], 1.0, z);
         }
         g[l][t] = matrix({S, b_});
         for (std::size_t i = 0; i < S; ++i)
@@ -612,7 +690,7 @@ class particle_solver {
           for (std::size_t i = 0; i < S; ++i)
             for (std::size_t c = 0; c < c_; ++c)
               for (std::size_t mu = 0; mu < p_; ++mu)
-                lazy_g(i, c * p_ + mu) = dphi_u[l](i, mu) * (l + 1 == L ? r_readout(i, c) : r_now[l](i, c * p_ + mu));
+                lazy_g(i, c * p_ + mu) = dphi_u[l](i, mu) * (l + 1 == L ? ur.retained(t) * r_readout(i, c) : r_now[l](i, c * p_ + mu));
           if (l > 0) {
             auto r = src_u[l].stein(matrix(g[l][t] - lazy_g), t, centre);
             for (std::size_t s = 0; s <= t; ++s) wr.r_g[l][t][s] = s2 * r[s];
@@ -624,6 +702,27 @@ class particle_solver {
           }
         }
       });
+
+      // ---------------- entrywise optimizers: every weight's gradient at t, then its state ----------------
+      if (ew && t < T) {
+        const matrix& dl = wr.delta[t];
+        matrix gh({S, pt}), grad;
+        for (std::size_t wi = 0; wi < L; ++wi) {
+          contract_into(g[wi][t], dl, 0, gh);  // ĝ = Σ_c Δ_eff^c g^c on the training points
+          if (wi == 0) {
+            grad = matrix({S, x_train.shape(0)});
+            blas::gemm(false, true, 1.0, gh, x_train, 0.0, grad);  // G_ij = Σ_α ĝ_iα x_jα
+          } else {
+            const matrix below = xt::view(phi[wi - 1][t], xt::all(), xt::range(0, pt));
+            grad = matrix({S, S});
+            blas::gemm(false, true, 1.0, gh, below, 0.0, grad);  // G_ij = Σ_α ĝ_iα φ_jα: particle i above, j below
+          }
+          entrywise_step(ews[wi], grad, t + 1);
+        }
+        grad = matrix({S, c_});
+        blas::gemm(false, true, 1.0, phi[L - 1][t], dl, 0.0, grad);  // readout: G_ic = Σ_α φ_iα Δ^c_α
+        entrywise_step(ews[L], grad, t + 1);
+      }
     }
     if (spikes) out.spikes = spike_moments(sh, phi, wr);
   }

@@ -19,6 +19,37 @@ namespace specdyn::dmft {
 
 using matrix = xt::xtensor<double, 2>;
 
+/// The optimizer a theory follows (docs/optimizers.md §5). Linear ones (GD, heavy ball, Nesterov,
+/// with decoupled weight decay d = 1 − ηλ on every weight matrix) keep the closure's form: a weight
+/// at step t is d^t W(0) + Σ_{s<t} c(t, s) × (GD's update from step s). Entrywise ones (sign descent,
+/// Adam/AdamW) replace the update of each entry by a nonlinear function of that entry's gradient
+/// history: the solver then carries the pairwise state of every (neuron, neuron) pair.
+struct update_rule {
+  // pairwise_gd: GD through the entrywise machinery (U = Ĝ): the same numbers as gd to rounding with
+  // the same particles, which is how the pairwise solver is tested
+  enum class kind { gd, momentum, nesterov, sign, adam, pairwise_gd };
+  kind how = kind::gd;
+  double mu = 0;       // heavy-ball / Nesterov momentum
+  double decay = 1.0;  // d = 1 − ηλ per step, every weight matrix (1: no decay)
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // Adam (ε in units of the gradient entries' scale)
+  [[nodiscard]] bool plain() const { return how == kind::gd && decay == 1.0; }
+  [[nodiscard]] bool entrywise() const { return how == kind::sign || how == kind::adam || how == kind::pairwise_gd; }
+  /// d^t: what is left of W(0) at step t.
+  [[nodiscard]] double retained(std::size_t t) const { return decay == 1.0 ? 1.0 : std::pow(decay, double(t)); }
+  /// c(t, s) for s < t (linear kinds): the weight of step s's gradient in W(t), Σ_{r=s}^{t−1} d^{t−1−r} k(r − s)
+  /// with k(j) the share of g(s) in the step taken at s + j: GD δ_j0, heavy ball μ^j, Nesterov δ_j0 + μ^{j+1}.
+  [[nodiscard]] double weight(std::size_t t, std::size_t s) const {
+    if (how == kind::gd && decay == 1.0) return 1.0;
+    double c = 0;
+    for (std::size_t r = s; r < t; ++r) {
+      const double j = double(r - s);
+      const double k = how == kind::momentum ? std::pow(mu, j) : how == kind::nesterov ? (r == s ? 1.0 : 0.0) + std::pow(mu, j + 1) : (r == s ? 1.0 : 0.0);
+      c += retained(t - 1 - r) * k;
+    }
+    return c;
+  }
+};
+
 struct problem {
   matrix x;                  // [D, P_all]  (train columns first)
   matrix y;                  // [C, P_all]
@@ -28,6 +59,7 @@ struct problem {
   effective_rule rule;
   ad::loss_kind loss = ad::loss_kind::mse;
   std::vector<std::vector<std::size_t>> batches;  // B_s for s = 0..steps−1; empty: full-batch GD
+  update_rule update;                             // the optimizer (plain GD/SGD by default)
   [[nodiscard]] std::size_t p_all() const { return x.shape(1); }
   [[nodiscard]] std::size_t outputs() const { return y.shape(0); }
   [[nodiscard]] bool batched() const { return !batches.empty(); }

@@ -276,7 +276,7 @@ SPECDYN_CORE_FN compare_result run_compare_with(const compare_ops& ops, const ru
   if (std::filesystem::path(cfg.out).extension() == ".json") th_cfg.out = path.parent_path().string();
   // everything that can refuse the input runs on every rank before any rank starts work
   th.validate();
-  check_theory_config(cfg);
+  check_theory_config(cfg, false);
   std::optional<task_data> data = make_data(cfg);
   const std::size_t p = data->samples(), T = cfg.steps;
   data.reset();  // rebuilt below, after the theory (which builds its own), to keep one copy alive at a time
@@ -566,6 +566,13 @@ compare_result run_compare(Decl decl, const run_config& cfg_in, const theory_opt
     for (const auto& p : ad::program<Decl>::info({cfg.dim, cfg.width, cfg.outputs, std::max<std::size_t>(cfg.depth, 1)}))
       L += p.is_matrix() && p.kind != ad::param_kind::readout;
   }
+  // an optimizer whose theory is not derived for this declaration is refused before anything is written
+  if constexpr (Decl::is_chain) {
+    const rule_info r = cfg.rule(Decl::hidden_layers);
+    check_theory_optimizer(cfg, true, map_rule(r, Decl::hidden_layers, cfg.gamma0, th.width).lazy, r.table.entrywise_given, th);
+  } else {
+    check_theory_optimizer(cfg, false, false, false, th);
+  }
   compare_ops ops;
   ops.hidden_layers = L;
   if constexpr (!Decl::is_chain) ops.memory = [](const run_config& c) { return estimate_train_bytes_of<Decl>(c); };
@@ -576,7 +583,7 @@ compare_result run_compare(Decl decl, const run_config& cfg_in, const theory_opt
     run_config at = cfg;
     at.width = n;
     auto net = bind(decl, cfg.rule(Decl::hidden_layers), at.model_shape(), cfg.model_hyper(ws));
-    trainer<Decl> tr(net, data, {.steps = cfg.steps, .batch = cfg.batch, .centre = true, .loss = kind, .seed = cfg.seed});
+    trainer<Decl> tr(net, data, {.steps = cfg.steps, .batch = cfg.batch, .centre = true, .loss = kind, .seed = cfg.seed, .optimizer = cfg.optim()});
     std::vector<std::size_t> matrices;  // parameter index of matrix weight W<i>
     for (std::size_t k = 0; k < net.parameter_count(); ++k)
       if (net.parameter_info()[k].is_matrix()) matrices.push_back(k);

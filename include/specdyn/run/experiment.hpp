@@ -552,7 +552,9 @@ run_result run_experiment(Decl decl, const run_config& cfg_in) {
   std::vector<double> train_acc(classify ? cfg.steps + 1 : 0, std::nan("")), test_acc(train_acc);
   matrix f_test;
   std::vector<std::size_t> f_steps, ntk_steps, hess_steps;
-  std::vector<double> ntk_top, hess_top;
+  std::vector<double> ntk_top, hess_top, precond_top;  // precond_top: λ_max(P⁻¹H) under Adam/AdamW
+  const optimizer_options oo = cfg.optim();
+  const bool adaptive = oo.kind == optimizer_kind::adam || oo.kind == optimizer_kind::adamw;
   std::string status = "completed", message;
   int signal = 0;
   matrix f_now;
@@ -594,6 +596,19 @@ run_result run_experiment(Decl decl, const run_config& cfg_in) {
           spectra::hessian<Decl> h(self.net(), data.x, data.y, self.initial_outputs(), kind);
           hess_steps.push_back(t);
           hess_top.push_back(h.top_eigenvalue());
+          if (adaptive) {  // the adaptive edge of stability: λ_max(P⁻¹H), P = (√v̂ + ε)/rate (NaN before the first step)
+            if (self.optimizer().steps() == 0) {
+              precond_top.push_back(std::nan(""));
+            } else {
+              std::vector<matrix> inv(self.net().parameter_count());
+              for (std::size_t i = 0; i < inv.size(); ++i) {
+                self.optimizer().preconditioner(i, inv[i]);
+                for (auto& v : inv[i]) v = v > 0 && std::isfinite(v) ? 1.0 / v : 0.0;  // an entry that never had a gradient does not move
+              }
+              h.set_entrywise_preconditioner(inv);
+              precond_top.push_back(h.top_eigenvalue());
+            }
+          }
         }
         if (due(spectra_every, t))
           for (std::size_t k = 0; k < tracked.size(); ++k)
@@ -651,6 +666,16 @@ run_result run_experiment(Decl decl, const run_config& cfg_in) {
   for (double h : hess_top) eta_h.push_back(cfg.lr * h);
   j["sharpness"] = {{"steps", hess_steps}, {"hessian_top", io::numbers(hess_top)}, {"eta_times_hessian_top", io::numbers(eta_h)},
                     {"units", "top eigenvalue of Λ^{1/2} H Λ^{1/2}, Λ_i = lr_i/η: GD is stable iff η·hessian_top < 2"}};
+  if (oo.kind == optimizer_kind::momentum || oo.kind == optimizer_kind::nesterov)
+    j["sharpness"]["threshold"] = {{"value", oo.kind == optimizer_kind::momentum ? 2 * (1 + oo.momentum) : 2 * (1 + oo.momentum) / (1 + 2 * oo.momentum)},
+                                   {"of", "eta_times_hessian_top"},
+                                   {"meaning", "the quadratic model's stability limit for this momentum (2 for GD)"}};
+  if (adaptive)
+    j["sharpness"]["preconditioned"] = {{"top", io::numbers(precond_top)},
+                                        {"threshold", (2 + 2 * oo.beta1) / (1 - oo.beta1)},
+                                        {"meaning", "λ_max(P⁻¹H) with Adam's preconditioner P = (√v̂ + ε)/rate after each step (frozen): "
+                                                    "the quadratic model's Adam step is stable iff below the threshold (2 + 2β1)/(1 − β1) — "
+                                                    "Cohen et al. 2022's adaptive edge of stability"}};
   j["spectra"] = io::json::object();
   for (const auto& trk : trackers) {
     auto& s = j["spectra"][trk.name()];

@@ -98,7 +98,7 @@ SPECDYN_CORE_FN outliers_result run_outliers_with(const outlier_ops& ops, const 
   oo.validate();
   run_config cfg = cfg_in;
   cfg.validate();
-  check_theory_config(cfg);
+  check_theory_config(cfg, true);
   for (const auto& p : oo.params) {
     const auto r = rule_from_name(p, L);
     if (!width_dependent(p, L)) map_rule(r, L, 1.0, std::nullopt);  // refuses rules without a limit

@@ -109,6 +109,31 @@ struct theory_result {
 
 using ad::all_linear;
 
+/// The theory's optimizer from a config (dmft::update_rule; d = 1 − ηλ on every weight matrix).
+SPECDYN_CORE_FN update_rule update_of(const run_config& cfg)
+#if SPECDYN_CORE_BODIES
+{
+  const optimizer_options o = cfg.optim();
+  update_rule u;
+  switch (o.kind) {
+    case optimizer_kind::sgd: u.how = update_rule::kind::gd; break;
+    case optimizer_kind::momentum: u.how = update_rule::kind::momentum; break;
+    case optimizer_kind::nesterov: u.how = update_rule::kind::nesterov; break;
+    case optimizer_kind::sign: u.how = update_rule::kind::sign; break;
+    case optimizer_kind::adam:
+    case optimizer_kind::adamw: u.how = update_rule::kind::adam; break;
+  }
+  u.mu = o.momentum;
+  u.beta1 = o.beta1;
+  u.beta2 = o.beta2;
+  u.eps = o.eps;
+  u.decay = o.kind == optimizer_kind::adam ? 1.0 : 1.0 - cfg.lr * o.weight_decay;
+  return u;
+}
+#else
+;
+#endif
+
 /// The theory's problem for a config: the same data as `specdyn train` (same seed), test points
 /// appended, the same loss and, for SGD, the same batch sequence.
 SPECDYN_CORE_FN problem make_problem(const run_config& cfg, const task_data& data, const effective_rule& rule)
@@ -129,19 +154,48 @@ SPECDYN_CORE_FN problem make_problem(const run_config& cfg, const task_data& dat
   pr.rule = rule;
   pr.loss = cfg.loss == "mse" ? ad::loss_kind::mse : ad::loss_kind::cross_entropy;
   if (cfg.batch > 0 && cfg.batch < data.samples()) pr.batches = batch_schedule::sequence(data.samples(), cfg.batch, cfg.seed, cfg.steps);
+  pr.update = update_of(cfg);
   return pr;
 }
 #else
 ;
 #endif
 
-SPECDYN_CORE_FN void check_theory_config(const run_config& cfg)
+SPECDYN_CORE_FN void check_theory_config(const run_config& cfg, bool outliers)
 #if SPECDYN_CORE_BODIES
 {
   if (!cfg.centre) throw usage_error("--no-centre: the theory describes the centred network f − f(θ0); drop --no-centre");
-  if (!cfg.plain_optimizer())
+  cfg.optim().validate();
+  if (outliers && !cfg.plain_optimizer())
     throw usage_error("--optimizer = " + cfg.optimizer_tag() +
-                      ": the infinite-width theory of this optimizer is not derived yet (docs/optimizers.md §4); train it with `specdyn train` or use --optimizer sgd");
+                      ": the outlier theory is derived for GD/SGD only (docs/optimizers.md §5); use --optimizer sgd, or `specdyn theory`/`compare` for the losses");
+}
+#else
+;
+#endif
+
+/// Refuses, with one sentence, an optimizer whose theory is not derived for this declaration/rule
+/// (docs/optimizers.md §5): everything but GD for block declarations, weight decay and entrywise
+/// optimizers in the lazy limit, entrywise optimizers under a rule with its own gradient exponents,
+/// with the exact closure or the alternating scheme.
+SPECDYN_CORE_FN void check_theory_optimizer(const run_config& cfg, bool chain, bool lazy, bool own_gradient_exponents, const theory_options& th)
+#if SPECDYN_CORE_BODIES
+{
+  const update_rule u = update_of(cfg);
+  if (u.plain()) return;
+  const std::string opt = "--optimizer = " + cfg.optimizer_tag() + ": ";
+  if (!chain)
+    throw usage_error(opt + "the theory of optimizers other than SGD is derived for chains of dense layers (mlp*, deep_linear*) so far, not for " +
+                      cfg.model + "; use --optimizer sgd (docs/optimizers.md §5)");
+  if (lazy && (u.decay != 1.0 || u.entrywise()))
+    throw usage_error(opt + "in the lazy limit (γ0_eff → 0, e.g. --param ntk without --width) only GD and momentum are derived; give --width N or use --optimizer momentum");
+  if (!u.entrywise()) return;
+  if (own_gradient_exponents)
+    throw usage_error(opt + "the rule gives its own gradient exponents, so Adam's steps need not have an N-independent limit; use a rule without them");
+  if (th.solver == "exact")
+    throw usage_error(opt + "--solver = exact: an entrywise optimizer makes the closure non-Gaussian; use --solver particles (or auto)");
+  if (th.scheme == "alternating")
+    throw usage_error(opt + "--scheme = alternating: the pairwise state of an entrywise optimizer is solved by the causal march; use --scheme march");
 }
 #else
 ;
@@ -309,6 +363,8 @@ double estimate_theory_bytes(const problem& pr, const theory_options& th, const 
   const bool exact = th.solver == "exact" || (th.solver == "auto" && all_linear<Decl>());
   const std::size_t s = exact ? design_particles(L, pr.p_all(), pr.outputs(), pr.steps) : th.particles;
   double bytes = estimate_solver_bytes(L, pr.p_all(), pr.outputs(), pr.steps, s, th.scheme == "alternating", th.two_time);
+  if (pr.update.entrywise())  // pairwise state M, m, v [S, S] per hidden weight, for each replica solved at once
+    bytes += 8.0 * 3.0 * double(L - 1) * double(s) * double(s) * double(std::min<std::size_t>(th.replicas, 2));
   if (th.spectra_every > 0) {  // spike histories [S, T·P] (≤ 3 per layer) and 6 Gram matrices [T·P]² per weight, per replica
     const double n = double(pr.steps * pr.p_train);
     bytes += 8.0 * (3.0 * double(L) * double(s) * n + 6.0 * double(L) * n * n * double(exact ? 1 : th.replicas + 1));
@@ -453,7 +509,7 @@ averaged solve_theory(const problem& pr, const theory_options& th, std::uint64_t
     for (const auto& f : out.mean.f) out.f_se.push_back(xt::zeros_like(f));
     return out;
   }
-  const bool exact = th.solver == "exact" || (th.solver == "auto" && linear);
+  const bool exact = th.solver == "exact" || (th.solver == "auto" && linear && !pr.update.entrywise());
   if (exact && !linear)
     throw usage_error("--solver = exact: the exact closure needs linear activations and no layer norm (" + Decl::describe() + "); use --solver particles");
   solver_options so;
@@ -465,8 +521,8 @@ averaged solve_theory(const problem& pr, const theory_options& th, std::uint64_t
   so.damping = th.damping;
   so.max_iterations = th.max_iterations;
   so.keep_two_time = th.two_time;
-  so.spike_moments = !pred_steps.empty();
-  out.solver = exact ? "exact-linear" : "particles";
+  so.spike_moments = !pred_steps.empty() && pr.update.plain();  // the outlier theory is GD/SGD's
+  out.solver = exact ? "exact-linear" : pr.update.entrywise() ? "particles-pairwise" : "particles";
   out.particles = so.particles;
   // under mpirun (spread_ranks): replica r on rank r mod K, gathered on rank 0 in replica order. A
   // single replica (the exact closure, or --replicas 1) is solved on rank 0 alone, with no gather.
@@ -714,7 +770,7 @@ theory_result run_theory(Decl, const run_config& cfg_in, const theory_options& t
   cfg_in.validate();
   run_config cfg = with_depth<Decl>(cfg_in);
   th.validate();
-  check_theory_config(cfg);
+  check_theory_config(cfg, false);
   constexpr bool linear = chain ? all_linear<Decl>() : linear_declaration<Decl>;
   if (th.solver == "exact" && !linear)
     throw usage_error("--solver = exact: the exact closure needs linear activations and no layer norm (" + Decl::describe() + "); use --solver particles");
@@ -730,6 +786,7 @@ theory_result run_theory(Decl, const run_config& cfg_in, const theory_options& t
     bs = std::move(b);
     eff = std::move(e);
   }
+  check_theory_optimizer(cfg, chain, chain ? eff.lazy : bs->coefficients.lazy, rule.table.entrywise_given, th);
   const problem pr = make_problem(cfg, data, eff);
   io::require_memory(estimate_theory_bytes<Decl>(pr, th, bs ? &*bs : nullptr), "--particles = " + std::to_string(th.particles),
                      "lower --particles, --steps, --samples, --test-samples or --depth");
@@ -805,6 +862,11 @@ theory_result run_theory(Decl, const run_config& cfg_in, const theory_options& t
   if (sol.mean.train_loss.empty()) {  // nothing finished: the record says why
     rec.write();
     return res;
+  }
+  if (!pr.update.plain()) {
+    j["optimizer_theory"] = pr.update.entrywise()
+        ? "entrywise: the pairwise closure (docs/optimizers.md §5), O(S²) per step per hidden weight; no outlier predictions"
+        : "linear: the GD closure with its update terms re-weighted by c(t, s) and W(0)'s parts by d^t (docs/optimizers.md §5); no outlier predictions";
   }
   j["solver"] = {{"kind", sol.solver}, {"particles", sol.particles}, {"replicas", sol.replicas}, {"replica_threads", sol.threads},
                  {"iterations", sol.mean.iterations}, {"residuals", io::numbers(sol.mean.residuals)},

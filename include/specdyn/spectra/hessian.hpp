@@ -61,17 +61,29 @@ class hessian {
     ad::program<Decl>::reverse_tangent(net_.params(), v, x_, ws_, tw_, hv);
   }
 
-  /// y = Λ^{1/2} H Λ^{1/2} x on flattened weights.
+  /// Replaces Λ by an entrywise preconditioner: inverse[i] holds P⁻¹'s diagonal for parameter i
+  /// (its shape), so that top_eigenvalue() is λ_max(P⁻¹H) = λ_max(P^{-1/2} H P^{-1/2}) — for Adam
+  /// with P = (√v̂ + ε)/rate, the preconditioned sharpness of Cohen et al. (2022).
+  void set_entrywise_preconditioner(const weights& inverse) {
+    entry_.resize(inverse.size());
+    for (std::size_t i = 0; i < inverse.size(); ++i) {
+      entry_[i] = inverse[i];
+      for (auto& v : entry_[i]) v = std::sqrt(v);
+    }
+  }
+
+  /// y = Λ^{1/2} H Λ^{1/2} x on flattened weights (P^{-1/2} H P^{-1/2} x with an entrywise preconditioner).
   void apply_preconditioned(const double* x, double* y) {
+    auto c = [this](std::size_t i, std::size_t k) { return entry_.empty() ? precond_[i] : entry_[i].data()[k]; };
     std::size_t off = 0;
     for (std::size_t i = 0; i < v_.size(); ++i) {
-      for (std::size_t k = 0; k < v_[i].size(); ++k) v_[i].data()[k] = precond_[i] * x[off + k];
+      for (std::size_t k = 0; k < v_[i].size(); ++k) v_[i].data()[k] = c(i, k) * x[off + k];
       off += v_[i].size();
     }
     hvp(v_, hv_);
     off = 0;
     for (std::size_t i = 0; i < hv_.size(); ++i) {
-      for (std::size_t k = 0; k < hv_[i].size(); ++k) y[off + k] = precond_[i] * hv_[i].data()[k];
+      for (std::size_t k = 0; k < hv_[i].size(); ++k) y[off + k] = c(i, k) * hv_[i].data()[k];
       off += hv_[i].size();
     }
   }
@@ -89,6 +101,7 @@ class hessian {
   ad::workspace<Decl> ws_;
   ad::tangent_workspace<Decl> tw_;
   weights v_, hv_;
+  weights entry_;  // √P⁻¹ entrywise (empty: the per-tensor Λ^{1/2})
   std::vector<double> precond_;
   std::size_t dim_ = 0;
 };
