@@ -99,6 +99,83 @@ TEST_CASE("on a tanh chain the block march agrees with the chain march within Mo
   CHECK(std::abs(ma - mc) < 4 * std::hypot(sa, sc));
 }
 
+namespace {
+// a two-layer linear network with a bias: every update stays in the span of W0's D columns, the
+// bias and the readout, so a network started with an orthogonal [W0, b, wᵀ] at the limit's Gram
+// follows the infinite-width trajectory exactly, at any width N ≥ D + 2 (docs/optimizers.md §5.1)
+inline constexpr auto two_layer_bias = dsl::network(dsl::input, dsl::dense | dsl::bias | dsl::linear, dsl::readout);
+}  // namespace
+
+TEST_CASE("momentum and Nesterov in the block closure: a chain's exact closure, and a biased net started at the limit's Gram",
+          "[dmft][blocks][optimizers]") {
+  for (auto kind : {dmft::update_rule::kind::momentum, dmft::update_rule::kind::nesterov}) {
+    INFO((kind == dmft::update_rule::kind::momentum ? "heavy ball" : "Nesterov"));
+    {  // on a chain: the block closure = the chain solver, both exact (design)
+      using D = std::remove_cvref_t<decltype(models::deep_linear3)>;
+      auto b = setup(models::deep_linear3, "mup", 12, 1, 1.5, 0.05);
+      b.pr.update.how = kind;
+      b.pr.update.mu = 0.7;
+      dmft::solver_options o;
+      o.kind = dmft::innovations::design;
+      o.particles = dmft::design_particles(2, b.pr.p_all(), b.pr.outputs(), b.pr.steps);
+      const auto chain = dmft::particle_solver<D>(b.pr, o).solve(0);
+      const auto blocks = solve_blocks<D>(b, dmft::innovations::design);
+      CHECK(curve_error(blocks.train_loss, chain.train_loss) < exact_agreement);
+      CHECK(curve_error(blocks.test_loss, chain.test_loss) < exact_agreement);
+      auto gd = setup(models::deep_linear3, "mup", 12, 1, 1.5, 0.05);
+      CHECK(curve_error(chain.train_loss, solve_blocks<D>(gd, dmft::innovations::design).train_loss) > 1e-2);  // momentum mattered
+    }
+    {  // a bias (the block closure's velocity-form updates of biases and of the readout)
+      using D = std::remove_cvref_t<decltype(two_layer_bias)>;
+      const double gamma0 = 1.5, lr = 0.1;
+      auto b = setup(two_layer_bias, "mup", 15, 1, gamma0, lr);
+      b.pr.update.how = kind;
+      b.pr.update.mu = 0.8;
+      const auto theory = solve_blocks<D>(b, dmft::innovations::design);
+      run_config cfg;
+      cfg.steps = 15;
+      cfg.samples = 6;
+      cfg.test_samples = 3;
+      cfg.dim = 12;
+      const auto data = make_data(cfg);  // the data setup() used
+      const std::size_t dim = 12;
+      for (std::size_t n : {dim + 2, std::size_t(40)}) {
+        auto net = bind(two_layer_bias, dsl::mup, {.D = dim, .N = n, .C = 1}, {.gamma0 = gamma0, .sigma = 1.0, .eta = lr, .seed = 4});
+        // columns 0..D−1: W0, D: the bias, D+1: the readout, each √N × its raw initial std × an orthonormal column
+        rng gen(17, rng::stream::weights, 5);
+        matrix q({n, dim + 2});
+        for (auto& v : q) v = gen.normal();
+        for (std::size_t j = 0; j < dim + 2; ++j) {
+          for (std::size_t k = 0; k < j; ++k) {
+            double dot = 0;
+            for (std::size_t i = 0; i < n; ++i) dot += q(i, j) * q(i, k);
+            for (std::size_t i = 0; i < n; ++i) q(i, j) -= dot * q(i, k);
+          }
+          double norm = 0;
+          for (std::size_t i = 0; i < n; ++i) norm += q(i, j) * q(i, j);
+          for (std::size_t i = 0; i < n; ++i) q(i, j) /= std::sqrt(norm);
+        }
+        const auto& info = net.parameter_info();
+        REQUIRE(info.size() == 3);
+        auto& w = net.params().w;
+        for (std::size_t i = 0; i < n; ++i) {
+          const double r = std::sqrt(double(n));
+          for (std::size_t j = 0; j < dim; ++j) w[0](i, j) = r * net.init_std(0) * q(i, j);
+          w[1].data()[i] = r * net.init_std(1) * q(i, dim);
+          w[2](0, i) = r * net.init_std(2) * q(i, dim + 1);
+        }
+        optimizer_options oo;
+        oo.kind = kind == dmft::update_rule::kind::momentum ? optimizer_kind::momentum : optimizer_kind::nesterov;
+        oo.momentum = 0.8;
+        trainer tr(net, data, {.steps = 15, .centre = true, .optimizer = oo});
+        tr.run();
+        INFO("N = " << n);
+        CHECK(curve_error(tr.train_loss(), theory.train_loss) < exact_agreement);
+      }
+    }
+  }
+}
+
 TEST_CASE("linear residual networks at t = 0: Φ, G and the NTK of the closed form", "[dmft][blocks]") {
   // h¹ = W⁰x, h^{ℓ+1} = (I + m X_ℓ) h^ℓ: Φ(h^ℓ) = q^{ℓ−1} σ² K^x with q = 1 + m²σ², the backward
   // kernels G(h^ℓ) = σ² q^{L+1−ℓ}, and K(0) = K^x [2σ² q^L + L m² σ⁴ q^{L−1}] in μP (κ = 1).

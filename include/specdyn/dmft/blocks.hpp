@@ -373,7 +373,7 @@ struct closure<dsl::dense_layer<Act, Num, Den, Bias, HasAct>, First> {
     std::vector<std::vector<matrix>> phi, G, r_a, r_g;             // [t][s]
     particle_field chi, post, adj_in;
     matrix dphi, dphi_lazy, g, g_lazy;
-    std::vector<double> bias, bias0;                               // s_b b(t), s_b b(0) per particle
+    std::vector<double> bias, bias0, bias_v;                       // s_b b(t), s_b b(0) per particle; the bias velocity (momentum)
     matrix g_hat, y_bar, z_hat;                                    // spike histories [S, T·P_train]
     std::vector<matrix> input_response;                            // input weight: σ²⟨∂ĝ(s)/∂u⟩ [P, P]
   };
@@ -450,10 +450,11 @@ struct closure<dsl::dense_layer<Act, Num, Den, Bias, HasAct>, First> {
       const bool resp = !split || pass == 0, upd = !split || pass == 1;
       for (std::size_t s = 0; s < t; ++s) {
         const matrix& phi_prev = First ? cx.kx : st.phi[t][s];
+        const double k = pc.coef * cx.pr.update.weight(t, s);  // momentum: c(t, s) (1 for GD, exactly)
         for (std::size_t mu = 0; mu < P; ++mu)
           for (std::size_t c = 0; c < cx.C; ++c)
             for (std::size_t a = 0; a < P; ++a)
-              m(mu, c * P + a) = (resp && !First ? st.r_a[t][s](mu, c * P + a) : 0.0) + (upd ? pc.coef * phi_prev(mu, a) * cx.delta[s](c, a) : 0.0);
+              m(mu, c * P + a) = (resp && !First ? st.r_a[t][s](mu, c * P + a) : 0.0) + (upd ? k * phi_prev(mu, a) * cx.delta[s](c, a) : 0.0);
         blas::gemm(false, true, 1.0, st.g_hist[s], m, 1.0, st.chi.v);
       }
       if (split && pass == 0)
@@ -499,12 +500,20 @@ struct closure<dsl::dense_layer<Act, Num, Den, Bias, HasAct>, First> {
       const auto r = st.u.stein(contracted, 0, cx.centre);  // the input source is constant in time
       st.input_response[t] = pc.v * matrix(xt::view(r[0], xt::all(), xt::range(0, cx.Pt)));
     }
-    if constexpr (Bias) {  // b(t+1) = b(t) + c_b Σ_{c,α} Δ^c_α(t) ĝ^c_α(t)
+    if constexpr (Bias) {  // b(t+1) = b(t) + c_b Σ_{c,α} Δ^c_α(t) ĝ^c_α(t)   (momentum: its velocity form)
+      const bool plain = cx.pr.update.plain();
+      const auto [ca, cb] = cx.pr.update.step_form();
+      if (!plain && st.bias_v.size() != S) st.bias_v.assign(S, 0.0);
       for (std::size_t i = 0; i < S; ++i) {
         double s = 0;
         for (std::size_t c = 0; c < cx.C; ++c)
           for (std::size_t a = 0; a < cx.Pt; ++a) s += cx.delta[t](c, a) * st.g(i, c * P + a);
-        st.bias[i] += st.bias_pc.coef * s;
+        if (plain) {
+          st.bias[i] += st.bias_pc.coef * s;
+        } else {
+          st.bias_v[i] = cx.pr.update.mu * st.bias_v[i] + s;
+          st.bias[i] += st.bias_pc.coef * (ca * s + cb * st.bias_v[i]);
+        }
       }
     }
     if constexpr (First) {
@@ -524,11 +533,12 @@ struct closure<dsl::dense_layer<Act, Num, Den, Bias, HasAct>, First> {
         for (std::size_t s = 0; s <= t; ++s) {
           if (!resp && s == t) continue;
           const matrix& gn = st.G[t][s];
+          const double k = s < t ? pc.coef * cx.pr.update.weight(t, s) : 0.0;
           for (std::size_t bi = 0; bi < B; ++bi)
             for (std::size_t a = 0; a < P; ++a) {
               double v = resp ? st.r_g[t][s](bi, a) : 0.0;
               if (upd && s < t)
-                for (std::size_t cp = 0; cp < cx.C; ++cp) v += pc.coef * pc.rho * gn(bi, cp * P + a) * cx.delta[s](cp, a);
+                for (std::size_t cp = 0; cp < cx.C; ++cp) v += k * pc.rho * gn(bi, cp * P + a) * cx.delta[s](cp, a);
               q(bi, a) = v;
             }
           blas::gemm(false, true, 1.0, st.a_hist[s], q, 1.0, st.adj_in.v);
@@ -611,7 +621,7 @@ struct closure<dsl::layernorm_block<Gain>, First> {
   struct state {
     std::size_t index = 0;
     param_coefficients pc;
-    std::vector<double> gain;                  // γ_i(t) per particle (1 at t = 0)
+    std::vector<double> gain, gain_v;          // γ_i(t) per particle (1 at t = 0); its velocity (momentum)
     matrix xhat, xhat_lazy;                    // [S, P]
     std::vector<double> rstd, rstd_lazy;       // 1/√(var + ε) per sample
     particle_field out, adj_in;
@@ -674,11 +684,19 @@ struct closure<dsl::layernorm_block<Gain>, First> {
       const matrix k = cx.gram(gx, gx);
       for (std::size_t a = 0; a < cx.B; ++a)
         for (std::size_t b = 0; b < cx.B; ++b) cx.ntk[t](a, b) += st.pc.kappa * k(a, b);
+      const bool plain = cx.pr.update.plain();
+      const auto [ca, cb] = cx.pr.update.step_form();
+      if (!plain && st.gain_v.size() != cx.S) st.gain_v.assign(cx.S, 0.0);
       for (std::size_t i = 0; i < cx.S; ++i) {
         double s = 0;
         for (std::size_t c = 0; c < cx.C; ++c)
           for (std::size_t a = 0; a < cx.Pt; ++a) s += cx.delta[t](c, a) * gx(i, c * cx.P + a);
-        st.gain[i] += st.pc.coef * s;
+        if (plain) {
+          st.gain[i] += st.pc.coef * s;
+        } else {  // momentum: the velocity form of the step
+          st.gain_v[i] = cx.pr.update.mu * st.gain_v[i] + s;
+          st.gain[i] += st.pc.coef * (ca * s + cb * st.gain_v[i]);
+        }
       }
     }
     return st.adj_in;
@@ -763,6 +781,8 @@ class block_solver<dsl::network_decl<Blocks...>> {
       : pr_(pr), opt_(opt), co_(std::move(co)), info_(std::move(info)), depth_(depth) {
     require(!co_.lazy, "gamma0_eff", 0, "the lazy limit is solved by block_lazy_solve, not by particles");
     require(pr.p_train >= 1 && pr.p_train <= pr.p_all(), "training samples", pr.p_train, "must be in 1..P");
+    require(pr.update.decay == 1.0 && !pr.update.entrywise(), "optimizer", 0,
+            "the block closure is derived for GD, heavy ball and Nesterov (no weight decay, no entrywise optimizer)");
     if (opt.how != scheme::march)
       throw usage_error("--scheme = alternating: block declarations are solved by the causal march only; use --scheme march");
   }
@@ -792,7 +812,7 @@ class block_solver<dsl::network_decl<Blocks...>> {
     const std::size_t last_pop = w.pop;
     const param_coefficients ro = co_.params.at(w.param);
     gaussian_source readout_src(cx.C, cx.S, true);
-    matrix wr, w0, a_prev;  // ĝ_w = w [S, C] and its initial value
+    matrix wr, w0, a_prev, wr_v;  // ĝ_w = w [S, C], its initial value, the previous a, the readout's velocity (momentum)
     particle_field adj_last;
     adj_last.v = matrix({cx.S, cx.B});
     adj_last.lazy = matrix({cx.S, cx.B});
@@ -807,8 +827,15 @@ class block_solver<dsl::network_decl<Blocks...>> {
         cx.check_psd(readout_src.extend({ro.v * xt::eye<double>(cx.C)}), "the readout's source", 0);
         wr = readout_src.sample(0, cx.pops[last_pop].next(cx.C));
         w0 = wr;
-      } else {
+      } else if (pr_.update.plain()) {
         blas::gemm(false, true, ro.coef, a_prev, cx.delta[t - 1], 1.0, wr);
+      } else {  // momentum: v ← μ v + a Δᵀ, ĝ_w += c_L (a_g · grad + b_g · v)
+        const auto [ca, cb] = pr_.update.step_form();
+        matrix grad({cx.S, cx.C});
+        blas::gemm(false, true, 1.0, a_prev, cx.delta[t - 1], 0.0, grad);
+        if (wr_v.size() == 0) wr_v = xt::zeros_like(grad);
+        wr_v = pr_.update.mu * wr_v + grad;
+        wr += ro.coef * (ca * grad + cb * wr_v);
       }
       a_prev = last.v;
       matrix f({cx.C, cx.P});

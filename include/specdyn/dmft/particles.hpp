@@ -36,6 +36,7 @@
 #include "specdyn/data/rng.hpp"
 #include "specdyn/io/signals.hpp"
 #include "specdyn/spectra/lanczos.hpp"
+#include "specdyn/spectra/singular.hpp"
 
 namespace specdyn::dmft {
 
@@ -108,6 +109,9 @@ struct solution {
   double min_conditional_eigenvalue = INFINITY;  // relative to the marginal scale; < 0 only by rounding
   kernel_store kernels;                    // full two-time kernels when keep_two_time
   std::vector<spike_grams> spikes;         // per weight i = 0..L−1 when spike_moments
+  /// Entrywise optimizers: the top singular values of each hidden weight's update ΔW_eff(T) =
+  /// (ηγ0κ/S) M(T) (in the units of the network's W_eff, whose bulk edge is 2σ), weights 1..L−1.
+  std::vector<std::vector<double>> update_top_sv;
   /// Block declarations (dmft/blocks.hpp): the matrix weights below the readout that g_tt, spikes
   /// (and phi_tt shifted by one) belong to; empty for chains (W0 … W(L−1)). Also K(t) over all points.
   struct weight_meta {
@@ -725,6 +729,9 @@ class particle_solver {
       }
     }
     if (spikes) out.spikes = spike_moments(sh, phi, wr);
+    if (ew && T > 0)
+      for (std::size_t wi = 1; wi < L; ++wi)
+        out.update_top_sv.push_back(spectra::top_singular(matrix((coef(wi) * double(pt) * inv_s) * ews[wi].M), update_top_k).values);
   }
 
   /// The spike Gram matrices per weight (see spike_grams). ⟨φφ⟩ and ⟨ĝĝ⟩ are read off the kernel
@@ -867,6 +874,7 @@ class particle_solver {
     }
   }
 
+  static constexpr std::size_t update_top_k = 8;  // singular values of an entrywise update recorded per hidden weight
   problem pr_;  // owned: a copy of the data (small at fixed P), so a temporary problem cannot dangle
   solver_options opt_;
   std::size_t p_ = 0, c_ = 1, b_ = 1;

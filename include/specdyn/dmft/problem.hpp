@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include <xtensor/xtensor.hpp>
@@ -36,6 +37,11 @@ struct update_rule {
   [[nodiscard]] bool entrywise() const { return how == kind::sign || how == kind::adam || how == kind::pairwise_gd; }
   /// d^t: what is left of W(0) at step t.
   [[nodiscard]] double retained(std::size_t t) const { return decay == 1.0 ? 1.0 : std::pow(decay, double(t)); }
+  /// The step taken at r in velocity form, a·g(r) + b·v(r) with v(r) = μ v(r−1) + g(r): GD (1, 0),
+  /// heavy ball (0, 1), Nesterov (1, μ) — for parameters whose update the solvers accumulate step by step.
+  [[nodiscard]] std::pair<double, double> step_form() const {
+    return how == kind::momentum ? std::pair{0.0, 1.0} : how == kind::nesterov ? std::pair{1.0, mu} : std::pair{1.0, 0.0};
+  }
   /// c(t, s) for s < t (linear kinds): the weight of step s's gradient in W(t), Σ_{r=s}^{t−1} d^{t−1−r} k(r − s)
   /// with k(j) the share of g(s) in the step taken at s + j: GD δ_j0, heavy ball μ^j, Nesterov δ_j0 + μ^{j+1}.
   [[nodiscard]] double weight(std::size_t t, std::size_t s) const {

@@ -10,6 +10,7 @@
 
 #include "specdyn/core.hpp"
 
+#include <algorithm>
 #include <thread>
 
 #include <chrono>
@@ -94,6 +95,7 @@ struct averaged {
   std::string status = "completed", message;  // interrupted: the replicas finished before the signal
   int signal = 0;
   std::vector<layer_prediction> spectra;
+  std::vector<std::vector<double>> update_top_sv_se;  // entrywise optimizers: standard errors of mean.update_top_sv
   double spectra_seconds = 0;  // time of the two-level spectral predictions
   double spectral_cut = 0;     // the Gram cut used
 };
@@ -175,7 +177,7 @@ SPECDYN_CORE_FN void check_theory_config(const run_config& cfg, bool outliers)
 #endif
 
 /// Refuses, with one sentence, an optimizer whose theory is not derived for this declaration/rule
-/// (docs/optimizers.md §5): everything but GD for block declarations, weight decay and entrywise
+/// (docs/optimizers.md §5): weight decay and entrywise optimizers for block declarations, weight decay and entrywise
 /// optimizers in the lazy limit, entrywise optimizers under a rule with its own gradient exponents,
 /// with the exact closure or the alternating scheme.
 SPECDYN_CORE_FN void check_theory_optimizer(const run_config& cfg, bool chain, bool lazy, bool own_gradient_exponents, const theory_options& th)
@@ -184,9 +186,9 @@ SPECDYN_CORE_FN void check_theory_optimizer(const run_config& cfg, bool chain, b
   const update_rule u = update_of(cfg);
   if (u.plain()) return;
   const std::string opt = "--optimizer = " + cfg.optimizer_tag() + ": ";
-  if (!chain)
-    throw usage_error(opt + "the theory of optimizers other than SGD is derived for chains of dense layers (mlp*, deep_linear*) so far, not for " +
-                      cfg.model + "; use --optimizer sgd (docs/optimizers.md §5)");
+  if (!chain && (u.decay != 1.0 || u.entrywise()))
+    throw usage_error(opt + "for block declarations (" + cfg.model + ") the theory is derived for sgd, momentum and nesterov without weight decay; "
+                      "Adam, sign descent and weight decay are derived for chains of dense layers (mlp*, deep_linear*) — docs/optimizers.md §5");
   if (lazy && (u.decay != 1.0 || u.entrywise()))
     throw usage_error(opt + "in the lazy limit (γ0_eff → 0, e.g. --param ntk without --width) only GD and momentum are derived; give --width N or use --optimizer momentum");
   if (!u.entrywise()) return;
@@ -660,6 +662,25 @@ averaged solve_theory(const problem& pr, const theory_options& th, std::uint64_t
       out.mean.g_tt[l][t] = gm;
     }
   }
+  const bool same_update_sv = !reps.empty() && std::all_of(reps.begin(), reps.end(), [&](const solution& s) {
+    if (s.update_top_sv.size() != reps[0].update_top_sv.size()) return false;  // (not carried between MPI ranks)
+    for (std::size_t w = 0; w < s.update_top_sv.size(); ++w)
+      if (s.update_top_sv[w].size() != reps[0].update_top_sv[w].size()) return false;
+    return true;
+  });
+  if (same_update_sv && !reps[0].update_top_sv.empty()) {  // entrywise: the update's singular values, mean ± se over replicas
+    const double R = double(reps.size());
+    out.mean.update_top_sv = reps[0].update_top_sv;
+    out.update_top_sv_se = reps[0].update_top_sv;
+    for (std::size_t w = 0; w < out.mean.update_top_sv.size(); ++w)
+      for (std::size_t k = 0; k < out.mean.update_top_sv[w].size(); ++k) {
+        double m = 0, v = 0;
+        for (const auto& s : reps) m += s.update_top_sv[w][k] / R;
+        for (const auto& s : reps) v += (s.update_top_sv[w][k] - m) * (s.update_top_sv[w][k] - m);
+        out.mean.update_top_sv[w][k] = m;
+        out.update_top_sv_se[w][k] = R > 1 ? std::sqrt(v / (R - 1) / R) : stats::nan;
+      }
+  }
   out.mean.min_conditional_eigenvalue = INFINITY;
   for (const auto& s : reps) out.mean.min_conditional_eigenvalue = std::min(out.mean.min_conditional_eigenvalue, s.min_conditional_eigenvalue);
   if (so.spike_moments && out.status == "completed") {  // an interrupted run keeps its losses, not predictions
@@ -862,6 +883,15 @@ theory_result run_theory(Decl, const run_config& cfg_in, const theory_options& t
   if (sol.mean.train_loss.empty()) {  // nothing finished: the record says why
     rec.write();
     return res;
+  }
+  if (!sol.mean.update_top_sv.empty()) {
+    io::json u = io::json::object();
+    for (std::size_t w = 0; w < sol.mean.update_top_sv.size(); ++w)
+      u["W" + std::to_string(w + 1)] = {{"top_singular_values", io::numbers(sol.mean.update_top_sv[w])},
+                                        {"stderr", io::numbers(sol.update_top_sv_se[w])}};
+    u["meaning"] = "top singular values of the hidden weight's update W_eff(T) − W_eff(0) at N = ∞ (the pairwise state (ηγ0κ/S) M); "
+                   "W_eff's initial bulk edge is 2σ (docs/optimizers.md §7)";
+    j["update_spectra"] = u;
   }
   if (!pr.update.plain()) {
     j["optimizer_theory"] = pr.update.entrywise()
