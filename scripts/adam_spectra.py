@@ -22,7 +22,7 @@ ap.add_argument("--out", default="runs/optimizers/spectra")
 ap.add_argument("--widths", default="256,512,1024,2048")
 ap.add_argument("--samples", type=int, default=128)
 ap.add_argument("--steps", type=int, default=200)
-ap.add_argument("--adam-lr", default="0.02")
+ap.add_argument("--adam-lr", default="0.035")
 ap.add_argument("--theory", action="store_true", help="also solve the pairwise theory (Adam only) and compare ΔX's top singular values")
 ap.add_argument("--particles", default="4000")
 ap.add_argument("--no-run", action="store_true", help="only analyse existing records")
@@ -44,7 +44,8 @@ if a.theory and not a.no_run:
 rows = []
 for name in RUNS:
     for n in widths:
-        rec = sr.load(glob.glob(f"{a.out}/{name}/*_N{n}_*.json")[0])
+        lr = RUNS[name][RUNS[name].index("--lr") + 1]
+        rec = sr.load(glob.glob(f"{a.out}/{name}/*_N{n}_*_lr{lr}_*.json")[0])
         s = rec["spectra"]["W1"]
         x0, xt = rec["weights"]["W1"]["initial"], rec["weights"]["W1"]["final"]  # W_eff: entries σ/√N at t = 0
         sv_dx = np.linalg.svd(xt - x0, compute_uv=False)

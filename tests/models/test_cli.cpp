@@ -592,3 +592,33 @@ TEST_CASE("optimizers and the coordinate check through the CLI: records name the
     }
   }
 }
+
+TEST_CASE("the theory of optimizers through the CLI: records say which closure ran, Adam's update spectra and its "
+          "preconditioned sharpness",
+          "[cli][optimizers]") {
+  const fs::path out = scratch() / "optim_theory";
+  const std::string common = "--model mlp3_tanh --dim 8 --samples 6 --test-samples 4 --steps 4 --quiet --spectra-every 0 --out ";
+  // heavy ball: the GD closure re-weighted; Adam: the pairwise closure with its update's singular values
+  REQUIRE(run("theory " + common + (out / "mom").string() + " --optimizer momentum --particles 500 --replicas 2").code == 0);
+  const json m = read_json(only_record(out / "mom"));
+  CHECK(m["solver"]["kind"] == "particles");
+  CHECK(m["optimizer_theory"].get<std::string>().rfind("linear", 0) == 0);
+  REQUIRE(run("theory " + common + (out / "adam").string() + " --optimizer adam --lr 0.05 --particles 400 --replicas 2").code == 0);
+  const json a = read_json(only_record(out / "adam"));
+  CHECK(a["solver"]["kind"] == "particles-pairwise");
+  const auto sv = a["update_spectra"]["W1"]["top_singular_values"];
+  REQUIRE(sv.size() == 8);
+  for (std::size_t k = 1; k < sv.size(); ++k) CHECK(sv[k].get<double>() <= sv[k - 1].get<double>());  // descending
+  CHECK(sv[0].get<double>() > 0);
+  // the losses fall under both (the closures train)
+  CHECK(a["train_loss"].back().get<double>() < a["train_loss"].front().get<double>());
+  CHECK(m["train_loss"].back().get<double>() < m["train_loss"].front().get<double>());
+  // a finite-width Adam run records λ_max(P⁻¹H) (NaN before the first step) with the threshold (2 + 2β1)/(1 − β1)
+  REQUIRE(run("train " + common + (out / "net").string() + " --width 64 --optimizer adam --lr 0.05 --hessian-every 2 --beta1 0.8").code == 0);
+  const json t = read_json(only_record(out / "net"));
+  const auto& pre = t["sharpness"]["preconditioned"];
+  CHECK(std::abs(pre["threshold"].get<double>() - 18.0) < 1e-12);  // (2 + 1.6)/0.2
+  REQUIRE(pre["top"].size() == 3);                                   // steps 0, 2, 4
+  CHECK(pre["top"][0].is_null());
+  CHECK(pre["top"][2].get<double>() > 0);
+}
