@@ -19,6 +19,8 @@ CASES = [
     ["theory", "--model", "mlp3_tanh", "--param", "ntk", "--width", "512", "--particles", "600", "--replicas", "2"],
     ["theory", "--model", "resnet_tanh", "--depth", "2", "--particles", "600", "--replicas", "2"],
     ["theory", "--model", "mlp3_bias", "--particles", "600", "--replicas", "2"],
+    ["theory", "--model", "preln_resnet", "--depth", "2", "--particles", "600", "--replicas", "2"],
+    ["theory", "--model", "resnet_linear", "--depth", "3", "--lr", "0.1"],
     ["train", "--model", "mlp3_tanh", "--width", "64"],
     ["train", "--model", "mlp3_tanh", "--width", "64", "--optimizer", "adam", "--lr", "0.05"],
 ]

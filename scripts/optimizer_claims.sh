@@ -47,6 +47,10 @@ for sec in "${sections[@]}"; do
                 "adam --lr 0.02 --steps 20 --particles 4000" "sign --lr 0.01 --steps 20 --particles 4000" \
                 "adam --lr 0.05 --steps 30 --particles 4000" "sign --lr 0.03 --steps 30 --particles 4000"; do
       "$S" compare "${common[@]}" --optimizer $spec --out "$OUT/theory"
+    done
+    for spec in "mlp3_bias --param mup" "resnet_tanh --param depth_mup --depth 4" "preln_resnet --param depth_mup --depth 2"; do
+      "$S" compare --model $spec --optimizer adam --lr 0.05 --dim 8 --samples 8 --test-samples 4 --steps 20 \
+        --widths 256,512,1024,2048 --seeds 8 --particles 2000 --replicas 4 --spectra-every 0 --quiet --out "$OUT/theory_blocks"
     done ;;
   eos)  # §6: Adam's preconditioned sharpness λ_max(P⁻¹H) against (2 + 2β1)/(1 − β1), full batch (≈ 4 min)
     for lr in 0.1 0.3 1; do

@@ -14,6 +14,8 @@
 #include "deep_linear3.hpp"
 #include "dmft_support.hpp"
 #include "mlp3_tanh.hpp"
+#include "mlp3_relu.hpp"
+#include "mlp4_tanh.hpp"
 #include "two_layer_linear.hpp"
 #include "specdyn/stats.hpp"
 
@@ -23,6 +25,8 @@ using namespace specdyn::testing;
 namespace {
 using two_layer = std::remove_cvref_t<decltype(models::two_layer_linear)>;
 using tanh3 = std::remove_cvref_t<decltype(models::mlp3_tanh)>;
+using tanh4 = std::remove_cvref_t<decltype(models::mlp4_tanh)>;
+using relu3 = std::remove_cvref_t<decltype(models::mlp3_relu)>;
 using dl3 = std::remove_cvref_t<decltype(models::deep_linear3)>;
 
 task_data small_task(std::size_t d, std::size_t p, std::size_t c, std::uint64_t seed) {
@@ -175,6 +179,32 @@ TEST_CASE("the pairwise solver with U = Ĝ reproduces the kernel form of GD on t
     INFO("C = " << c);
     CHECK(worst < 1e-10);
     CHECK(gd.train_loss.back() < 0.9 * gd.train_loss.front());  // it learned something
+  }
+  {  // two hidden weights
+    const task_data data = small_task(6, 5, 1, 22);
+    auto pr = make_problem<tanh4>(data, 1.0, 0.6, 8, "mup", 1.5);
+    dmft::solver_options o;
+    o.particles = 600;
+    const auto gd = dmft::particle_solver<tanh4>(pr, o).solve(5);
+    pr.update.how = dmft::update_rule::kind::pairwise_gd;
+    const auto pw = dmft::particle_solver<tanh4>(pr, o).solve(5);
+    double worst = 0;
+    for (std::size_t t = 0; t <= pr.steps; ++t) worst = std::max(worst, rel_err(pw.f[t], gd.f[t]));
+    INFO("mlp4_tanh: worst " << worst);
+    CHECK(worst < 1e-9);
+  }
+  {  // ReLU
+    const task_data data = small_task(6, 5, 1, 23);
+    auto pr = make_problem<relu3>(data, 1.0, 0.6, 8, "mup", 1.5);
+    dmft::solver_options o;
+    o.particles = 600;
+    const auto gd = dmft::particle_solver<relu3>(pr, o).solve(5);
+    pr.update.how = dmft::update_rule::kind::pairwise_gd;
+    const auto pw = dmft::particle_solver<relu3>(pr, o).solve(5);
+    double worst = 0;
+    for (std::size_t t = 0; t <= pr.steps; ++t) worst = std::max(worst, rel_err(pw.f[t], gd.f[t]));
+    INFO("mlp3_relu: worst " << worst);
+    CHECK(worst < 1e-9);
   }
 }
 

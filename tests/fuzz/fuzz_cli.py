@@ -300,8 +300,10 @@ def main():
         add(f"outliers --optimizer {opt} (no outlier theory)", BASE["outliers"] + ["--optimizer", opt])
     add("outliers sgd with weight decay (no outlier theory)", BASE["outliers"] + ["--weight-decay", "0.01"])
     for cmd in ("theory", "compare"):
-        for opt in ("adam", "adamw", "sign"):
-            add(f"{cmd} --optimizer {opt} on a block declaration", with_flag(BASE[cmd], "--model", "resnet_tanh") + ["--optimizer", opt])
+        add(f"{cmd} adamw with decay on a block declaration",
+            with_flag(BASE[cmd], "--model", "resnet_tanh") + ["--optimizer", "adamw", "--weight-decay", "0.1"])
+        add(f"{cmd} adam --solver exact on a linear block declaration",
+            with_flag(BASE[cmd], "--model", "resnet_linear") + ["--optimizer", "adam", "--solver", "exact"])
         add(f"{cmd} momentum + weight decay on a block declaration",
             with_flag(BASE[cmd], "--model", "resnet_tanh") + ["--optimizer", "momentum", "--weight-decay", "0.1"])
         for v in FLOAT_BAD + ["1", "-0.1"]:

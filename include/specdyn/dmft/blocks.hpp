@@ -63,6 +63,10 @@ struct param_coefficients {
   double rho = 1;     // weights: N_B/N_A
   double nu_in = 1, nu_out = 1;
   double kappa = 0;   // NTK weight: K = Σ κ (G ⊙ Φ), κ = P ν_B coef/(η γ) (readout: P ν_L coef/(η γ))
+  // entrywise optimizers: the network's gradient scale s_i over the raw gradient's in the closure's
+  // units, a = s_i γ N / s (readout: s_i / s); the pairwise update is coef·P·a·U with Adam's ε × a
+  // (docs/optimizers.md §5.2): 1 for plain weights, m_L inside residual branches
+  double entrywise = 1;
 };
 
 /// The whole table, plus γ (γ0_eff), the readout's output factor ν_L/γ and the branch multiplier.
@@ -147,6 +151,17 @@ SPECDYN_CORE_FN block_coefficients derive_coefficients(const std::vector<ad::par
     else if (pi.is_matrix()) k = nu_b * s * s * lr * fan_in / (eta_m * gam * gam * n);
     else k = nu_b * s * s * lr / (eta_m * gam * gam * n);
     pc.kappa = k.at(width, what + "'s kernel weight");
+    {  // s_i = n_i^{-g}/γ0 (÷√D input, × m_L in branches) as model<Decl>::gradient_scales(); 1 for a given g = 0
+      const dsl::gradient_scale_exponents ge = dsl::gradient_exponents(e);
+      const rational g = pi.kind == ad::param_kind::input ? ge.input : pi.kind == ad::param_kind::readout ? ge.readout : vec ? ge.bias : ge.hidden;
+      monomial si = e.entrywise_given && g == rational{0} ? monomial{1, rational{0}} : power_of_n(std::pow(ratio, -g.value()) / gamma0, -g);
+      if (!(e.entrywise_given && g == rational{0})) {
+        if (pi.kind == ad::param_kind::input) si = si * monomial{1.0 / std::sqrt(double(input_dim)), rational{0}};
+        if (pi.in_branch) si = si * monomial{out.branch, rational{0}};
+      }
+      const monomial a = pi.kind == ad::param_kind::readout ? si / s : si * gam * n / s;
+      pc.entrywise = out.lazy ? 1.0 : a.at(width, what + "'s entrywise step");
+    }
     out.params.push_back(pc);
   }
   out.out_factor = out.lazy ? 0.0 : ro.fan_in_ratio / out.gamma;
@@ -242,6 +257,7 @@ struct march_context {
   const block_coefficients& co;
   std::size_t S = 0, P = 0, Pt = 0, C = 1, B = 1, T = 0;
   bool centre = true, spikes = false;
+  bool ew = false;                      // an entrywise optimizer: pairwise states (docs/optimizers.md §5.2)
   matrix kx{};                          // K^x [P, P]
   std::vector<population_stream> pops{};  // innovations per population
   std::vector<double> nu{};             // width ratio per population
@@ -281,6 +297,16 @@ struct march_context {
         for (std::size_t c = 0; c < C; ++c) v += d(c, a) * field(i, c * P + a);
         o(i, offset + a) = v;
       }
+  }
+  /// The entrywise factor a of a parameter (pairwise_gd, the test of the machinery, is GD itself: 1).
+  [[nodiscard]] double ew_factor(const param_coefficients& pc) const {
+    return pr.update.how == update_rule::kind::pairwise_gd ? 1.0 : pc.entrywise;
+  }
+  /// A vector as an [n, 1] matrix.
+  static matrix column(const std::vector<double>& v) {
+    matrix m({v.size(), std::size_t(1)});
+    for (std::size_t i = 0; i < v.size(); ++i) m(i, 0) = v[i];
+    return m;
   }
   /// (1/S) aᵀ b
   matrix gram(const matrix& a, const matrix& b) const {
@@ -376,6 +402,7 @@ struct closure<dsl::dense_layer<Act, Num, Den, Bias, HasAct>, First> {
     std::vector<double> bias, bias0, bias_v;                       // s_b b(t), s_b b(0) per particle; the bias velocity (momentum)
     matrix g_hat, y_bar, z_hat;                                    // spike histories [S, T·P_train]
     std::vector<matrix> input_response;                            // input weight: σ²⟨∂ĝ(s)/∂u⟩ [P, P]
+    entrywise_state ew_w, ew_b;                                    // entrywise optimizers: the weight's [S, S] (input: [S, D]) and the bias's [S, 1]
   };
   static void make(state& st, march_context& cx, make_walk& w) {
     st.index = w.param;
@@ -450,7 +477,8 @@ struct closure<dsl::dense_layer<Act, Num, Den, Bias, HasAct>, First> {
       const bool resp = !split || pass == 0, upd = !split || pass == 1;
       for (std::size_t s = 0; s < t; ++s) {
         const matrix& phi_prev = First ? cx.kx : st.phi[t][s];
-        const double k = pc.coef * cx.pr.update.weight(t, s);  // momentum: c(t, s) (1 for GD, exactly)
+        const double k = cx.ew ? 0.0 : pc.coef * cx.pr.update.weight(t, s);  // momentum: c(t, s) (1 for GD, exactly)
+        if (First && cx.ew) continue;
         for (std::size_t mu = 0; mu < P; ++mu)
           for (std::size_t c = 0; c < cx.C; ++c)
             for (std::size_t a = 0; a < P; ++a)
@@ -460,6 +488,13 @@ struct closure<dsl::dense_layer<Act, Num, Den, Bias, HasAct>, First> {
       if (split && pass == 0)
         for (std::size_t i = 0; i < S; ++i)
           for (std::size_t a = 0; a < cx.Pt; ++a) st.y_bar(i, t * cx.Pt + a) = st.chi.v(i, a);
+    }
+    // entrywise: the weight's added part (c P) M(t) on its input at t — the D coordinates x (÷ D) or the
+    // input population's particles (÷ S)
+    if (cx.ew && t > 0) {
+      const double k = pc.coef * double(cx.Pt) * cx.ew_factor(pc);
+      if constexpr (First) blas::gemm(false, false, k / double(cx.pr.x.shape(0)), st.ew_w.M, cx.pr.x, 1.0, st.chi.v);
+      else blas::gemm(false, false, k / double(S), st.ew_w.M, in.v, 1.0, st.chi.v);
     }
     if constexpr (Bias) {
       if (t == 0) {
@@ -510,13 +545,20 @@ struct closure<dsl::dense_layer<Act, Num, Den, Bias, HasAct>, First> {
           for (std::size_t a = 0; a < cx.Pt; ++a) s += cx.delta[t](c, a) * st.g(i, c * P + a);
         if (plain) {
           st.bias[i] += st.bias_pc.coef * s;
-        } else {
+        } else if (!cx.ew) {
           st.bias_v[i] = cx.pr.update.mu * st.bias_v[i] + s;
           st.bias[i] += st.bias_pc.coef * (ca * s + cb * st.bias_v[i]);
+        } else {
+          st.bias_v[i] = s;  // this step's gradient, for the entrywise state below
         }
+      }
+      if (cx.ew && t < cx.T) {  // b = b(0) + (c_b P) M, one entry per particle
+        entrywise_accumulate(cx.pr.update, cx.Pt, st.ew_b, march_context::column(st.bias_v), t + 1, false, cx.ew_factor(st.bias_pc));
+        for (std::size_t i = 0; i < S; ++i) st.bias[i] = st.bias0[i] + st.bias_pc.coef * cx.ew_factor(st.bias_pc) * double(cx.Pt) * st.ew_b.M(i, 0);
       }
     }
     if constexpr (First) {
+      entrywise_weight_step(cx, st, t);
       return st.adj_in;  // the data needs no adjoint
     } else {
       std::vector<matrix> cov(t + 1);
@@ -533,7 +575,7 @@ struct closure<dsl::dense_layer<Act, Num, Den, Bias, HasAct>, First> {
         for (std::size_t s = 0; s <= t; ++s) {
           if (!resp && s == t) continue;
           const matrix& gn = st.G[t][s];
-          const double k = s < t ? pc.coef * cx.pr.update.weight(t, s) : 0.0;
+          const double k = s < t && !cx.ew ? pc.coef * cx.pr.update.weight(t, s) : 0.0;
           for (std::size_t bi = 0; bi < B; ++bi)
             for (std::size_t a = 0; a < P; ++a) {
               double v = resp ? st.r_g[t][s](bi, a) : 0.0;
@@ -545,8 +587,29 @@ struct closure<dsl::dense_layer<Act, Num, Den, Bias, HasAct>, First> {
         }
         if (split && pass == 0) cx.contract_into(st.adj_in.v, cx.delta[t], t * cx.Pt, st.z_hat);  // ẑ = Σ_c Δ^c (Xᵀĝ)^c
       }
+      // entrywise: the added part transposed on ĝ_χ(t), with the closure's width ratio ρ
+      if (cx.ew && t > 0) blas::gemm(true, false, pc.coef * cx.ew_factor(pc) * pc.rho * double(cx.Pt) / double(S), st.ew_w.M, st.g, 1.0, st.adj_in.v);
+      entrywise_weight_step(cx, st, t);
       return st.adj_in;
     }
+  }
+  /// Entrywise optimizers, after the step's backward pass: Ĝ_ij = Σ_α ĝ_iα a_jα (a = x for the input
+  /// weight), ĝ = Σ_c Δ^c ĝ_χ^c on the training points, into the weight's pairwise state.
+  static void entrywise_weight_step(march_context& cx, state& st, std::size_t t) {
+    if (!cx.ew || t >= cx.T) return;
+    matrix gh({cx.S, cx.Pt});
+    cx.contract_into(st.g, cx.delta[t], 0, gh);
+    matrix grad;
+    if constexpr (First) {
+      const matrix x_train = xt::view(cx.pr.x, xt::all(), xt::range(0, cx.Pt));
+      grad = matrix({cx.S, x_train.shape(0)});
+      blas::gemm(false, true, 1.0, gh, x_train, 0.0, grad);
+    } else {
+      const matrix below = xt::view(st.a_hist[t], xt::all(), xt::range(0, cx.Pt));
+      grad = matrix({cx.S, cx.S});
+      blas::gemm(false, true, 1.0, gh, below, 0.0, grad);
+    }
+    entrywise_accumulate(cx.pr.update, cx.Pt, st.ew_w, grad, t + 1, true, cx.ew_factor(st.pc));
   }
   /// K(cμ, c'ν) += κ G[cμ, c'ν] Φ[μ, ν] (Φ = 1 for biases)
   static void add_ntk(march_context& cx, std::size_t t, double kappa, const matrix& g, const matrix* phi) {
@@ -622,6 +685,7 @@ struct closure<dsl::layernorm_block<Gain>, First> {
     std::size_t index = 0;
     param_coefficients pc;
     std::vector<double> gain, gain_v;          // γ_i(t) per particle (1 at t = 0); its velocity (momentum)
+    entrywise_state ew_g;                      // entrywise optimizers: the gain's [S, 1] state
     matrix xhat, xhat_lazy;                    // [S, P]
     std::vector<double> rstd, rstd_lazy;       // 1/√(var + ε) per sample
     particle_field out, adj_in;
@@ -693,10 +757,16 @@ struct closure<dsl::layernorm_block<Gain>, First> {
           for (std::size_t a = 0; a < cx.Pt; ++a) s += cx.delta[t](c, a) * gx(i, c * cx.P + a);
         if (plain) {
           st.gain[i] += st.pc.coef * s;
-        } else {  // momentum: the velocity form of the step
+        } else if (!cx.ew) {  // momentum: the velocity form of the step
           st.gain_v[i] = cx.pr.update.mu * st.gain_v[i] + s;
           st.gain[i] += st.pc.coef * (ca * s + cb * st.gain_v[i]);
+        } else {
+          st.gain_v[i] = s;
         }
+      }
+      if (cx.ew && t < cx.T) {  // γ = 1 + (c_g P) M, one entry per particle
+        entrywise_accumulate(cx.pr.update, cx.Pt, st.ew_g, march_context::column(st.gain_v), t + 1, false, cx.ew_factor(st.pc));
+        for (std::size_t i = 0; i < cx.S; ++i) st.gain[i] = 1.0 + st.pc.coef * cx.ew_factor(st.pc) * double(cx.Pt) * st.ew_g.M(i, 0);
       }
     }
     return st.adj_in;
@@ -781,8 +851,11 @@ class block_solver<dsl::network_decl<Blocks...>> {
       : pr_(pr), opt_(opt), co_(std::move(co)), info_(std::move(info)), depth_(depth) {
     require(!co_.lazy, "gamma0_eff", 0, "the lazy limit is solved by block_lazy_solve, not by particles");
     require(pr.p_train >= 1 && pr.p_train <= pr.p_all(), "training samples", pr.p_train, "must be in 1..P");
-    require(pr.update.decay == 1.0 && !pr.update.entrywise(), "optimizer", 0,
-            "the block closure is derived for GD, heavy ball and Nesterov (no weight decay, no entrywise optimizer)");
+    require(pr.update.decay == 1.0, "optimizer", 0, "the block closure does not carry weight decay through its residual streams yet");
+    if (pr.update.entrywise()) {
+      require(opt.kind == innovations::gaussian, "innovations", 0, "an entrywise optimizer's closure is not Gaussian: use Gaussian particles, not the design");
+      require(!opt.spike_moments, "spike_moments", 1, "the outlier theory is derived for GD/SGD only");
+    }
     if (opt.how != scheme::march)
       throw usage_error("--scheme = alternating: block declarations are solved by the causal march only; use --scheme march");
   }
@@ -801,6 +874,7 @@ class block_solver<dsl::network_decl<Blocks...>> {
     cx.T = pr_.steps;
     cx.centre = opt_.kind == innovations::gaussian;
     cx.spikes = opt_.spike_moments && cx.T > 0;
+    cx.ew = pr_.update.entrywise();
     cx.kx = matrix({cx.P, cx.P});
     blas::gemm(true, false, 1.0 / double(pr_.x.shape(0)), pr_.x, pr_.x, 0.0, cx.kx);  // K^x = xᵀx/D
     cx.delta.assign(cx.T + 1, matrix());
@@ -813,6 +887,7 @@ class block_solver<dsl::network_decl<Blocks...>> {
     const param_coefficients ro = co_.params.at(w.param);
     gaussian_source readout_src(cx.C, cx.S, true);
     matrix wr, w0, a_prev, wr_v;  // ĝ_w = w [S, C], its initial value, the previous a, the readout's velocity (momentum)
+    entrywise_state ew_readout;   // entrywise optimizers: the readout's [S, C] state
     particle_field adj_last;
     adj_last.v = matrix({cx.S, cx.B});
     adj_last.lazy = matrix({cx.S, cx.B});
@@ -829,6 +904,11 @@ class block_solver<dsl::network_decl<Blocks...>> {
         w0 = wr;
       } else if (pr_.update.plain()) {
         blas::gemm(false, true, ro.coef, a_prev, cx.delta[t - 1], 1.0, wr);
+      } else if (cx.ew) {  // ĝ_w = ĝ_w(0) + (c_L P) M, M the readout's [S, C] state
+        matrix grad({cx.S, cx.C});
+        blas::gemm(false, true, 1.0, a_prev, cx.delta[t - 1], 0.0, grad);
+        entrywise_accumulate(pr_.update, cx.Pt, ew_readout, grad, t, true, cx.ew_factor(ro));
+        wr = w0 + (ro.coef * cx.ew_factor(ro) * double(cx.Pt)) * ew_readout.M;
       } else {  // momentum: v ← μ v + a Δᵀ, ĝ_w += c_L (a_g · grad + b_g · v)
         const auto [ca, cb] = pr_.update.step_form();
         matrix grad({cx.S, cx.C});

@@ -303,6 +303,57 @@ SPECDYN_CORE_FN double norm2(const matrix& m)
 
 }  // namespace detail
 
+/// The pairwise state of one parameter under an entrywise optimizer (docs/optimizers.md §5): for a
+/// hidden weight rows are the particles of the layer it feeds and columns those of the layer below
+/// ([S, S]); the input weight's columns are the D input coordinates, the readout's the C outputs,
+/// a bias's or gain's a single column. M(t) = Σ_{s<t} d^{t−1−s} U(s) is what the optimizer has added
+/// to the parameter (in units of the rule's step), U(s) its direction from the normalised gradient
+/// Ĝ = G/P: sign(Ĝ), Adam's m̂/(√v̂ + ε) with m, v the moments of Ĝ, or Ĝ itself (pairwise_gd).
+struct entrywise_state {
+  matrix M, m, v;
+};
+
+/// One optimizer step of an entrywise state from this step's unnormalised gradient g_hat = P·Ĝ
+/// (step counts from 1, for Adam's bias corrections); `decayed`: weight decay applies (matrices only);
+/// eps_scale: Adam's ε in the closure's units is ε × (the parameter's entrywise factor a, 1 for chains).
+SPECDYN_CORE_FN void entrywise_accumulate(const update_rule& ur, std::size_t p_train, entrywise_state& st, const matrix& g_hat, std::size_t step,
+                                          bool decayed, double eps_scale)
+#if SPECDYN_CORE_BODIES
+{
+  if (st.M.size() == 0) {
+    st.M = xt::zeros_like(g_hat);
+    if (ur.how == update_rule::kind::adam) {
+      st.m = xt::zeros_like(g_hat);
+      st.v = xt::zeros_like(g_hat);
+    }
+  }
+  const double d = decayed ? ur.decay : 1.0, inv_p = 1.0 / double(p_train);
+  double* M = st.M.data();
+  const double* g = g_hat.data();
+  const std::size_t n = g_hat.size();
+  if (ur.how == update_rule::kind::sign) {
+    for (std::size_t k = 0; k < n; ++k) M[k] = d * M[k] + double((g[k] > 0) - (g[k] < 0));
+    return;
+  }
+  if (ur.how == update_rule::kind::pairwise_gd) {
+    for (std::size_t k = 0; k < n; ++k) M[k] = d * M[k] + g[k] * inv_p;
+    return;
+  }
+  const double b1 = ur.beta1, b2 = ur.beta2, bc1 = 1 - std::pow(b1, double(step)), bc2 = 1 - std::pow(b2, double(step));
+  double* m = st.m.data();
+  double* v = st.v.data();
+  for (std::size_t k = 0; k < n; ++k) {
+    const double x = g[k] * inv_p;
+    m[k] = b1 * m[k] + (1 - b1) * x;
+    v[k] = b2 * v[k] + (1 - b2) * x * x;
+    const double den = std::sqrt(v[k] / bc2) + ur.eps * eps_scale;
+    M[k] = d * M[k] + (den > 0 ? m[k] / bc1 / den : 0.0);
+  }
+}
+#else
+;
+#endif
+
 /// Memory one solve plans to use, in bytes: the particle histories φ(h(s)), g(s) and the stored
 /// innovations of every source (S·(T+1)·(P + C·P) numbers each, per layer), the two-time kernel
 /// and response store (T²/2 blocks of (P + C·P)² per layer) and the sources' block factors
@@ -455,47 +506,8 @@ class particle_solver {
       }
   }
 
-  /// The pairwise state of one weight under an entrywise optimizer (docs/optimizers.md §5): rows are
-  /// the particles of the layer the weight feeds, columns those of the layer below (hidden weights,
-  /// [S, S]), the D input coordinates (input weight, [S, D]) or the C outputs (readout, [S, C]).
-  /// M(t) = Σ_{s<t} d^{t−1−s} U(s) is what the optimizer has added to the weight (in units of the
-  /// rule's step), U(s) its direction from the normalised gradient Ĝ = G/P: sign(Ĝ), or Adam's
-  /// m̂/(√v̂ + ε) with m, v the moments of Ĝ.
-  struct entrywise_state {
-    matrix M, m, v;
-  };
-
   void entrywise_step(entrywise_state& st, const matrix& g_hat, std::size_t step) const {
-    const update_rule& ur = pr_.update;
-    if (st.M.size() == 0) {
-      st.M = xt::zeros_like(g_hat);
-      if (ur.how == update_rule::kind::adam) {
-        st.m = xt::zeros_like(g_hat);
-        st.v = xt::zeros_like(g_hat);
-      }
-    }
-    const double d = ur.decay, inv_p = 1.0 / double(pr_.p_train);
-    double* M = st.M.data();
-    const double* g = g_hat.data();
-    const std::size_t n = g_hat.size();
-    if (ur.how == update_rule::kind::sign) {
-      for (std::size_t k = 0; k < n; ++k) M[k] = d * M[k] + double((g[k] > 0) - (g[k] < 0));
-      return;
-    }
-    if (ur.how == update_rule::kind::pairwise_gd) {
-      for (std::size_t k = 0; k < n; ++k) M[k] = d * M[k] + g[k] * inv_p;
-      return;
-    }
-    const double b1 = ur.beta1, b2 = ur.beta2, bc1 = 1 - std::pow(b1, double(step)), bc2 = 1 - std::pow(b2, double(step));
-    double* m = st.m.data();
-    double* v = st.v.data();
-    for (std::size_t k = 0; k < n; ++k) {
-      const double x = g[k] * inv_p;
-      m[k] = b1 * m[k] + (1 - b1) * x;
-      v[k] = b2 * v[k] + (1 - b2) * x * x;
-      const double den = std::sqrt(v[k] / bc2) + ur.eps;
-      M[k] = d * M[k] + (den > 0 ? m[k] / bc1 / den : 0.0);
-    }
+    entrywise_accumulate(pr_.update, pr_.p_train, st, g_hat, step, true, 1.0);
   }
 
   /// One causal pass over t = 0..T. Reads couplings from `rd`, writes kernels/responses to `wr`

@@ -177,7 +177,7 @@ SPECDYN_CORE_FN void check_theory_config(const run_config& cfg, bool outliers)
 #endif
 
 /// Refuses, with one sentence, an optimizer whose theory is not derived for this declaration/rule
-/// (docs/optimizers.md §5): weight decay and entrywise optimizers for block declarations, weight decay and entrywise
+/// (docs/optimizers.md §5): weight decay for block declarations, weight decay and entrywise
 /// optimizers in the lazy limit, entrywise optimizers under a rule with its own gradient exponents,
 /// with the exact closure or the alternating scheme.
 SPECDYN_CORE_FN void check_theory_optimizer(const run_config& cfg, bool chain, bool lazy, bool own_gradient_exponents, const theory_options& th)
@@ -186,9 +186,9 @@ SPECDYN_CORE_FN void check_theory_optimizer(const run_config& cfg, bool chain, b
   const update_rule u = update_of(cfg);
   if (u.plain()) return;
   const std::string opt = "--optimizer = " + cfg.optimizer_tag() + ": ";
-  if (!chain && (u.decay != 1.0 || u.entrywise()))
-    throw usage_error(opt + "for block declarations (" + cfg.model + ") the theory is derived for sgd, momentum and nesterov without weight decay; "
-                      "Adam, sign descent and weight decay are derived for chains of dense layers (mlp*, deep_linear*) — docs/optimizers.md §5");
+  if (!chain && u.decay != 1.0)
+    throw usage_error(opt + "for block declarations (" + cfg.model + ") the theory does not carry weight decay through the residual streams yet; "
+                      "drop --weight-decay, or use a chain of dense layers (mlp*, deep_linear*) — docs/optimizers.md §5");
   if (lazy && (u.decay != 1.0 || u.entrywise()))
     throw usage_error(opt + "in the lazy limit (γ0_eff → 0, e.g. --param ntk without --width) only GD and momentum are derived; give --width N or use --optimizer momentum");
   if (!u.entrywise()) return;
@@ -359,7 +359,8 @@ double estimate_theory_bytes(const problem& pr, const theory_options& th, const 
     double weights = 0;
     for (const auto& pi : bs->info) weights += pi.kind == ad::param_kind::input || pi.kind == ad::param_kind::hidden ? 1.0 : 0.0;
     const double per = 2.0 * double(s) * t1 * (p + b) + t1 * t1 * (p + b) * (p + b) + (th.spectra_every > 0 ? 3.0 * double(s) * n + 6.0 * n * n : 0.0);
-    return 8.0 * weights * per * (exact ? 1.0 : double(std::min<std::size_t>(th.replicas, 2)));
+    const double pairwise = pr.update.entrywise() ? 3.0 * double(s) * double(s) : 0.0;  // M, m, v [S, S] per weight
+    return 8.0 * weights * (per + pairwise) * (exact ? 1.0 : double(std::min<std::size_t>(th.replicas, 2)));
   }
   constexpr std::size_t L = Decl::hidden_layers;
   const bool exact = th.solver == "exact" || (th.solver == "auto" && all_linear<Decl>());
