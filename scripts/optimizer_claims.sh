@@ -48,8 +48,9 @@ for sec in "${sections[@]}"; do
                 "adam --lr 0.05 --steps 30 --particles 4000" "sign --lr 0.03 --steps 30 --particles 4000"; do
       "$S" compare "${common[@]}" --optimizer $spec --out "$OUT/theory"
     done
-    for spec in "mlp3_bias --param mup" "resnet_tanh --param depth_mup --depth 4" "preln_resnet --param depth_mup --depth 2"; do
-      "$S" compare --model $spec --optimizer adam --lr 0.05 --dim 8 --samples 8 --test-samples 4 --steps 20 \
+    for spec in "mlp3_bias --param mup --optimizer adam" "resnet_tanh --param depth_mup --depth 4 --optimizer adam" \
+                "preln_resnet --param depth_mup --depth 2 --optimizer adam" "resnet_tanh --param depth_mup --depth 4 --optimizer adamw --weight-decay 0.5"; do
+      "$S" compare --model $spec --lr 0.05 --dim 8 --samples 8 --test-samples 4 --steps 20 \
         --widths 256,512,1024,2048 --seeds 8 --particles 2000 --replicas 4 --spectra-every 0 --quiet --out "$OUT/theory_blocks"
     done ;;
   eos)  # §6: Adam's preconditioned sharpness λ_max(P⁻¹H) against (2 + 2β1)/(1 − β1), full batch (≈ 4 min)

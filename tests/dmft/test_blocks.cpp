@@ -108,15 +108,23 @@ namespace {
 inline constexpr auto two_layer_bias = dsl::network(dsl::input, dsl::dense | dsl::bias | dsl::linear, dsl::readout);
 }  // namespace
 
-TEST_CASE("momentum and Nesterov in the block closure: a chain's exact closure, and a biased net started at the limit's Gram",
+TEST_CASE("momentum, Nesterov and weight decay in the block closure: a chain's exact closure, and a biased net started at the limit's Gram",
           "[dmft][blocks][optimizers]") {
-  for (auto kind : {dmft::update_rule::kind::momentum, dmft::update_rule::kind::nesterov}) {
-    INFO((kind == dmft::update_rule::kind::momentum ? "heavy ball" : "Nesterov"));
+  struct setting {
+    dmft::update_rule::kind kind;
+    double lambda;  // weight decay (decoupled, matrices only: the bias is not decayed)
+  };
+  for (const setting st : {setting{dmft::update_rule::kind::momentum, 0.0}, setting{dmft::update_rule::kind::nesterov, 0.0},
+                           setting{dmft::update_rule::kind::gd, 0.4}, setting{dmft::update_rule::kind::momentum, 0.3}}) {
+    const auto kind = st.kind;
+    INFO((kind == dmft::update_rule::kind::momentum ? "heavy ball" : kind == dmft::update_rule::kind::nesterov ? "Nesterov" : "GD")
+         << " λ = " << st.lambda);
     {  // on a chain: the block closure = the chain solver, both exact (design)
       using D = std::remove_cvref_t<decltype(models::deep_linear3)>;
       auto b = setup(models::deep_linear3, "mup", 12, 1, 1.5, 0.05);
       b.pr.update.how = kind;
       b.pr.update.mu = 0.7;
+      b.pr.update.decay = 1.0 - 0.05 * st.lambda;
       dmft::solver_options o;
       o.kind = dmft::innovations::design;
       o.particles = dmft::design_particles(2, b.pr.p_all(), b.pr.outputs(), b.pr.steps);
@@ -133,6 +141,7 @@ TEST_CASE("momentum and Nesterov in the block closure: a chain's exact closure, 
       auto b = setup(two_layer_bias, "mup", 15, 1, gamma0, lr);
       b.pr.update.how = kind;
       b.pr.update.mu = 0.8;
+      b.pr.update.decay = 1.0 - lr * st.lambda;
       const auto theory = solve_blocks<D>(b, dmft::innovations::design);
       run_config cfg;
       cfg.steps = 15;
@@ -167,8 +176,11 @@ TEST_CASE("momentum and Nesterov in the block closure: a chain's exact closure, 
           w[2](0, i) = r * net.init_std(2) * q(i, dim + 1);
         }
         optimizer_options oo;
-        oo.kind = kind == dmft::update_rule::kind::momentum ? optimizer_kind::momentum : optimizer_kind::nesterov;
+        oo.kind = kind == dmft::update_rule::kind::momentum ? optimizer_kind::momentum
+                  : kind == dmft::update_rule::kind::nesterov ? optimizer_kind::nesterov
+                                                              : optimizer_kind::sgd;
         oo.momentum = 0.8;
+        oo.weight_decay = st.lambda;
         trainer tr(net, data, {.steps = 15, .centre = true, .optimizer = oo});
         tr.run();
         INFO("N = " << n);

@@ -300,12 +300,10 @@ def main():
         add(f"outliers --optimizer {opt} (no outlier theory)", BASE["outliers"] + ["--optimizer", opt])
     add("outliers sgd with weight decay (no outlier theory)", BASE["outliers"] + ["--weight-decay", "0.01"])
     for cmd in ("theory", "compare"):
-        add(f"{cmd} adamw with decay on a block declaration",
-            with_flag(BASE[cmd], "--model", "resnet_tanh") + ["--optimizer", "adamw", "--weight-decay", "0.1"])
+        add(f"{cmd} sgd + weight decay on a block declaration in the lazy limit",
+            with_flag(BASE[cmd], "--model", "resnet_tanh") + ["--weight-decay", "0.1", "--param", "ntk"])
         add(f"{cmd} adam --solver exact on a linear block declaration",
             with_flag(BASE[cmd], "--model", "resnet_linear") + ["--optimizer", "adam", "--solver", "exact"])
-        add(f"{cmd} momentum + weight decay on a block declaration",
-            with_flag(BASE[cmd], "--model", "resnet_tanh") + ["--optimizer", "momentum", "--weight-decay", "0.1"])
         for v in FLOAT_BAD + ["1", "-0.1"]:
             add(f"{cmd} momentum --momentum={v!r}", BASE[cmd] + ["--optimizer", "momentum", "--momentum", v])
         add(f"{cmd} adam with --weight-decay", BASE[cmd] + ["--optimizer", "adam", "--weight-decay", "0.1"])

@@ -468,6 +468,8 @@ struct closure<dsl::dense_layer<Act, Num, Den, Bias, HasAct>, First> {
       cx.check_psd(st.u.extend(cov), "the source u of weight " + std::to_string(st.index), t);
       st.chi.v = st.u.sample(t, cx.pops[st.pop_out].next(P));
     }
+    const double dt = cx.pr.update.retained(t);  // weight decay: d^t of W(0)'s parts (1 exactly without)
+    if (dt != 1.0) st.chi.v *= dt;
     st.chi.lazy = st.chi.v;
     // χ = u + Σ_{s<t} ĝ_χ(s) M(t,s)ᵀ, M[μ, cP+α] = R_a(t,s)[μ, cP+α] + c Φ_a(t,s)[μ,α] Δ^c_α(s). With spike
     // moments the response part alone (ȳ = X a) is read off between two passes.
@@ -482,7 +484,7 @@ struct closure<dsl::dense_layer<Act, Num, Den, Bias, HasAct>, First> {
         for (std::size_t mu = 0; mu < P; ++mu)
           for (std::size_t c = 0; c < cx.C; ++c)
             for (std::size_t a = 0; a < P; ++a)
-              m(mu, c * P + a) = (resp && !First ? st.r_a[t][s](mu, c * P + a) : 0.0) + (upd ? k * phi_prev(mu, a) * cx.delta[s](c, a) : 0.0);
+              m(mu, c * P + a) = (resp && !First ? dt * st.r_a[t][s](mu, c * P + a) : 0.0) + (upd ? k * phi_prev(mu, a) * cx.delta[s](c, a) : 0.0);
         blas::gemm(false, true, 1.0, st.g_hist[s], m, 1.0, st.chi.v);
       }
       if (split && pass == 0)
@@ -566,6 +568,8 @@ struct closure<dsl::dense_layer<Act, Num, Den, Bias, HasAct>, First> {
       cx.check_finite(cov, "the backward kernel of weight " + std::to_string(st.index), t);
       cx.check_psd(st.r.extend(cov), "the source r of weight " + std::to_string(st.index), t);
       st.adj_in.v = st.r.sample(t, cx.pops[st.pop_in].next(B));
+      const double dt = cx.pr.update.retained(t);
+      if (dt != 1.0) st.adj_in.v *= dt;
       st.adj_in.lazy = st.adj_in.v;
       // + Σ_{s≤t} a(s) Q(t,s)ᵀ, Q[cP+μ, α] = R_χ(t,s)[cP+μ, α] + 𝟙[s<t] c ρ Σ_c' G_χ(t,s)[cP+μ, c'P+α] Δ^{c'}_α(s)
       const bool split = cx.spikes && t < cx.T;
@@ -578,7 +582,7 @@ struct closure<dsl::dense_layer<Act, Num, Den, Bias, HasAct>, First> {
           const double k = s < t && !cx.ew ? pc.coef * cx.pr.update.weight(t, s) : 0.0;
           for (std::size_t bi = 0; bi < B; ++bi)
             for (std::size_t a = 0; a < P; ++a) {
-              double v = resp ? st.r_g[t][s](bi, a) : 0.0;
+              double v = resp ? dt * st.r_g[t][s](bi, a) : 0.0;
               if (upd && s < t)
                 for (std::size_t cp = 0; cp < cx.C; ++cp) v += k * pc.rho * gn(bi, cp * P + a) * cx.delta[s](cp, a);
               q(bi, a) = v;
@@ -851,7 +855,6 @@ class block_solver<dsl::network_decl<Blocks...>> {
       : pr_(pr), opt_(opt), co_(std::move(co)), info_(std::move(info)), depth_(depth) {
     require(!co_.lazy, "gamma0_eff", 0, "the lazy limit is solved by block_lazy_solve, not by particles");
     require(pr.p_train >= 1 && pr.p_train <= pr.p_all(), "training samples", pr.p_train, "must be in 1..P");
-    require(pr.update.decay == 1.0, "optimizer", 0, "the block closure does not carry weight decay through its residual streams yet");
     if (pr.update.entrywise()) {
       require(opt.kind == innovations::gaussian, "innovations", 0, "an entrywise optimizer's closure is not Gaussian: use Gaussian particles, not the design");
       require(!opt.spike_moments, "spike_moments", 1, "the outlier theory is derived for GD/SGD only");
@@ -904,18 +907,18 @@ class block_solver<dsl::network_decl<Blocks...>> {
         w0 = wr;
       } else if (pr_.update.plain()) {
         blas::gemm(false, true, ro.coef, a_prev, cx.delta[t - 1], 1.0, wr);
-      } else if (cx.ew) {  // ĝ_w = ĝ_w(0) + (c_L P) M, M the readout's [S, C] state
+      } else if (cx.ew) {  // ĝ_w = d^t ĝ_w(0) + (c_L P a) M, M the readout's [S, C] state
         matrix grad({cx.S, cx.C});
         blas::gemm(false, true, 1.0, a_prev, cx.delta[t - 1], 0.0, grad);
         entrywise_accumulate(pr_.update, cx.Pt, ew_readout, grad, t, true, cx.ew_factor(ro));
-        wr = w0 + (ro.coef * cx.ew_factor(ro) * double(cx.Pt)) * ew_readout.M;
+        wr = pr_.update.retained(t) * w0 + (ro.coef * cx.ew_factor(ro) * double(cx.Pt)) * ew_readout.M;
       } else {  // momentum: v ← μ v + a Δᵀ, ĝ_w += c_L (a_g · grad + b_g · v)
         const auto [ca, cb] = pr_.update.step_form();
         matrix grad({cx.S, cx.C});
         blas::gemm(false, true, 1.0, a_prev, cx.delta[t - 1], 0.0, grad);
         if (wr_v.size() == 0) wr_v = xt::zeros_like(grad);
         wr_v = pr_.update.mu * wr_v + grad;
-        wr += ro.coef * (ca * grad + cb * wr_v);
+        wr = pr_.update.decay * wr + ro.coef * (ca * grad + cb * wr_v);  // W(t+1) = d W(t) − lr·step
       }
       a_prev = last.v;
       matrix f({cx.C, cx.P});

@@ -567,11 +567,12 @@ compare_result run_compare(Decl decl, const run_config& cfg_in, const theory_opt
       L += p.is_matrix() && p.kind != ad::param_kind::readout;
   }
   // an optimizer whose theory is not derived for this declaration is refused before anything is written
-  if constexpr (Decl::is_chain) {
+  {
     const rule_info r = cfg.rule(Decl::hidden_layers);
-    check_theory_optimizer(cfg, true, map_rule(r, Decl::hidden_layers, cfg.gamma0, th.width).lazy, r.table.entrywise_given, th);
-  } else {
-    check_theory_optimizer(cfg, false, false, false, th);
+    bool lazy = false;
+    if constexpr (Decl::is_chain) lazy = map_rule(r, Decl::hidden_layers, cfg.gamma0, th.width).lazy;
+    else lazy = make_block_setup<Decl>(cfg, r, th.width, cfg.samples).first.coefficients.lazy;
+    check_theory_optimizer(cfg, lazy, r.table.entrywise_given, th);
   }
   compare_ops ops;
   ops.hidden_layers = L;

@@ -177,18 +177,15 @@ SPECDYN_CORE_FN void check_theory_config(const run_config& cfg, bool outliers)
 #endif
 
 /// Refuses, with one sentence, an optimizer whose theory is not derived for this declaration/rule
-/// (docs/optimizers.md §5): weight decay for block declarations, weight decay and entrywise
+/// (docs/optimizers.md §5): weight decay and entrywise
 /// optimizers in the lazy limit, entrywise optimizers under a rule with its own gradient exponents,
 /// with the exact closure or the alternating scheme.
-SPECDYN_CORE_FN void check_theory_optimizer(const run_config& cfg, bool chain, bool lazy, bool own_gradient_exponents, const theory_options& th)
+SPECDYN_CORE_FN void check_theory_optimizer(const run_config& cfg, bool lazy, bool own_gradient_exponents, const theory_options& th)
 #if SPECDYN_CORE_BODIES
 {
   const update_rule u = update_of(cfg);
   if (u.plain()) return;
   const std::string opt = "--optimizer = " + cfg.optimizer_tag() + ": ";
-  if (!chain && u.decay != 1.0)
-    throw usage_error(opt + "for block declarations (" + cfg.model + ") the theory does not carry weight decay through the residual streams yet; "
-                      "drop --weight-decay, or use a chain of dense layers (mlp*, deep_linear*) — docs/optimizers.md §5");
   if (lazy && (u.decay != 1.0 || u.entrywise()))
     throw usage_error(opt + "in the lazy limit (γ0_eff → 0, e.g. --param ntk without --width) only GD and momentum are derived; give --width N or use --optimizer momentum");
   if (!u.entrywise()) return;
@@ -808,7 +805,7 @@ theory_result run_theory(Decl, const run_config& cfg_in, const theory_options& t
     bs = std::move(b);
     eff = std::move(e);
   }
-  check_theory_optimizer(cfg, chain, chain ? eff.lazy : bs->coefficients.lazy, rule.table.entrywise_given, th);
+  check_theory_optimizer(cfg, chain ? eff.lazy : bs->coefficients.lazy, rule.table.entrywise_given, th);
   const problem pr = make_problem(cfg, data, eff);
   io::require_memory(estimate_theory_bytes<Decl>(pr, th, bs ? &*bs : nullptr), "--particles = " + std::to_string(th.particles),
                      "lower --particles, --steps, --samples, --test-samples or --depth");
