@@ -35,7 +35,10 @@ for sec in "${sections[@]}"; do
       --seeds 2 --samples 16 --test-samples 0 --steps 20 --jobs 2 --quiet --out "$OUT/resnet_width_L8"
     "$S" sweep --model resnet_relu --params sp --depth 8 --widths 128,256,512,1024 --optimizer adam \
       --lrs 0.00000000373,0.0000000149,0.0000000596,0.000000238,0.00000095,0.0000038,0.0000153,0.000061,0.000244,0.000977,0.0039 \
-      --seeds 2 --samples 16 --test-samples 0 --steps 20 --jobs 2 --quiet --out "$OUT/resnet_width_L8_sp" ;;
+      --seeds 2 --samples 16 --test-samples 0 --steps 20 --jobs 2 --quiet --out "$OUT/resnet_width_L8_sp"
+    "$S" sweep --model resnet_relu --params sp --depth 8 --widths 128,256,512,1024 --optimizer adam \
+      --lrs 0.00000038,0.00000076,0.0000015,0.00000305,0.0000061,0.0000122,0.0000244,0.0000488,0.0000977,0.000195 \
+      --seeds 2 --samples 16 --test-samples 0 --steps 20 --jobs 2 --quiet --out "$OUT/resnet_width_L8_sp_fine" ;;
   spectra)  # §7: hidden-weight spectra and the update's singular values, Adam vs SGD (≈ 3 min)
     /usr/bin/python3 "$here/scripts/adam_spectra.py" --specdyn "$S" --out "$OUT/spectra"
     /usr/bin/python3 "$here/scripts/adam_spectra.py" --specdyn "$S" --theory --samples 32 --steps 60 --adam-lr 0.02 --widths 256,512,1024,2048,4096 --out "$OUT/spectra_theory" ;;
