@@ -743,7 +743,11 @@ class particle_solver {
     if (spikes) out.spikes = spike_moments(sh, phi, wr);
     if (ew && T > 0)
       for (std::size_t wi = 1; wi < L; ++wi)
-        out.update_top_sv.push_back(spectra::top_singular(matrix((coef(wi) * double(pt) * inv_s) * ews[wi].M), update_top_k).values);
+        {
+          auto sv = spectra::top_singular(ews[wi].M, update_top_k).values;  // of M itself: no [S, S] copy
+          for (auto& v : sv) v *= std::abs(coef(wi) * double(pt) * inv_s);
+          out.update_top_sv.push_back(std::move(sv));
+        }
   }
 
   /// The spike Gram matrices per weight (see spike_grams). ⟨φφ⟩ and ⟨ĝĝ⟩ are read off the kernel
