@@ -33,6 +33,25 @@ dmft::solution exact_linear(const dmft::problem& pr, dmft::scheme how = dmft::sc
   return dmft::particle_solver<Decl>(pr, o).solve(0);
 }
 
+/// An N × m matrix with orthonormal columns (Gram–Schmidt on Gaussian columns): the start of a
+/// network whose weight vectors have exactly the Gram matrix of the infinite-width limit.
+inline matrix orthonormal_columns(std::size_t n, std::size_t m, std::uint64_t seed) {
+  rng gen(seed, rng::stream::weights, 99);
+  matrix q({n, m});
+  for (auto& v : q) v = gen.normal();
+  for (std::size_t j = 0; j < m; ++j) {
+    for (std::size_t k = 0; k < j; ++k) {
+      double dot = 0;
+      for (std::size_t i = 0; i < n; ++i) dot += q(i, j) * q(i, k);
+      for (std::size_t i = 0; i < n; ++i) q(i, j) -= dot * q(i, k);
+    }
+    double norm = 0;
+    for (std::size_t i = 0; i < n; ++i) norm += q(i, j) * q(i, j);
+    for (std::size_t i = 0; i < n; ++i) q(i, j) /= std::sqrt(norm);
+  }
+  return q;
+}
+
 /// Relative L2 distance between two curves.
 inline double curve_error(const std::vector<double>& a, const std::vector<double>& b) {
   double num = 0, den = 0;

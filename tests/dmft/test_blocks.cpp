@@ -153,19 +153,7 @@ TEST_CASE("momentum, Nesterov and weight decay in the block closure: a chain's e
       for (std::size_t n : {dim + 2, std::size_t(40)}) {
         auto net = bind(two_layer_bias, dsl::mup, {.D = dim, .N = n, .C = 1}, {.gamma0 = gamma0, .sigma = 1.0, .eta = lr, .seed = 4});
         // columns 0..D−1: W0, D: the bias, D+1: the readout, each √N × its raw initial std × an orthonormal column
-        rng gen(17, rng::stream::weights, 5);
-        matrix q({n, dim + 2});
-        for (auto& v : q) v = gen.normal();
-        for (std::size_t j = 0; j < dim + 2; ++j) {
-          for (std::size_t k = 0; k < j; ++k) {
-            double dot = 0;
-            for (std::size_t i = 0; i < n; ++i) dot += q(i, j) * q(i, k);
-            for (std::size_t i = 0; i < n; ++i) q(i, j) -= dot * q(i, k);
-          }
-          double norm = 0;
-          for (std::size_t i = 0; i < n; ++i) norm += q(i, j) * q(i, j);
-          for (std::size_t i = 0; i < n; ++i) q(i, j) /= std::sqrt(norm);
-        }
+        const matrix q = orthonormal_columns(n, dim + 2, 17);
         const auto& info = net.parameter_info();
         REQUIRE(info.size() == 3);
         auto& w = net.params().w;
