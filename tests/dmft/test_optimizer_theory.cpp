@@ -203,7 +203,9 @@ TEST_CASE("sign descent and Adam: the first step of a deep linear net by Gaussia
       pr.update.how = kind;
       pr.update.eps = 0;
       dmft::solver_options o;
-      o.particles = 4000;
+      // the pairwise march costs O(S²) per step: S = 4000 took 25 s here; at S = 2000 the replicas' mean is
+      // within 1.2e-4 ± 1.3e-4 of the exact value, the standard error 2e-4 of |f(1)|
+      o.particles = 2000;
       dmft::particle_solver<dl3> solver(pr, o);
       const std::size_t R = 6;
       std::vector<double> f1;
