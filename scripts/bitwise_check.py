@@ -23,6 +23,10 @@ CASES = [
     ["theory", "--model", "resnet_linear", "--depth", "3", "--lr", "0.1"],
     ["train", "--model", "mlp3_tanh", "--width", "64"],
     ["train", "--model", "mlp3_tanh", "--width", "64", "--optimizer", "adam", "--lr", "0.05"],
+    # widths where the narrow products (P ≤ 16 columns) take the streaming kernels of ad/blas.hpp
+    ["train", "--model", "mlp3_relu", "--width", "1024"],
+    ["train", "--model", "resnet_tanh", "--depth", "2", "--width", "512", "--optimizer", "momentum"],
+    ["train", "--model", "deep_linear3", "--width", "768", "--batch", "3"],
 ]
 SKIP = ("seconds", "wall", "time", "out", "command_line", "path", "record", "version", "build", "machine", "git")
 
