@@ -7,6 +7,7 @@
 #include "specdyn/data/loaders.hpp"
 #include "specdyn/data/tasks.hpp"
 #include "specdyn/dmft/kernels.hpp"
+#include "specdyn/dmft/lazy.hpp"
 #include "specdyn/dmft/particles.hpp"
 #include "specdyn/dmft/proportional.hpp"
 #include "specdyn/dmft/sources.hpp"

@@ -6,6 +6,8 @@
 // and by bivariate Gauss–Hermite quadrature otherwise (docs/dmft.md).
 #pragma once
 
+#include "specdyn/core.hpp"
+
 #include <cmath>
 #include <vector>
 
@@ -17,8 +19,10 @@ namespace specdyn::dmft {
 
 /// Kernel regression with a static NTK k [C·P_all, C·P_all] (k_train: its training block), the
 /// layer kernels repeated at every step.
-inline solution kernel_regression(const problem& pr, const matrix& k, const matrix& k_train, const std::vector<matrix>& phi,
-                                  const std::vector<matrix>& g) {
+SPECDYN_CORE_FN solution kernel_regression(const problem& pr, const matrix& k, const matrix& k_train, const std::vector<matrix>& phi,
+                                  const std::vector<matrix>& g)
+#if SPECDYN_CORE_BODIES
+{
   const std::size_t p = pr.p_all(), c = pr.outputs(), pt = pr.p_train, T = pr.steps;
   require(pr.update.decay == 1.0 && !pr.update.entrywise(), "optimizer", 0, "the lazy limit is derived for GD and momentum only");
   solution out;
@@ -56,6 +60,9 @@ inline solution kernel_regression(const problem& pr, const matrix& k, const matr
   }
   return out;
 }
+#else
+;
+#endif
 
 /// Kernel regression with the static NTK: the γ0_eff → 0 limit of the theory.
 template <class Decl>

@@ -215,17 +215,24 @@ SPECDYN_CORE_FN std::vector<std::size_t> prediction_steps(std::size_t steps, std
 #endif
 
 /// The weights a solution's spikes belong to: a block solution names them; a chain's are W0 … W(L−1).
-inline std::vector<solution::weight_meta> spike_weights(const solution& s, double sigma) {
+SPECDYN_CORE_FN std::vector<solution::weight_meta> spike_weights(const solution& s, double sigma)
+#if SPECDYN_CORE_BODIES
+{
   if (!s.weights.empty()) return s.weights;
   std::vector<solution::weight_meta> w;
   for (std::size_t i = 0; i < s.spikes.size(); ++i) w.push_back({"W" + std::to_string(i), i == 0, i > 0, sigma});
   return w;
 }
+#else
+;
+#endif
 
 /// Outlier predictions of every weight from spike Gram matrices: the input weight's singular values
 /// and the two-level outliers of every N×N weight (rectangular hidden weights have no prediction).
-inline std::vector<layer_prediction> predict_spectra(const std::vector<spike_grams>& spikes, const std::vector<solution::weight_meta>& weights,
-                                                     const problem& pr, const std::vector<std::size_t>& steps, const spectral_options& so) {
+SPECDYN_CORE_FN std::vector<layer_prediction> predict_spectra(const std::vector<spike_grams>& spikes, const std::vector<solution::weight_meta>& weights,
+                                                     const problem& pr, const std::vector<std::size_t>& steps, const spectral_options& so)
+#if SPECDYN_CORE_BODIES
+{
   std::vector<layer_prediction> out;
   if (spikes.empty()) return out;
   const matrix x_train = xt::view(pr.x, xt::all(), xt::range(0, pr.p_train));
@@ -244,6 +251,9 @@ inline std::vector<layer_prediction> predict_spectra(const std::vector<spike_gra
   }
   return out;
 }
+#else
+;
+#endif
 
 /// Gram cut of the particle theory (docs/spectra-theory.md §5): Monte Carlo noise in the kept
 /// directions biases outliers upward (measured +0.7 % for mlp3_relu at 20 000 × 4 particles with a
@@ -283,8 +293,10 @@ SPECDYN_CORE_FN std::vector<spike_grams> mean_spikes(const std::vector<solution>
 /// having twice the bias, and roots the two halves do not both resolve are dropped (counted in
 /// `unresolved`). The top outlier's standard error is the spread of the single replicas'
 /// predictions / √R.
-inline std::vector<layer_prediction> predict_from_replicas(const std::vector<solution>& reps, const problem& pr,
-                                                           const std::vector<std::size_t>& steps, const spectral_options& spo) {
+SPECDYN_CORE_FN std::vector<layer_prediction> predict_from_replicas(const std::vector<solution>& reps, const problem& pr,
+                                                           const std::vector<std::size_t>& steps, const spectral_options& spo)
+#if SPECDYN_CORE_BODIES
+{
   const std::size_t R = reps.size();
   const auto weights = spike_weights(reps[0], pr.sigma);
   auto out = predict_spectra(mean_spikes(reps), weights, pr, steps, spo);
@@ -324,6 +336,9 @@ inline std::vector<layer_prediction> predict_from_replicas(const std::vector<sol
   }
   return out;
 }
+#else
+;
+#endif
 
 /// What the block closure needs beyond the problem (dmft/blocks.hpp): the rule's coefficients, the
 /// parameter list at the run's depth, and that depth.
