@@ -9,7 +9,8 @@ packages=(
   catch2 libbenchmark-dev
   nlohmann-json3-dev libcli11-dev
   libeigen3-dev libspectra-dev # top-k singular values (Krylov)
-  python3 python3-matplotlib python3-numpy  # plots
+  python3 python3-matplotlib python3-numpy  # plots and the Python module
+  python3-pytest               # the Python module's tests
   zlib1g-dev                   # reads the gzipped Fashion-MNIST files
   libopenmpi-dev openmpi-bin   # mpirun -n K specdyn sweep/compare (run/mpi.hpp)
   dataset-fashion-mnist fortunes  # real data: --task fashion-mnist, --task text (docs/data.md)

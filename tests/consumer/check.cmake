@@ -31,4 +31,14 @@ run("equations" ${tool} equations --model my_net)
 if(NOT out MATCHES "erf" OR NOT out MATCHES "relu")
   message(FATAL_ERROR "consumer: `my_tool equations` does not show the declared activations:\n${out}")
 endif()
-message(STATUS "consumer: my_tool built from the installed package; list, train, theory and equations ran")
+# the installed Python package runs the installed program
+find_program(py NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
+if(py)
+  execute_process(COMMAND ${CMAKE_COMMAND} -E env PYTHONPATH=${WORK}/prefix/share/specdyn/python
+    ${py} -c "import specdyn, os; b = specdyn.binary(); assert b.startswith('${WORK}/prefix'), b; assert os.path.exists(b), b; print(' '.join(specdyn.models()))"
+    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0 OR NOT out MATCHES "mlp3_tanh")
+    message(FATAL_ERROR "consumer: the installed Python package failed (${rc}):\n${out}\n${err}")
+  endif()
+endif()
+message(STATUS "consumer: my_tool built from the installed package; the installed Python package imports; list, train, theory and equations ran")
