@@ -27,6 +27,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+import warnings
 
 from . import _record
 
@@ -86,23 +87,28 @@ def _child(argv, progress, env):
         read_fd, write_fd = os.pipe()
         env = dict(env, SPECDYN_PROGRESS_FD=str(write_fd))
     try:
+        # its own session: a terminal's Ctrl-C reaches Python only, which passes one SIGINT on (below);
+        # the program ends itself if this process dies (it watches its parent)
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
-                                pass_fds=(write_fd,) if write_fd is not None else (),
-                                start_new_session=False)
+                                pass_fds=(write_fd,) if write_fd is not None else (), start_new_session=True)
+    except OSError as e:
+        if read_fd is not None:
+            os.close(read_fd)
+        raise RuntimeError(f"specdyn: cannot run {argv[0]} ({e.strerror}): build it, or point SPECDYN_BINARY at a specdyn program") from None
     finally:
         if write_fd is not None:
             os.close(write_fd)
-    reader = None
+    reader, failed = None, []
     if read_fd is not None:
         def pump():
             with os.fdopen(read_fd, "r") as f:
                 for line in f:
                     parts = line.rstrip("\n").split("\t")
-                    if len(parts) == 4:
+                    if len(parts) == 4 and not failed:
                         try:
                             progress(int(parts[1]), int(parts[2]), float(parts[3]))
-                        except Exception:  # a failing callback must not hang the run
-                            pass
+                        except Exception as e:  # the run goes on; the error is reported when it ends
+                            failed.append(e)
         reader = threading.Thread(target=pump, daemon=True)
         reader.start()
     interrupted = False
@@ -117,6 +123,8 @@ def _child(argv, progress, env):
                 proc.send_signal(signal.SIGINT)
     if reader is not None:
         reader.join(timeout=5)
+    if failed:
+        warnings.warn(f"specdyn: the progress callback raised {failed[0]!r}; it was not called again, the run went on", RuntimeWarning)
     return proc.returncode, out, err, interrupted
 
 

@@ -100,6 +100,15 @@ def test_progress_callback():
     assert all(np.isfinite(l) for _, _, l in seen)
 
 
+def test_missing_program_and_a_failing_callback(monkeypatch):
+    with pytest.warns(RuntimeWarning, match="progress callback raised"):
+        r = specdyn.train("mlp3_tanh", progress=lambda d, t, l: 1 / 0, **SMALL)
+    assert r["status"] == "completed"
+    monkeypatch.setenv("SPECDYN_BINARY", "/nonexistent/specdyn")
+    with pytest.raises(RuntimeError, match="SPECDYN_BINARY"):
+        specdyn.train("mlp3_tanh", **SMALL)
+
+
 def test_keyboard_interrupt_returns_the_partial_record():
     # a run far longer than the timer; SIGINT to this process raises KeyboardInterrupt in the call,
     # which stops the child at its next step: the partial record comes back, marked interrupted
