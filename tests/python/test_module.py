@@ -56,6 +56,17 @@ def test_out_keeps_the_record(tmp_path):
     assert not np.array_equal(r2["train_loss"], r["train_loss"])
 
 
+def test_weights_come_as_arrays():
+    r = specdyn.train("mlp3_tanh", save_weights=True, **SMALL)
+    w1 = r["weights"]["W1"]
+    n = SMALL["width"]
+    assert w1["initial"].shape == (n, n) and w1["final"].shape == (n, n)
+    # the tracked spectrum is that of these matrices: the final top singular value agrees
+    top = np.linalg.svd(w1["final"], compute_uv=False)[0]
+    assert top == pytest.approx(r["spectra"]["W1"]["singular_values"][-1][0], rel=1e-9)
+    assert not np.array_equal(w1["initial"], w1["final"])
+
+
 def test_theory_and_equations():
     th = specdyn.theory("deep_linear3", dim=8, samples=8, test_samples=4, steps=6)
     assert th["train_loss"].shape == (7,)
