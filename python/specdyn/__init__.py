@@ -11,7 +11,7 @@ Every keyword is the command line's flag of the same name (``test_samples=8`` is
 ``True`` gives a bare flag such as ``quiet``, ``centre=False`` gives ``--no-centre``; a list or tuple
 is joined with commas, as in ``widths=[256, 512]``), with the command line's defaults and its
 validation: a bad value raises ValueError carrying the command line's one sentence, and nothing is
-written. The result is the run record (docs/records.md) with every array a numpy array; ``out=DIR``
+written. The result is the run record (README, "Run records") with every array a numpy array; ``out=DIR``
 also keeps the record (and its .npy files) there, otherwise it is read from a scratch directory that
 is then removed.
 
