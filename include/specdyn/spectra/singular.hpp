@@ -157,10 +157,13 @@ SPECDYN_CORE_FN singular_result top_singular(const matrix& m, std::size_t k, boo
                        std::to_string(converged) + " of " + std::to_string(k) + " converged, tol " + std::to_string(tol) + ")");
   // Lanczos can also "converge" on such a matrix to ghosts: copies of the top value whose Ritz
   // vectors are not orthogonal (seen on a rank-one matrix). Orthonormal Ritz vectors with small
-  // residuals are the check; anything else goes to subspace iteration.
+  // residuals are the check; anything else goes to subspace iteration. Genuine Ritz vectors from
+  // Spectra's reorthogonalised basis are orthonormal to ~1e-14 and converged ones have residuals
+  // ≤ tol·λ (1e-11 by default); a ghost's overlap and residual are O(1) and O(λ), so the bounds
+  // 1e-8 and 1e-5·λ_max sit far from both.
   const Eigen::VectorXd ev = eigs.eigenvalues();  // descending for LargestAlge
+  const Eigen::MatrixXd vec = eigs.eigenvectors();
   {
-    const Eigen::MatrixXd vec = eigs.eigenvectors();
     const Eigen::MatrixXd gram = vec.transpose() * vec - Eigen::MatrixXd::Identity(vec.cols(), vec.cols());
     bool ok = gram.cwiseAbs().maxCoeff() < 1e-8;
     std::vector<double> y(std::size_t(vec.rows()));
@@ -176,7 +179,6 @@ SPECDYN_CORE_FN singular_result top_singular(const matrix& m, std::size_t k, boo
   r.method = "krylov";
   for (Eigen::Index i = 0; i < ev.size(); ++i) r.values.push_back(std::sqrt(std::max(ev[i], 0.0)));
   if (vectors) {
-    const Eigen::MatrixXd vec = eigs.eigenvectors();
     matrix& side = op.rows_side ? r.left : r.right;
     matrix& other = op.rows_side ? r.right : r.left;
     side = matrix({std::size_t(vec.rows()), k});
