@@ -386,9 +386,37 @@ void dgemm_reference(benchmark::State& state) {
   }
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n * n * p, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
+
+/// The narrow products alone, [N, N] × [N, P] (W·X, the forward) and [N, N]ᵀ × [N, P] (Wᵀ·δ, the
+/// backward), through blas::gemm (specdyn's streaming kernels for P ≤ 16) and OpenBLAS's dgemm on
+/// the same operands, side by side.
+template <bool Trans, bool Openblas>
+void narrow_product(benchmark::State& state) {
+  const std::size_t n = state.range(0), p = state.range(1);
+  rng gen(11, rng::stream::data);
+  matrix a({n, n}), b({n, p}), c({n, p});
+  for (auto& v : a) v = gen.normal();
+  for (auto& v : b) v = gen.normal();
+  for (auto _ : state) {
+    if constexpr (Openblas)
+      cblas_dgemm(CblasRowMajor, Trans ? CblasTrans : CblasNoTrans, CblasNoTrans, int(n), int(p), int(n), 1.0, a.data(), int(n), b.data(),
+                  int(p), 0.0, c.data(), int(p));
+    else
+      blas::gemm(Trans, false, 1.0, a, b, 0.0, c);
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n * n * p, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
 }  // namespace
 
 int main(int argc, char** argv) {
+  const std::vector<std::pair<long, long>> narrow{{2048, 8}, {2048, 16}, {4096, 8}};
+  for (auto [n, p] : narrow) {
+    benchmark::RegisterBenchmark("narrow/specdyn_nn", narrow_product<false, false>)->Args({n, p})->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("narrow/openblas_nn", narrow_product<false, true>)->Args({n, p})->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("narrow/specdyn_tn", narrow_product<true, false>)->Args({n, p})->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("narrow/openblas_tn", narrow_product<true, true>)->Args({n, p})->Unit(benchmark::kMillisecond);
+  }
   for (auto [n, p] : sizes) {
     benchmark::RegisterBenchmark("step/generated", generated)->Args({long(n), long(p)})->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark("step/hand_simd", hand_written<true>)->Args({long(n), long(p)})->Unit(benchmark::kMillisecond);
@@ -424,12 +452,26 @@ int main(int argc, char** argv) {
               "of dgemm rate");
   for (auto [n, p] : sizes) {
     const std::string key = std::to_string(n) + "/" + std::to_string(p);
-    if (!med.count("step/generated/" + key)) continue;
+    if (!med.count("step/generated/" + key) || !med.count("step/hand_simd/" + key) || !med.count("step/hand_loops/" + key) ||
+        !med.count("dgemm/" + key))
+      continue;
     const double g = med.at("step/generated/" + key), hs = med.at("step/hand_simd/" + key),
                  hl = med.at("step/hand_loops/" + key), dg = med.at("dgemm/" + key);
     const double rate = step_flops(n, p) / g / 1e9, gemm_rate = 2.0 * n * n * p / dg / 1e9;
     std::printf("%-12s %8.3fms %10.3f %10.3f %14.1f %15.0f%%\n", (std::to_string(n) + "," + std::to_string(p)).c_str(),
                 g * 1e3, g / hs, g / hl, rate, 100 * rate / gemm_rate);
+  }
+  std::printf("\nnarrow products (one weight [N, N] times P columns): specdyn's kernels against OpenBLAS's dgemm\n%-10s %12s %12s %8s %12s %12s %8s\n",
+              "N,P", "W·X", "OpenBLAS", "ratio", "Wᵀ·X", "OpenBLAS", "ratio");
+  for (auto [n, p] : narrow) {
+    const std::string key = std::to_string(n) + "/" + std::to_string(p);
+    const char* rows[] = {"narrow/specdyn_nn/", "narrow/openblas_nn/", "narrow/specdyn_tn/", "narrow/openblas_tn/"};
+    bool all = true;
+    for (const char* r : rows) all = all && med.count(r + key);
+    if (!all) continue;
+    const double a = med.at(rows[0] + key), b = med.at(rows[1] + key), c = med.at(rows[2] + key), d = med.at(rows[3] + key);
+    std::printf("%-10s %10.3fms %10.3fms %8.3f %10.3fms %10.3fms %8.3f\n", (std::to_string(n) + "," + std::to_string(p)).c_str(), a * 1e3,
+                b * 1e3, a / b, c * 1e3, d * 1e3, c / d);
   }
   std::printf("\nmany outputs (mini-batch SGD, softmax cross-entropy, D = %zu)\n%-16s %10s %10s %12s %14s %16s\n", D_many, "N,batch,C",
               "generated", "hand BLAS", "ratio", "step GFLOP/s", "samples/s");
